@@ -1,0 +1,98 @@
+"""The ``medz1`` command: a thin parser over ``medz1.ops``; the only place that prints and exits.
+
+Every error that medz1 raises on purpose ends as one line on stderr,
+``error: <what happened> (hint: <what to do>)``, and a non-zero exit code; ``--traceback``
+shows the stack as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback as tb
+
+import typer
+
+from medz1 import __version__
+from medz1.cli import check as check_cmd
+from medz1.cli import docs as docs_cmd
+from medz1.cli import migrate as migrate_cmd
+from medz1.cli import psql as psql_cmd
+from medz1.cli import schema as schema_cmd
+from medz1.cli import server as server_cmd
+from medz1.cli import up as up_cmd
+from medz1.cli.console import err
+from medz1.cli.context import state
+from medz1.errors import Medz1Error
+
+app = typer.Typer(
+    name="medz1",
+    help=(
+        "medz1: the serving database of the med-z1 clinical viewer.\n\n"
+        "With no MEDZ1_DATABASE_URL it runs a bundled PostgreSQL in MEDZ1_DATA_DIR "
+        "(default ./.medz1). Start with `medz1 up`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"medz1 {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    traceback: bool = typer.Option(False, "--traceback", help="Show the stack trace of errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what medz1 does."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Global options."""
+    state.traceback = traceback
+    state.verbose = verbose
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+app.add_typer(server_cmd.app, name="server")
+app.add_typer(migrate_cmd.app, name="migrate")
+app.add_typer(schema_cmd.app, name="schema")
+app.add_typer(docs_cmd.app, name="docs")
+app.command("up")(up_cmd.up)
+app.command("down")(up_cmd.down)
+app.command("check")(check_cmd.check)
+app.command("psql")(psql_cmd.psql)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: run the command, turn errors into exit codes.
+
+    Usage errors and ``typer.Exit`` are handled by Typer itself (exit 2 and the given
+    code); medz1's own errors become one line on stderr and their exit code.
+    """
+    state.reset()
+    try:
+        app(args=argv, prog_name="medz1")
+    except Medz1Error as exc:
+        if state.traceback:
+            err.print(tb.format_exc(), markup=False)
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the outermost boundary: one line, not a stack
+        if state.traceback:
+            err.print(tb.format_exc(), markup=False)
+        err.print(
+            f"error: unexpected {type(exc).__name__}: {exc} "
+            "(hint: rerun with --traceback and report it)",
+            markup=False,
+        )
+        sys.exit(1)

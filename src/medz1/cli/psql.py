@@ -1,0 +1,46 @@
+"""``medz1 psql``: the bundled psql on the medz1 database, like Django's ``dbshell``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import typer
+
+from medz1.cli.context import state, target
+from medz1.embedded import binary
+from medz1.errors import UsageError
+
+
+def psql(
+    role: str = typer.Option(
+        None, "--role", help="Connect as this medz1 role instead of the administrator."
+    ),
+    args: list[str] = typer.Argument(None, help="Extra psql arguments, after --."),
+) -> None:
+    """Open psql on the medz1 database (as the administrator, or as a medz1 role).
+
+    Example: medz1 psql -- -c 'select count(*) from patient_demographics'
+    """
+    if role is not None:
+        raise UsageError(
+            f"role {role!r} is not available yet: medz1 roles come with `medz1 grants apply`",
+            hint="leave out --role to connect as the administrator",
+        )
+    where = target(state.settings())
+    url = where.url
+    program = shutil.which("psql") if not where.embedded else None
+    executable = str(program or binary("psql"))
+    env = dict(os.environ)
+    # The password goes through the environment, never on the command line.
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    env.update(
+        {
+            "PGHOST": str(url.query.get("host", url.host or "")),
+            "PGPORT": str(url.query.get("port", url.port or 5432)),
+            "PGUSER": str(url.username or ""),
+            "PGDATABASE": str(url.database),
+        }
+    )
+    os.execve(executable, [executable, *(args or [])], env)  # noqa: S606 - replaces this process

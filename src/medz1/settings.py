@@ -1,0 +1,126 @@
+"""Settings of medz1, read from ``MEDZ1_*`` environment variables.
+
+With no ``MEDZ1_DATABASE_URL`` medz1 runs its bundled PostgreSQL in ``MEDZ1_DATA_DIR``.
+Secrets are ``SecretStr`` and never printed; validation errors name the variable but never
+repeat its value (``hide_input_in_errors``), because the value may be a password.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from medz1.errors import ConfigurationError
+
+ENV_PREFIX = "MEDZ1_"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SCHEMES = {"postgresql", "postgresql+psycopg", "postgres"}
+
+
+class Settings(BaseSettings):
+    """Validated configuration; build it once at an edge with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        hide_input_in_errors=True,
+        validate_default=True,
+        frozen=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of an existing server; unset means the embedded server.",
+    )
+    data_dir: Path = Field(
+        default=Path(".medz1"),
+        description="Folder for the embedded server's data, generated secrets and backups.",
+    )
+    database_name: Annotated[str, Field(description="Database created by the embedded server.")] = (
+        "medz1"
+    )
+    port: int | None = Field(
+        default=None,
+        ge=1024,
+        le=65535,
+        description="Also listen on 127.0.0.1:PORT (embedded server); default: unix socket only.",
+    )
+    start_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds to wait for the embedded server to start."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        raw = value.get_secret_value().strip()
+        try:
+            url = make_url(raw)
+        except ArgumentError:
+            raise ValueError(
+                "is not a URL; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            ) from None
+        if url.drivername not in _SCHEMES:
+            raise ValueError(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
+        if not url.database:
+            raise ValueError("names no database; end the URL with /DATABASE")
+        return SecretStr(raw)
+
+    @field_validator("database_name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError("must be a lower-case identifier (letters, digits, _; 63 at most)")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when medz1 runs its own PostgreSQL (no ``MEDZ1_DATABASE_URL``)."""
+        return self.database_url is None
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory as an absolute path."""
+        return self.data_dir.expanduser().resolve()
+
+    def external_url(self) -> URL:
+        """The parsed ``MEDZ1_DATABASE_URL`` with the psycopg driver; only when not embedded."""
+        if self.database_url is None:
+            raise ConfigurationError(
+                "no MEDZ1_DATABASE_URL is set", hint="set it, or use the embedded server"
+            )
+        url = make_url(self.database_url.get_secret_value())
+        return url.set(drivername="postgresql+psycopg")
+
+    @property
+    def target_database(self) -> str:
+        """Name of the medz1 database on whichever server is used."""
+        if self.database_url is None:
+            return self.database_name
+        return str(self.external_url().database)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise :class:`ConfigurationError` naming the variable.
+
+    The message names each bad variable and why it is bad, never its value.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            reason = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {reason}")
+        raise ConfigurationError(
+            "invalid configuration: " + "; ".join(problems),
+            hint="fix or unset the variable named above",
+        ) from None

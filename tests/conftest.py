@@ -1,0 +1,128 @@
+"""Test fixtures: one embedded PostgreSQL per test session, a migrated template database,
+and a fresh clone of it for every test that asks for a database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+from sqlalchemy import Engine, text
+from sqlalchemy.pool import NullPool
+
+from medz1.db.engine import make_engine
+from medz1.db.target import Target
+from medz1.embedded import SUPERUSER, EmbeddedServer
+from medz1.ops.up import up
+
+TEMPLATE = "medz1_template"
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """The bundled PostgreSQL, started once for the whole test session."""
+    server = EmbeddedServer(tmp_path_factory.mktemp("pg"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _admin(server: EmbeddedServer, database: str = "postgres") -> Engine:
+    return make_engine(
+        server.url(database, user=SUPERUSER), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+
+
+@pytest.fixture(scope="session")
+def template_target(pg_server: EmbeddedServer) -> Target:
+    """A database migrated to the newest revision, used as the template of every test db."""
+    target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=True)
+    up(target)
+    return target
+
+
+def _clone(server: EmbeddedServer, name: str) -> None:
+    engine = _admin(server)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+            .format(sql.Identifier(name), sql.Identifier(TEMPLATE))
+            .as_string()
+        )
+    engine.dispose()
+
+
+def _drop(server: EmbeddedServer, name: str) -> None:
+    engine = _admin(server)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            .format(sql.Identifier(name))
+            .as_string()
+        )
+    engine.dispose()
+
+
+@pytest.fixture
+def db_target(pg_server: EmbeddedServer, template_target: Target) -> Iterator[Target]:
+    """A fresh, migrated database of its own for one test; dropped afterwards."""
+    name = f"medz1_test_{os.getpid()}_{next(_counter)}"
+    _clone(pg_server, name)
+    try:
+        yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
+    finally:
+        _drop(pg_server, name)
+
+
+@pytest.fixture
+def empty_target(pg_server: EmbeddedServer) -> Iterator[Target]:
+    """A name for a database that does not exist yet (dropped afterwards if created)."""
+    name = f"medz1_empty_{os.getpid()}_{next(_counter)}"
+    try:
+        yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
+    finally:
+        _drop(pg_server, name)
+
+
+@pytest.fixture
+def engine(db_target: Target) -> Iterator[Engine]:
+    """Administrator engine on the test's own database."""
+    eng = make_engine(db_target.url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture
+def database_url_env(db_target: Target, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point ``MEDZ1_DATABASE_URL`` at the test's database, as a user of the CLI would."""
+    url = db_target.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", url)
+    return url
+
+
+def table_count(engine: Engine, schema: str) -> int:
+    """Number of tables in ``schema``."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = :s"), {"s": schema}
+            ).scalar_one()
+        )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's MEDZ1_* settings or writes to the working directory."""
+    for key in list(os.environ):
+        if key.startswith("MEDZ1_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("MEDZ1_DATA_DIR", str(tmp_path / "data"))

@@ -1,0 +1,60 @@
+"""Settings: validated at start, errors name the variable and never echo a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from medz1.errors import ConfigurationError
+from medz1.settings import load_settings
+
+SECRET = "sentinel-Pa55word-x9"
+
+
+def test_no_database_url_means_embedded_server() -> None:
+    settings = load_settings()
+    assert settings.embedded
+    assert settings.target_database == "medz1"
+
+
+def test_database_url_selects_external_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", f"postgresql://app:{SECRET}@db.example:5433/clinic")
+    settings = load_settings()
+    assert not settings.embedded
+    assert settings.target_database == "clinic"
+    assert settings.external_url().drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("MEDZ1_DATABASE_URL", f"mysql://u:{SECRET}@h/db", "not PostgreSQL"),
+        ("MEDZ1_DATABASE_URL", f"postgresql://u:{SECRET}@h", "names no database"),
+        ("MEDZ1_DATABASE_URL", f"not a url {SECRET}", "is not a URL"),
+        ("MEDZ1_PORT", "eighty", "valid integer"),
+        ("MEDZ1_PORT", "80", "greater than or equal to 1024"),
+        ("MEDZ1_DATABASE_NAME", "Robert'); DROP", "lower-case identifier"),
+        ("MEDZ1_START_TIMEOUT", "-1", "greater than 0"),
+    ],
+)
+def test_bad_value_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert variable in message
+    assert reason in message
+    assert SECRET not in message
+
+
+def test_settings_repr_hides_the_url_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", f"postgresql://app:{SECRET}@h/db")
+    settings = load_settings()
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings.external_url())
+
+
+def test_empty_database_url_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", "  ")
+    assert load_settings().embedded
