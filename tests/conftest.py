@@ -6,18 +6,32 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from psycopg import sql
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlalchemy.pool import NullPool
 
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
+from medz1.models import SCHEMAS, metadata
+from medz1.ops.grants import apply_grants
 from medz1.ops.up import up
+from medz1.provision.credentials import Policy
+from medz1.provision.policy import (
+    APP,
+    AUDITOR,
+    LOADER,
+    LOGIN_ROLES,
+    REPORTING,
+    declared_matrix,
+    role_specs,
+)
 
 TEMPLATE = "medz1_template"
 _counter = itertools.count(1)
@@ -41,10 +55,21 @@ def _admin(server: EmbeddedServer, database: str = "postgres") -> Engine:
 
 
 @pytest.fixture(scope="session")
-def template_target(pg_server: EmbeddedServer) -> Target:
-    """A database migrated to the newest revision, used as the template of every test db."""
+def policy() -> Policy:
+    """The declared policy with default limits and passwords made up for this test session."""
+    return Policy(
+        specs=role_specs(),
+        matrix=declared_matrix(metadata, SCHEMAS),
+        passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
+    )
+
+
+@pytest.fixture(scope="session")
+def template_target(pg_server: EmbeddedServer, policy: Policy) -> Target:
+    """A database migrated to the newest revision with roles and grants applied, used as
+    the template of every test database."""
     target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=True)
-    up(target)
+    up(target, policy)
     return target
 
 
@@ -71,12 +96,18 @@ def _drop(server: EmbeddedServer, name: str) -> None:
 
 
 @pytest.fixture
-def db_target(pg_server: EmbeddedServer, template_target: Target) -> Iterator[Target]:
-    """A fresh, migrated database of its own for one test; dropped afterwards."""
+def db_target(
+    pg_server: EmbeddedServer, template_target: Target, policy: Policy
+) -> Iterator[Target]:
+    """A fresh, migrated database of its own for one test, with the declared grants;
+    dropped afterwards."""
     name = f"medz1_test_{os.getpid()}_{next(_counter)}"
     _clone(pg_server, name)
+    target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
+    # Database-level grants and per-database role settings are not part of a template.
+    apply_grants(target, policy)
     try:
-        yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
+        yield target
     finally:
         _drop(pg_server, name)
 
@@ -102,10 +133,18 @@ def engine(db_target: Target) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def database_url_env(db_target: Target, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point ``MEDZ1_DATABASE_URL`` at the test's database, as a user of the CLI would."""
+def database_url_env(db_target: Target, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point ``MEDZ1_DATABASE_URL`` at the test's database, as a user of the CLI would,
+    with the session's role passwords (roles are shared by the whole server)."""
     url = db_target.url.set(drivername="postgresql").render_as_string(hide_password=False)
     monkeypatch.setenv("MEDZ1_DATABASE_URL", url)
+    for role, alias in (
+        (APP, "APP"),
+        (REPORTING, "REPORTING"),
+        (LOADER, "LOADER"),
+        (AUDITOR, "AUDITOR"),
+    ):
+        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", policy.passwords[role].get_secret_value())
     return url
 
 

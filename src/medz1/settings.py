@@ -55,6 +55,45 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, description="Seconds to wait for the embedded server to start."
     )
 
+    app_password: SecretStr | None = Field(
+        default=None, description="Password of med_z1_user (generated and kept when unset)."
+    )
+    reporting_password: SecretStr | None = Field(
+        default=None, description="Password of reporting_user (generated when unset)."
+    )
+    loader_password: SecretStr | None = Field(
+        default=None, description="Password of medz1_loader (generated when unset)."
+    )
+    auditor_password: SecretStr | None = Field(
+        default=None, description="Password of medz1_auditor (generated when unset)."
+    )
+    app_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    app_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
+    app_connection_limit: int = Field(default=100, ge=-1)
+    reporting_statement_timeout_ms: int = Field(default=300_000, ge=0)
+    reporting_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
+    reporting_connection_limit: int = Field(default=10, ge=-1)
+    loader_statement_timeout_ms: int = Field(default=0, ge=0)
+    loader_idle_in_transaction_timeout_ms: int = Field(default=600_000, ge=0)
+    loader_connection_limit: int = Field(default=4, ge=-1)
+    auditor_statement_timeout_ms: int = Field(default=60_000, ge=0)
+    auditor_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
+    auditor_connection_limit: int = Field(default=5, ge=-1)
+
+    @field_validator("app_password", "reporting_password", "loader_password", "auditor_password")
+    @classmethod
+    def _check_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if not secret:
+            return None
+        if len(secret) < 16 or len(secret) > 256:
+            raise ValueError("must be 16 to 256 characters long")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in secret):
+            raise ValueError("must not contain control characters")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: SecretStr | None) -> SecretStr | None:

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, text
 
 from medz1.db.target import Target
 from medz1.ops.check import check
+from medz1.provision.credentials import Policy
 
 pytestmark = pytest.mark.db
 
@@ -16,8 +17,9 @@ def _alter(engine: Engine, statement: str) -> None:
         conn.execute(text(statement))
 
 
-def test_check_passes_on_a_fresh_database(db_target: Target) -> None:
-    report = check(db_target)
+def test_check_passes_on_a_fresh_database(db_target: Target, policy: Policy) -> None:
+    report = check(db_target, policy)
+    assert [f.name for f in report.findings][-1] == "grants"
     assert report.ok, report.differences
 
 
@@ -57,3 +59,14 @@ def test_database_behind_newest_revision_is_reported(db_target: Target, engine: 
     _alter(engine, "UPDATE alembic_version SET version_num = 'ancient'")
     report = check(db_target)
     assert any(f.name == "migrations" and not f.ok for f in report.findings)
+
+
+def test_grant_added_by_hand_fails_the_check(
+    db_target: Target, engine: Engine, policy: Policy
+) -> None:
+    _alter(engine, "GRANT SELECT ON auth.sessions TO reporting_user")
+    report = check(db_target, policy)
+    assert not report.ok
+    assert "SELECT on auth.sessions for reporting_user: granted but not declared" in (
+        report.differences
+    )

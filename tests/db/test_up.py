@@ -8,22 +8,25 @@ from sqlalchemy import text
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.ops.up import up
+from medz1.provision.credentials import Policy
 
 pytestmark = pytest.mark.db
 
 EXPECTED_TABLES = {"public": 10, "auth": 3, "ai": 3, "admin": 3}
 
 
-def test_up_creates_database_extensions_and_all_19_tables(empty_target: Target) -> None:
-    report = up(empty_target)
+def test_up_creates_database_extensions_and_all_19_tables(
+    empty_target: Target, policy: Policy
+) -> None:
+    report = up(empty_target, policy)
     assert report.database_created
     assert report.extensions_installed == ["vector"]
     assert {s.name: s.tables for s in report.schemas} == EXPECTED_TABLES
 
 
-def test_second_up_changes_nothing(empty_target: Target) -> None:
-    up(empty_target)
-    second = up(empty_target)
+def test_second_up_changes_nothing(empty_target: Target, policy: Policy) -> None:
+    up(empty_target, policy)
+    second = up(empty_target, policy)
     assert not second.changed
     assert second.migration.before == second.migration.after
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from medz1.cli.console import out, print_json
-from medz1.cli.context import state, target
+from medz1.cli.context import policy, state, target
 from medz1.ops.check import check as run_check
 
 
@@ -15,10 +15,12 @@ def check(
     """Check that the database matches what medz1 declares.
 
     Checks the server, the migration revision, every table, column, index and constraint
-    (an Alembic comparison of models and database) and the extensions. Exits 0 when all
+    (an Alembic comparison of models and database), the extensions, and the roles and
+    grants against the declared matrix. Exits 0 when all
     match, 5 and one line per difference otherwise. Example: medz1 check
     """
-    report = run_check(target(state.settings()))
+    settings = state.settings()
+    report = run_check(target(settings), policy(settings))
     if as_json:
         print_json(
             {

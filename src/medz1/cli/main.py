@@ -16,6 +16,7 @@ import typer
 from medz1 import __version__
 from medz1.cli import check as check_cmd
 from medz1.cli import docs as docs_cmd
+from medz1.cli import grants as grants_cmd
 from medz1.cli import migrate as migrate_cmd
 from medz1.cli import psql as psql_cmd
 from medz1.cli import schema as schema_cmd
@@ -67,6 +68,7 @@ app.add_typer(server_cmd.app, name="server")
 app.add_typer(migrate_cmd.app, name="migrate")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(docs_cmd.app, name="docs")
+app.add_typer(grants_cmd.app, name="grants")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)

@@ -7,14 +7,16 @@ import shutil
 
 import typer
 
-from medz1.cli.context import state, target
+from medz1.cli.context import policy, state, target
 from medz1.embedded import binary
 from medz1.errors import UsageError
+from medz1.provision.connect import resolve_role
+from medz1.provision.policy import OWNER
 
 
 def psql(
     role: str = typer.Option(
-        None, "--role", help="Connect as this medz1 role instead of the administrator."
+        None, "--role", help="Connect as a medz1 role: app, reporting, loader or auditor."
     ),
     args: list[str] = typer.Argument(None, help="Extra psql arguments, after --."),
 ) -> None:
@@ -22,13 +24,19 @@ def psql(
 
     Example: medz1 psql -- -c 'select count(*) from patient_demographics'
     """
-    if role is not None:
-        raise UsageError(
-            f"role {role!r} is not available yet: medz1 roles come with `medz1 grants apply`",
-            hint="leave out --role to connect as the administrator",
-        )
-    where = target(state.settings())
+    settings = state.settings()
+    where = target(settings)
     url = where.url
+    if role is not None:
+        name = resolve_role(role)
+        if name == OWNER:
+            raise UsageError(
+                f"{OWNER} cannot log in", hint="leave out --role to connect as the administrator"
+            )
+        password = policy(settings).passwords.get(name)
+        if password is None:
+            raise UsageError(f"no password is known for {name}", hint="run `medz1 up` first")
+        url = url.set(username=name, password=password.get_secret_value())
     program = shutil.which("psql") if not where.embedded else None
     executable = str(program or binary("psql"))
     env = dict(os.environ)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from medz1.cli.console import out
-from medz1.cli.context import server, state, target
+from medz1.cli.context import policy, server, state, target
 from medz1.ops.schema_info import SchemaSummary
 from medz1.ops.up import UpReport
 from medz1.ops.up import up as run_up
@@ -35,11 +35,17 @@ def _print_report(report: UpReport) -> None:
     )
     if report.extensions_installed:
         out.print("extensions installed: " + ", ".join(report.extensions_installed))
+    if report.roles_repaired:
+        out.print(f"roles: {len(report.roles_repaired)} change(s) applied")
     migration = report.migration
     if migration.changed:
         out.print(f"migrations: {migration.before or 'empty'} -> {migration.after}")
     else:
         out.print(f"migrations: at {migration.after} (newest)")
+    if report.grants_repaired:
+        out.print(f"grants: {len(report.grants_repaired)} change(s) applied")
+    else:
+        out.print("grants: as declared")
     out.print(schemas_table(report.schemas))
 
 
@@ -59,7 +65,7 @@ def up() -> None:
     where = target(settings)
     if not where.embedded:
         out.print(f"server: {where.describe()}")
-    report = run_up(where)
+    report = run_up(where, policy(settings, generate_passwords=True))
     _print_report(report)
     if report.changed or server_started:
         out.print("medz1 is up.")

@@ -13,6 +13,8 @@ from medz1.errors import Medz1Error
 from medz1.ops import migrate
 from medz1.ops.compare import schema_differences
 from medz1.ops.database import database_exists, missing_extensions
+from medz1.ops.grants import check_grants
+from medz1.provision.credentials import Policy
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ def _reach(target: Target) -> Finding:
     return Finding("server", True, f"reachable; database {target.database} exists")
 
 
-def check(target: Target) -> CheckReport:
-    """Check server, database, migration revision, schema objects and extensions.
+def check(target: Target, policy: Policy | None = None) -> CheckReport:
+    """Check server, database, migration revision, schema objects, extensions and grants.
 
     Stops at the first finding that makes the later ones meaningless (no server, no
     database); otherwise reports every difference.
@@ -96,6 +98,19 @@ def check(target: Target) -> CheckReport:
                 "all present" if not missing else "missing: " + ", ".join(missing),
             )
         )
+        if policy is not None:
+            grants = check_grants(target, policy)
+            findings.append(
+                Finding(
+                    "grants",
+                    not grants,
+                    "roles, owners and privileges as declared"
+                    if not grants
+                    else f"{len(grants)} difference(s) from the declared matrix "
+                    "(run `medz1 grants apply`)",
+                    grants,
+                )
+            )
     except DBAPIError as exc:
         mapped = translate(exc)
         if mapped is None:

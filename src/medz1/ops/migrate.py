@@ -14,11 +14,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine
+from psycopg import sql
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 import medz1.migrations
 from medz1.errors import MigrationError
+from medz1.provision.policy import OWNER
 
 SCRIPT_LOCATION = Path(medz1.migrations.__file__).parent
 
@@ -100,9 +102,27 @@ def _check_known(revision: str) -> None:
         )
 
 
+def _become_owner(connection: Connection) -> None:
+    """Run as ``medz1_owner`` once it owns the database (``grants apply`` hands it over),
+    so every object migrations create is its own."""
+    can_become = connection.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+            "WHERE d.datname = current_database() AND r.rolname = :owner "
+            "AND pg_has_role(current_user, r.oid, 'MEMBER'))"
+        ),
+        {"owner": OWNER},
+    ).scalar()
+    if can_become:
+        connection.exec_driver_sql(
+            sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(OWNER)).as_string()
+        )
+
+
 def _run(engine: Engine, action: str, revision: str) -> MigrationResult:
     _check_known(revision)
     with engine.begin() as connection:
+        _become_owner(connection)
         before = current_revision(connection)
         config = alembic_config(connection)
         try:

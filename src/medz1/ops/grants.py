@@ -1,0 +1,86 @@
+"""``medz1 grants apply | check``: make the database match the declared policy, or list how
+it differs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from medz1.db.engine import make_engine
+from medz1.db.errors import translated
+from medz1.db.target import Target
+from medz1.errors import NotFoundError
+from medz1.provision import apply as provision
+from medz1.provision.credentials import Policy
+
+_MAX_PASSES = 3
+
+
+@dataclass(frozen=True)
+class GrantsReport:
+    """What ``apply`` repaired, and what it could not (a human must decide)."""
+
+    repaired: list[str]
+    unrepairable: list[str]
+
+
+def _require_medz1_database(conn: Connection, database: str) -> None:
+    managed = conn.execute(text("SELECT to_regclass('public.alembic_version') IS NOT NULL"))
+    if not managed.scalar():
+        raise NotFoundError(
+            f"database {database} holds no medz1 schema (no migration revision)",
+            hint="point MEDZ1_DATABASE_URL at a medz1 database, or run `medz1 up` to create one",
+        )
+
+
+def apply_roles(target: Target, policy: Policy) -> list[str]:
+    """Create or repair the roles and hand the database to the owner (before migrations)."""
+    engine = make_engine(target.url)
+    try:
+        with translated(), engine.begin() as conn:
+            differences = provision.plan_roles(conn, policy.matrix, policy.specs, policy.passwords)
+            return provision.execute(conn, differences)
+    finally:
+        engine.dispose()
+
+
+def apply_grants(target: Target, policy: Policy) -> GrantsReport:
+    """Repair every difference in one transaction: all of them are applied, or none."""
+    engine = make_engine(target.url)
+    try:
+        with translated(), engine.begin() as conn:
+            _require_medz1_database(conn, target.database)
+            repaired: list[str] = []
+            # Privileges are compared as PostgreSQL answers them (effective, PUBLIC
+            # included), so revoking from PUBLIC can uncover a grant a role still needs:
+            # plan again until nothing is left to repair.
+            for _ in range(_MAX_PASSES):
+                differences = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
+                done = provision.execute(conn, differences)
+                if not done:
+                    break
+                repaired.extend(done)
+        return GrantsReport(
+            repaired=repaired,
+            unrepairable=[d.description for d in differences if d.repair is None],
+        )
+    finally:
+        engine.dispose()
+
+
+def check_grants(target: Target, policy: Policy) -> list[str]:
+    """Every difference between the declared policy and the database; [] when they match.
+
+    Read-only. Passwords are compared only when ``policy`` carries them.
+    """
+    engine = make_engine(target.url)
+    try:
+        with translated(), engine.connect() as conn:
+            _require_medz1_database(conn, target.database)
+            differences = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
+            conn.rollback()
+        return [d.description for d in differences]
+    finally:
+        engine.dispose()

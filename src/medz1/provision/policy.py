@@ -1,0 +1,182 @@
+"""The declared privilege policy: roles, their limits, and the role x object x privilege matrix.
+
+This module only declares. ``provision.inspect`` reads what the database has,
+``provision.apply`` makes the database match, and ``medz1 grants check`` reports every
+difference. Everything not granted here is meant to be absent: the matrix is the whole
+truth, for the managed roles and for PUBLIC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import MetaData
+
+OWNER = "medz1_owner"
+APP = "med_z1_user"
+REPORTING = "reporting_user"
+LOADER = "medz1_loader"
+AUDITOR = "medz1_auditor"
+PUBLIC = "PUBLIC"
+
+#: Short names used on the command line and by the engine factory.
+ROLE_ALIASES: dict[str, str] = {
+    "owner": OWNER,
+    "app": APP,
+    "reporting": REPORTING,
+    "loader": LOADER,
+    "auditor": AUDITOR,
+}
+
+#: Table privileges that are compared cell by cell.
+TABLE_PRIVILEGES: tuple[str, ...] = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "MAINTAIN",
+)
+SCHEMA_PRIVILEGES: tuple[str, ...] = ("USAGE", "CREATE")
+DATABASE_PRIVILEGES: tuple[str, ...] = ("CONNECT", "TEMPORARY", "CREATE")
+
+READ = frozenset({"SELECT"})
+APPEND = frozenset({"SELECT", "INSERT"})
+WRITE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
+
+#: The one column that only the application may read (security requirement S25).
+PASSWORD_COLUMN = ("auth", "users", "password_hash")
+
+
+@dataclass(frozen=True)
+class RoleLimits:
+    """Per-role limits (S26); 0 means no limit for the timeouts, -1 for connections."""
+
+    statement_timeout_ms: int
+    idle_in_transaction_timeout_ms: int
+    connection_limit: int
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """One role medz1 manages."""
+
+    name: str
+    login: bool
+    purpose: str
+    alias: str
+    limits: RoleLimits | None = None
+
+
+DEFAULT_LIMITS: dict[str, RoleLimits] = {
+    APP: RoleLimits(30_000, 60_000, 100),
+    REPORTING: RoleLimits(300_000, 60_000, 10),
+    LOADER: RoleLimits(0, 600_000, 4),
+    AUDITOR: RoleLimits(60_000, 60_000, 5),
+}
+
+
+def role_specs(limits: dict[str, RoleLimits] | None = None) -> tuple[RoleSpec, ...]:
+    """The managed roles, the owner first; ``limits`` override the defaults per role."""
+    chosen = {**DEFAULT_LIMITS, **(limits or {})}
+    return (
+        RoleSpec(OWNER, False, "owns every schema and object; migrations run as it", "owner"),
+        RoleSpec(APP, True, "the med-z1 application", "app", chosen[APP]),
+        RoleSpec(REPORTING, True, "read-only clinical reporting", "reporting", chosen[REPORTING]),
+        RoleSpec(LOADER, True, "bulk loads of clinical data", "loader", chosen[LOADER]),
+        RoleSpec(AUDITOR, True, "reads the audit log", "auditor", chosen[AUDITOR]),
+    )
+
+
+LOGIN_ROLES: tuple[str, ...] = (APP, REPORTING, LOADER, AUDITOR)
+MANAGED_ROLES: tuple[str, ...] = (OWNER, *LOGIN_ROLES)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The declared privileges: every (grantee, object, privilege) that must hold.
+
+    Objects are named ``database``, ``schema:<name>``, ``table:<schema>.<table>`` and
+    ``column:<schema>.<table>.<column>``. Grantees are role names or ``PUBLIC``.
+    """
+
+    cells: frozenset[tuple[str, str, str]]
+    tables: tuple[str, ...]
+    schemas: tuple[str, ...]
+    default_privileges: frozenset[tuple[str, str, str, str]] = field(default_factory=frozenset)
+
+    def allowed(self, grantee: str, obj: str, privilege: str) -> bool:
+        """True when the matrix grants ``privilege`` on ``obj`` to ``grantee``."""
+        return (grantee, obj, privilege) in self.cells
+
+    def privileges(self, grantee: str, obj: str) -> frozenset[str]:
+        """All privileges the matrix grants ``grantee`` on ``obj``."""
+        return frozenset(p for g, o, p in self.cells if g == grantee and o == obj)
+
+
+def _table_rules(table: str) -> dict[str, frozenset[str]]:
+    """Table privileges per role for one ``schema.table``."""
+    schema, name = table.split(".")
+    if schema == "public":
+        if name == "alembic_version":
+            return {}
+        return {APP: READ, REPORTING: READ, LOADER: WRITE}
+    if schema == "auth":
+        return {
+            "users": {APP: WRITE},
+            "sessions": {APP: WRITE},
+            "audit_logs": {APP: APPEND, AUDITOR: READ},
+        }.get(name, {})
+    if schema == "ai":
+        return {APP: WRITE}
+    if schema == "admin":
+        return {APP: WRITE} if name == "user_preferences" else {APP: READ}
+    return {}
+
+
+#: Default privileges (for tables a later migration adds), per schema: role -> privileges.
+_DEFAULT_TABLE_RULES: dict[str, dict[str, frozenset[str]]] = {
+    "public": {APP: READ, REPORTING: READ, LOADER: WRITE},
+    "ai": {APP: WRITE},
+    "admin": {APP: READ},
+}
+
+_SCHEMA_USAGE: dict[str, tuple[str, ...]] = {
+    "public": (APP, REPORTING, LOADER),
+    "auth": (APP, AUDITOR),
+    "ai": (APP,),
+    "admin": (APP,),
+}
+
+
+def declared_matrix(metadata: MetaData, schemas: Iterable[str]) -> Matrix:
+    """Build the matrix for the tables of ``metadata`` (plus Alembic's version table)."""
+    schema_list = tuple(schemas)
+    declared = sorted(f"{t.schema or 'public'}.{t.name}" for t in metadata.tables.values())
+    tables = (*declared, "public.alembic_version")
+    cells: set[tuple[str, str, str]] = set()
+    for role in LOGIN_ROLES:
+        cells.add((role, "database", "CONNECT"))
+    cells.add((LOADER, "database", "TEMPORARY"))  # staging tables of the bulk loader
+    for schema, roles in _SCHEMA_USAGE.items():
+        for role in roles:
+            cells.add((role, f"schema:{schema}", "USAGE"))
+    for table in tables:
+        for role, privileges in _table_rules(table).items():
+            for privilege in privileges:
+                cells.add((role, f"table:{table}", privilege))
+    defaults = {
+        (schema, "r", role, privilege)
+        for schema, rules in _DEFAULT_TABLE_RULES.items()
+        for role, privileges in rules.items()
+        for privilege in privileges
+    }
+    return Matrix(
+        cells=frozenset(cells),
+        tables=tables,
+        schemas=schema_list,
+        default_privileges=frozenset(defaults),
+    )
