@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,15 +39,33 @@ TEMPLATE = "medz1_template"
 _counter = itertools.count(1)
 
 
+def _server_folder() -> Path:
+    # Not under pytest's basetemp: pytest makes that folder 0700 whenever a pytest process
+    # starts, which would lock out the server's OS user when medz1 runs as root.
+    return Path(tempfile.mkdtemp(prefix="medz1-test-"))
+
+
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+def pg_server() -> Iterator[EmbeddedServer]:
     """The bundled PostgreSQL, started once for the whole test session."""
-    server = EmbeddedServer(tmp_path_factory.mktemp("pg"))
+    folder = _server_folder()
+    server = EmbeddedServer(folder / "data")
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def server_folder() -> Iterator[Path]:
+    """A scratch folder for a test's own server; removed afterwards."""
+    folder = _server_folder()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _admin(server: EmbeddedServer, database: str = "postgres") -> Engine:

@@ -61,8 +61,8 @@ def test_server_is_not_run_as_root(pg_server: EmbeddedServer) -> None:
 
 
 @pytest.mark.slow
-def test_server_recovers_after_kill_9(tmp_path: Path) -> None:
-    server = EmbeddedServer(tmp_path / "crash")
+def test_server_recovers_after_kill_9(server_folder: Path) -> None:
+    server = EmbeddedServer(server_folder / "crash")
     status, _ = server.start()
     assert status.pid is not None
     os.kill(status.pid, signal.SIGKILL)
@@ -80,23 +80,23 @@ def test_server_recovers_after_kill_9(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_stop_then_stop_again_says_not_running(tmp_path: Path) -> None:
-    server = EmbeddedServer(tmp_path / "s")
+def test_stop_then_stop_again_says_not_running(server_folder: Path) -> None:
+    server = EmbeddedServer(server_folder / "s")
     server.start()
     assert server.stop() is True
     assert server.stop() is False
     assert not server.status().running
 
 
-def test_unwritable_data_dir_is_refused(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
+def test_unwritable_data_dir_is_refused(server_folder: Path) -> None:
+    blocker = server_folder / "file"
     blocker.write_text("not a folder")
     with pytest.raises(ServerError, match="cannot be written"):
         EmbeddedServer(blocker / "data").start()
 
 
-def test_data_dir_of_another_major_version_is_refused(tmp_path: Path) -> None:
-    server = EmbeddedServer(tmp_path / "old")
+def test_data_dir_of_another_major_version_is_refused(server_folder: Path) -> None:
+    server = EmbeddedServer(server_folder / "old")
     server.pgdata.mkdir(parents=True)
     (server.pgdata / "PG_VERSION").write_text("16\n")
     with pytest.raises(ServerError, match="made by PostgreSQL 16"):
@@ -104,18 +104,18 @@ def test_data_dir_of_another_major_version_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_port_in_use_is_reported(tmp_path: Path, pg_server: EmbeddedServer) -> None:
+def test_port_in_use_is_reported(server_folder: Path, pg_server: EmbeddedServer) -> None:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        server = EmbeddedServer(tmp_path / "p", port=port)
+        server = EmbeddedServer(server_folder / "p", port=port)
         with pytest.raises(ServerError, match=f"port {port} is already in use"):
             server.start()
 
 
-def test_url_of_a_stopped_server_says_how_to_start(tmp_path: Path) -> None:
+def test_url_of_a_stopped_server_says_how_to_start(server_folder: Path) -> None:
     with pytest.raises(ServerError, match="medz1 server start"):
-        EmbeddedServer(tmp_path / "none").url("medz1")
+        EmbeddedServer(server_folder / "none").url("medz1")

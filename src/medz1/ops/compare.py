@@ -6,6 +6,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from medz1.models import SCHEMAS, metadata
@@ -63,6 +64,32 @@ def _describe(diff: Any) -> str:
     return f"{kind}: {diff[1:]!r}"
 
 
+#: Triggers the migrations create that the models cannot declare: (table, trigger).
+EXPECTED_TRIGGERS: tuple[tuple[str, str], ...] = (
+    ("auth.audit_logs", "audit_logs_append_only_row"),
+    ("auth.audit_logs", "audit_logs_append_only_truncate"),
+)
+
+
+def missing_triggers(connection: Connection) -> list[str]:
+    """Expected triggers that are absent or disabled."""
+    rows = connection.execute(
+        text(
+            """
+            SELECT c.oid::regclass::text, t.tgname FROM pg_trigger t
+            JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+            """
+        )
+    ).all()
+    present = {(str(table), str(name)) for table, name in rows}
+    return [
+        f"trigger {name} on {table}: missing or disabled"
+        for table, name in EXPECTED_TRIGGERS
+        if (table, name) not in present
+    ]
+
+
 def schema_differences(connection: Connection) -> list[str]:
     """Every difference between the models and the database, one line each; [] when equal."""
     context = MigrationContext.configure(
@@ -75,4 +102,5 @@ def schema_differences(connection: Connection) -> list[str]:
             "target_metadata": metadata,
         },
     )
-    return [_describe(diff) for diff in compare_metadata(context, metadata)]
+    found = [_describe(diff) for diff in compare_metadata(context, metadata)]
+    return found + missing_triggers(connection)
