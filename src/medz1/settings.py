@@ -80,6 +80,35 @@ class Settings(BaseSettings):
     auditor_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
     auditor_connection_limit: int = Field(default=5, ge=-1)
 
+    argon2_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id passes (t).")
+    argon2_memory_kib: int = Field(
+        default=65_536, ge=8, le=4_194_304, description="argon2id memory in KiB (m)."
+    )
+    argon2_parallelism: int = Field(default=4, ge=1, le=64, description="argon2id lanes (p).")
+    argon2_allow_weak: bool = Field(
+        default=False,
+        description="Accept argon2id parameters below m=19 MiB, t=2 (tests only).",
+    )
+    lockout_threshold: int = Field(
+        default=5, ge=1, le=100, description="Consecutive failed logins that lock an account."
+    )
+    lockout_minutes: int = Field(default=15, ge=1, le=1440, description="Lockout duration.")
+    session_idle_minutes: int = Field(
+        default=15, ge=1, le=1440, description="A session ends after this long without use."
+    )
+    session_absolute_hours: int = Field(
+        default=8, ge=1, le=168, description="A session ends this long after login."
+    )
+    single_session: bool = Field(
+        default=False, description="A new login ends the user's other sessions (med-z1's way)."
+    )
+    dormant_days: int = Field(
+        default=30, ge=1, le=3650, description="Accounts unused this long are disabled."
+    )
+    audit_retention_days: int = Field(
+        default=2192, ge=2192, description="Audit rows younger than this are never purged."
+    )
+
     @field_validator("app_password", "reporting_password", "loader_password", "auditor_password")
     @classmethod
     def _check_password(cls, value: SecretStr | None) -> SecretStr | None:
