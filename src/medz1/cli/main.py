@@ -17,6 +17,7 @@ from medz1 import __version__
 from medz1.cli import check as check_cmd
 from medz1.cli import docs as docs_cmd
 from medz1.cli import grants as grants_cmd
+from medz1.cli import load as load_cmd
 from medz1.cli import migrate as migrate_cmd
 from medz1.cli import psql as psql_cmd
 from medz1.cli import schema as schema_cmd
@@ -73,6 +74,7 @@ app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)
 app.command("psql")(psql_cmd.psql)
+app.command("load")(load_cmd.load_command)
 
 
 def run(argv: list[str] | None = None) -> None:

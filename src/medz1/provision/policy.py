@@ -46,6 +46,8 @@ DATABASE_PRIVILEGES: tuple[str, ...] = ("CONNECT", "TEMPORARY", "CREATE")
 READ = frozenset({"SELECT"})
 APPEND = frozenset({"SELECT", "INSERT"})
 WRITE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
+#: The loader also refreshes planner statistics (ANALYZE) after it replaced a table.
+LOAD = WRITE | {"MAINTAIN"}
 
 #: The one column that only the application may read (security requirement S25).
 PASSWORD_COLUMN = ("auth", "users", "password_hash")
@@ -123,7 +125,7 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
     if schema == "public":
         if name == "alembic_version":
             return {}
-        return {APP: READ, REPORTING: READ, LOADER: WRITE}
+        return {APP: READ, REPORTING: READ, LOADER: LOAD}
     if schema == "auth":
         return {
             "users": {APP: WRITE},
@@ -139,7 +141,7 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
 
 #: Default privileges (for tables a later migration adds), per schema: role -> privileges.
 _DEFAULT_TABLE_RULES: dict[str, dict[str, frozenset[str]]] = {
-    "public": {APP: READ, REPORTING: READ, LOADER: WRITE},
+    "public": {APP: READ, REPORTING: READ, LOADER: LOAD},
     "ai": {APP: WRITE},
     "admin": {APP: READ},
 }
