@@ -13,13 +13,12 @@ touched (:mod:`medz1.clinical.contract`). All files of a load then go in one tra
   the natural key; with ``prune``, rows of the file's patients that the file no longer
   has are deleted.
 
-Rows travel as CSV written by Arrow's C++ writer and parsed by the server's COPY, so no
-Python code touches a row.
+Rows travel in PostgreSQL's binary COPY format, encoded from Arrow by pgpq in native
+code: the server parses no text and no Python code touches a row.
 """
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,9 +26,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
+from pgpq import ArrowToPostgresBinaryEncoder
+from pgpq.encoders import StringEncoderBuilder
+from pgpq.schema import Jsonb
 from psycopg import sql
 from sqlalchemy import Engine, Table
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from medz1.clinical.contract import clinical_table, conform, file_format, natural_key, read_file
@@ -154,22 +156,40 @@ def _execute(conn: Connection, statement: sql.Composable) -> Any:
     return conn.exec_driver_sql(statement.as_string(raw))  # type: ignore[arg-type]
 
 
+def _encoder(file: LoadFile) -> ArrowToPostgresBinaryEncoder:
+    """A binary COPY encoder for the file's columns; JSON columns are sent as jsonb."""
+    schema = file.data.schema
+    encoders = {
+        field.name: (
+            StringEncoderBuilder.new_with_output(field, Jsonb())
+            if isinstance(file.table.columns[field.name].type, JSONB)
+            else ArrowToPostgresBinaryEncoder.infer_encoder(field)
+        )
+        for field in schema
+    }
+    return ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)
+
+
 def _copy(
     conn: Connection, target: sql.Composable, file: LoadFile, progress: Progress | None
 ) -> None:
-    """Stream the file's rows into ``target`` through COPY ... FROM STDIN (FORMAT csv)."""
+    """Stream the file's rows into ``target`` with a binary COPY ... FROM STDIN.
+
+    Arrow batches are encoded in PostgreSQL's binary COPY format by pgpq (native code),
+    so the server parses nothing and no Python code touches a row.
+    """
     raw = conn.connection.dbapi_connection
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
         target, _columns(file.data.column_names)
     )
-    options = pacsv.WriteOptions(include_header=False, batch_size=_BATCH_ROWS)
+    encoder = _encoder(file)
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        copy.write(encoder.write_header())
         for batch in file.data.to_batches(max_chunksize=_BATCH_ROWS):
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, options)
-            copy.write(buffer.getbuffer())
+            copy.write(encoder.write_batch(batch))
             if progress is not None:
                 progress(file.table.name, batch.num_rows)
+        copy.write(encoder.finish())
 
 
 def _replace(conn: Connection, file: LoadFile, progress: Progress | None) -> int:
