@@ -1,0 +1,53 @@
+"""A throw-away medz1 database for benchmarks: its own bundled server in a temporary folder.
+
+Benchmarks never touch a developer's ``.medz1``; the folder is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from medz1.db.target import Target
+from medz1.embedded import SUPERUSER, EmbeddedServer
+from medz1.models import SCHEMAS, metadata
+from medz1.ops.up import up
+from medz1.provision.credentials import Policy
+from medz1.provision.policy import LOGIN_ROLES, declared_matrix, role_specs
+
+
+@dataclass(frozen=True)
+class BenchDatabase:
+    """A migrated medz1 database with roles, on a private server."""
+
+    server: EmbeddedServer
+    target: Target
+    policy: Policy
+    folder: Path
+
+
+@contextmanager
+def bench_database(name: str = "medz1") -> Iterator[BenchDatabase]:
+    """Start a private server, create and migrate ``name``, yield it, then remove it all."""
+    folder = Path(tempfile.mkdtemp(prefix="medz1-bench-"))
+    server = EmbeddedServer(folder / "data")
+    server.start()
+    try:
+        policy = Policy(
+            specs=role_specs(),
+            matrix=declared_matrix(metadata, SCHEMAS),
+            passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
+        )
+        target = Target(url=server.url(name, user=SUPERUSER), embedded=True)
+        up(target, policy)
+        yield BenchDatabase(server=server, target=target, policy=policy, folder=folder)
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
