@@ -14,7 +14,21 @@ SECRET = "sentinel-Pa55word-x9"
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["server"], ["migrate"], ["schema"], ["docs"], ["up"], ["check"], ["psql"], ["down"]],
+    [
+        [],
+        ["server"],
+        ["migrate"],
+        ["schema"],
+        ["docs"],
+        ["up"],
+        ["check"],
+        ["psql"],
+        ["down"],
+        ["demo"],
+        ["demo", "generate"],
+        ["grants"],
+        ["load"],
+    ],
 )
 def test_every_command_has_help(cli: Invoke, command: list[str]) -> None:
     result = cli(*command, "--help")

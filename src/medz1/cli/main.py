@@ -15,6 +15,7 @@ import typer
 
 from medz1 import __version__
 from medz1.cli import check as check_cmd
+from medz1.cli import demo as demo_cmd
 from medz1.cli import docs as docs_cmd
 from medz1.cli import grants as grants_cmd
 from medz1.cli import load as load_cmd
@@ -69,6 +70,7 @@ app.add_typer(server_cmd.app, name="server")
 app.add_typer(migrate_cmd.app, name="migrate")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(docs_cmd.app, name="docs")
+app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(grants_cmd.app, name="grants")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import typer
 from rich.table import Table
 
 from medz1.cli.console import out
 from medz1.cli.context import policy, server, state, target
+from medz1.db.target import Target
+from medz1.ops.demo import DEMO_PATIENTS, load_demo
 from medz1.ops.schema_info import SchemaSummary
 from medz1.ops.up import UpReport
 from medz1.ops.up import up as run_up
+from medz1.provision.credentials import Policy
 
 
 def human_size(size: int) -> str:
@@ -49,10 +53,16 @@ def _print_report(report: UpReport) -> None:
     out.print(schemas_table(report.schemas))
 
 
-def up() -> None:
-    """Start the server if needed, create the database, migrate; safe to run again.
+def up(
+    demo: bool = typer.Option(
+        False, "--demo", help="Also load ~100 synthetic demo patients and demo clinicians."
+    ),
+) -> None:
+    """Start the server if needed, create the database, roles, schema and grants.
 
-    A second run changes nothing and says so. Example: medz1 up
+    Safe to run again: a second run changes nothing and says so. With --demo, an empty
+    database also gets synthetic demo patients (loaded as medz1_loader).
+    Example: medz1 up --demo
     """
     settings = state.settings()
     server_started = False
@@ -65,12 +75,28 @@ def up() -> None:
     where = target(settings)
     if not where.embedded:
         out.print(f"server: {where.describe()}")
-    report = run_up(where, policy(settings, generate_passwords=True))
+    declared = policy(settings, generate_passwords=True)
+    report = run_up(where, declared)
     _print_report(report)
-    if report.changed or server_started:
+    changed = report.changed or server_started
+    if demo:
+        changed = _demo(where, declared) or changed
+    if changed:
         out.print("medz1 is up.")
     else:
         out.print("nothing to do: everything was already up to date.")
+
+
+def _demo(where: Target, declared: Policy) -> bool:
+    """Load demo data into an empty database; return True when something was loaded."""
+    loaded = load_demo(where, declared)
+    if not loaded.loads:
+        out.print(f"demo data: already present ({loaded.patients_before:,} patients)")
+        return False
+    rows = sum(r.rows for r in loaded.loads)
+    seconds = sum(r.seconds for r in loaded.loads)
+    out.print(f"demo data: {DEMO_PATIENTS} patients, {rows:,} rows loaded in {seconds:.1f} s")
+    return True
 
 
 def down() -> None:

@@ -1,0 +1,51 @@
+"""Demo data for ``medz1 up --demo``: synthetic patients loaded as the loader role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from medz1.clinical.contract import clinical_table, conform
+from medz1.clinical.load import LoadFile, TableLoad, load
+from medz1.clinical.synthetic import generate
+from medz1.db.target import Target
+from medz1.provision.connect import engine_for_role
+from medz1.provision.credentials import Policy
+
+DEMO_PATIENTS = 100
+DEMO_SEED = 1
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """What ``--demo`` loaded (nothing when clinical data was already there)."""
+
+    patients_before: int
+    loads: list[TableLoad]
+
+
+def demo_files(patients: int = DEMO_PATIENTS, *, seed: int = DEMO_SEED) -> list[LoadFile]:
+    """Synthetic tables, checked like any data file, ready for :func:`load`."""
+    files = []
+    for name, data in generate(patients, seed=seed).items():
+        table = clinical_table(name)
+        source = Path(f"demo:{name}")
+        files.append(LoadFile(source, table, conform(data, table, source)))
+    return files
+
+
+def load_demo(target: Target, policy: Policy, *, patients: int = DEMO_PATIENTS) -> DemoReport:
+    """Load the demo patients unless the database already holds patients."""
+    engine = engine_for_role(target, "loader", policy.passwords)
+    try:
+        with engine.connect() as conn:
+            existing = int(
+                conn.execute(text("SELECT count(*) FROM patient_demographics")).scalar_one()
+            )
+        if existing:
+            return DemoReport(patients_before=existing, loads=[])
+        return DemoReport(patients_before=0, loads=load(engine, demo_files(patients)))
+    finally:
+        engine.dispose()
