@@ -72,7 +72,7 @@ def test_every_role_relation_privilege_cell_matches_the_matrix(
                     ).scalar()
                     if held != policy.matrix.allowed(role, f"table:{table}", privilege):
                         differences.append((role, table, privilege))
-    assert len(policy.matrix.tables) == 20
+    assert len(policy.matrix.tables) == 21
     assert differences == []
 
 
@@ -338,3 +338,21 @@ def test_grants_check_of_a_database_medz1_did_not_create(
     ensure_database(empty_target)
     with pytest.raises(NotFoundError, match="holds no medz1 schema"):
         check_grants(empty_target, policy)
+
+
+def test_each_repaired_grant_is_audited(db_target: Target, engine: Engine, policy: Policy) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("GRANT SELECT ON auth.users TO reporting_user"))
+    report = apply_grants(db_target, policy, audit=True)
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT details->>'change' FROM auth.audit_logs WHERE event_type = 'grants_changed'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert rows == report.repaired
+    assert "SELECT on auth.users for reporting_user: granted but not declared" in rows

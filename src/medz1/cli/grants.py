@@ -35,7 +35,7 @@ def apply() -> None:
     where = target(settings)
     declared = policy(settings, generate_passwords=True)
     roles = apply_roles(where, declared)
-    report = apply_grants(where, declared)
+    report = apply_grants(where, declared, audit=True, earlier_changes=roles)
     for line in roles + report.repaired:
         out.print(f"applied: {line}", markup=False)
     for line in report.unrepairable:

@@ -14,6 +14,8 @@ import traceback as tb
 import typer
 
 from medz1 import __version__
+from medz1.cli import audit as audit_cmd
+from medz1.cli import backup as backup_cmd
 from medz1.cli import check as check_cmd
 from medz1.cli import demo as demo_cmd
 from medz1.cli import docs as docs_cmd
@@ -23,7 +25,9 @@ from medz1.cli import migrate as migrate_cmd
 from medz1.cli import psql as psql_cmd
 from medz1.cli import schema as schema_cmd
 from medz1.cli import server as server_cmd
+from medz1.cli import sessions as sessions_cmd
 from medz1.cli import up as up_cmd
+from medz1.cli import users as users_cmd
 from medz1.cli.console import err
 from medz1.cli.context import state
 from medz1.errors import Medz1Error
@@ -71,6 +75,10 @@ app.add_typer(migrate_cmd.app, name="migrate")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(docs_cmd.app, name="docs")
 app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(backup_cmd.app, name="backup")
+app.add_typer(users_cmd.app, name="users")
+app.add_typer(sessions_cmd.app, name="sessions")
+app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(grants_cmd.app, name="grants")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)

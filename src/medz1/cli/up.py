@@ -5,10 +5,11 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from medz1.auth.config import hasher_from_settings
 from medz1.cli.console import out
 from medz1.cli.context import policy, server, state, target
 from medz1.db.target import Target
-from medz1.ops.demo import DEMO_PATIENTS, load_demo
+from medz1.ops.demo import DEMO_PATIENTS, create_demo_clinicians, load_demo
 from medz1.ops.schema_info import SchemaSummary
 from medz1.ops.up import UpReport
 from medz1.ops.up import up as run_up
@@ -90,13 +91,25 @@ def up(
 def _demo(where: Target, declared: Policy) -> bool:
     """Load demo data into an empty database; return True when something was loaded."""
     loaded = load_demo(where, declared)
+    changed = bool(loaded.loads)
     if not loaded.loads:
         out.print(f"demo data: already present ({loaded.patients_before:,} patients)")
-        return False
-    rows = sum(r.rows for r in loaded.loads)
-    seconds = sum(r.seconds for r in loaded.loads)
-    out.print(f"demo data: {DEMO_PATIENTS} patients, {rows:,} rows loaded in {seconds:.1f} s")
-    return True
+    else:
+        rows = sum(r.rows for r in loaded.loads)
+        seconds = sum(r.seconds for r in loaded.loads)
+        out.print(f"demo data: {DEMO_PATIENTS} patients, {rows:,} rows loaded in {seconds:.1f} s")
+    clinicians = create_demo_clinicians(
+        where, declared, hasher=hasher_from_settings(state.settings())
+    )
+    if clinicians:
+        table = Table("demo clinician", "home station", "password (shown once)")
+        for user in clinicians:
+            table.add_row(user.email, str(user.home_site_sta3n), user.password)
+        out.print(table)
+        changed = True
+    else:
+        out.print("demo clinicians: already present")
+    return changed
 
 
 def down() -> None:

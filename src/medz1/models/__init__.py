@@ -1,4 +1,4 @@
-"""The medz1 models: importing this package registers all 19 tables on ``metadata``.
+"""The medz1 models: importing this package registers all 20 tables on ``metadata``.
 
 Schemas: ``public`` (clinical tables, read unqualified by med-z1), ``auth``, ``ai``, ``admin``.
 """

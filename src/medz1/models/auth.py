@@ -3,6 +3,11 @@
 Columns follow the med-z1 contract. Two deliberate departures from med-z1's DDL:
 timestamps are ``timestamptz`` in UTC, and ``audit_logs.user_id`` has no foreign key, so
 deleting a user can never rewrite audit rows (security requirement S18).
+
+medz1 adds columns of its own: the lock end and disable state of users, the SHA-256 of the
+session token (the token itself is never stored, S12) and the absolute session end, and the
+hash chain of audit rows (S19), whose head lives in ``auth.audit_chain_head``. The chain is
+computed by a trigger in the database (migration 0003), so every writer is chained.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
     Uuid,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medz1.db.types import UTCDateTime
@@ -102,6 +110,24 @@ class User(Base):
         server_default=text("'system'"),
         comment="Who created the account: an administrator's e-mail or 'system'",
     )
+    locked_until: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(),
+        comment="End of the lockout after too many failed logins (UTC); null with is_locked "
+        "true means locked until an administrator unlocks",
+    )
+    password_changed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="When the password was last set or changed (UTC)"
+    )
+    disabled_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="When the account was disabled (UTC); null while active"
+    )
+    disabled_reason: Mapped[str | None] = mapped_column(
+        String(100), comment="Why the account was disabled, e.g. dormant or administrator"
+    )
+    enabled_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(),
+        comment="When a disabled account was last enabled again (UTC); restarts the dormancy clock",
+    )
 
 
 class UserSession(Base):
@@ -112,6 +138,8 @@ class UserSession(Base):
         Index("ix_sessions_user_active", "user_id", "is_active"),
         Index("ix_sessions_expires_active", "expires_at", "is_active"),
         Index("ix_sessions_last_activity", "last_activity_at"),
+        UniqueConstraint("token_hash", name=None),
+        CheckConstraint("octet_length(token_hash) = 32", name="token_hash_is_sha256"),
         {
             "schema": "auth",
             "comment": "Login sessions of the viewer; a session ends at logout, idle or "
@@ -141,7 +169,9 @@ class UserSession(Base):
         comment="Last authenticated request of the session (UTC); start of the idle timeout",
     )
     expires_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), comment="When the session expires at the latest (UTC)"
+        UTCDateTime(),
+        comment="When the session expires unless used again (UTC): last activity plus the "
+        "idle timeout, never later than absolute_expires_at",
     )
     is_active: Mapped[bool | None] = mapped_column(
         Boolean,
@@ -154,6 +184,16 @@ class UserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(
         Text, comment="Client User-Agent header at login"
     )
+    token_hash: Mapped[bytes] = mapped_column(
+        LargeBinary,
+        comment="SHA-256 of the session token; the token itself is never stored, so this "
+        "table can leak without leaking sessions (S12)",
+    )
+    absolute_expires_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(),
+        comment="When the session ends however active it is (UTC): login time plus the "
+        "absolute timeout; expires_at never passes it",
+    )
 
 
 class AuditLog(Base):
@@ -164,6 +204,7 @@ class AuditLog(Base):
         Index("ix_audit_logs_user_time", "user_id", text("event_timestamp DESC")),
         Index("ix_audit_logs_type_time", "event_type", text("event_timestamp DESC")),
         Index("ix_audit_logs_time", text("event_timestamp DESC")),
+        UniqueConstraint("chain_seq", name=None),
         {
             "schema": "auth",
             "comment": "Append-only audit trail of authentication events (logins, failures, "
@@ -209,4 +250,68 @@ class AuditLog(Base):
         Uuid,
         comment="Session the event belongs to, if any; no foreign key, as sessions are "
         "purged while audit rows stay",
+    )
+    chain_seq: Mapped[int] = mapped_column(
+        BigInteger,
+        comment="Position in the hash chain (1, 2, ...), assigned by the insert trigger under "
+        "the lock of auth.audit_chain_head, so chain order is commit order (S19)",
+    )
+    prev_hash: Mapped[bytes] = mapped_column(
+        LargeBinary,
+        comment="row_hash of the previous row of the chain (the chain head's anchor for the "
+        "first row); set by the insert trigger",
+    )
+    row_hash: Mapped[bytes] = mapped_column(
+        LargeBinary,
+        comment="SHA-256 of prev_hash and a canonical text of this row's fields; set by the "
+        "insert trigger; `medz1 audit verify` recomputes it",
+    )
+    details: Mapped[dict[str, object] | None] = mapped_column(
+        JSONB,
+        comment="Event details as JSON (who acted, why a session ended, hash schemes, ...); "
+        "never a password or token",
+    )
+
+
+class AuditChainHead(Base):
+    """The one row that holds the end and the anchor of the audit hash chain."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (
+        CheckConstraint("head_id = 1", name="single_row"),
+        {
+            "schema": "auth",
+            "comment": "Head of the audit hash chain (one row): the last chained row, locked by "
+            "every audit insert so chain order is commit order, and the anchor left by "
+            "retention purges; written only by the audit trigger and purge functions",
+        },
+    )
+
+    head_id: Mapped[int] = mapped_column(
+        SmallInteger,
+        primary_key=True,
+        autoincrement=False,
+        comment="Always 1: the table holds one row",
+    )
+    last_seq: Mapped[int] = mapped_column(
+        BigInteger, comment="chain_seq of the newest audit row (0 before the first)"
+    )
+    last_hash: Mapped[bytes] = mapped_column(
+        LargeBinary, comment="row_hash of the newest audit row (the anchor before the first)"
+    )
+    anchor_seq: Mapped[int] = mapped_column(
+        BigInteger,
+        comment="chain_seq of the last row removed by a retention purge (0: none purged); the "
+        "oldest remaining row follows it",
+    )
+    anchor_hash: Mapped[bytes] = mapped_column(
+        LargeBinary,
+        comment="row_hash of the last purged row, or 32 zero bytes: the prev_hash the oldest "
+        "remaining row must carry",
+    )
+    purged_rows: Mapped[int] = mapped_column(
+        BigInteger, comment="Audit rows removed by retention purges so far"
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), comment="When the head last moved (UTC)"
     )

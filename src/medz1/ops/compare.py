@@ -68,6 +68,7 @@ def _describe(diff: Any) -> str:
 EXPECTED_TRIGGERS: tuple[tuple[str, str], ...] = (
     ("auth.audit_logs", "audit_logs_append_only_row"),
     ("auth.audit_logs", "audit_logs_append_only_truncate"),
+    ("auth.audit_logs", "audit_logs_chain"),
 )
 
 

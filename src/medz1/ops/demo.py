@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
 
+from medz1.auth.demo import DemoUser, create_demo_users
+from medz1.auth.passwords import PasswordHasher
 from medz1.clinical.contract import clinical_table, conform
 from medz1.clinical.load import LoadFile, TableLoad, load
 from medz1.clinical.synthetic import generate
+from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import Policy
@@ -47,5 +51,18 @@ def load_demo(target: Target, policy: Policy, *, patients: int = DEMO_PATIENTS) 
         if existing:
             return DemoReport(patients_before=existing, loads=[])
         return DemoReport(patients_before=0, loads=load(engine, demo_files(patients)))
+    finally:
+        engine.dispose()
+
+
+def create_demo_clinicians(
+    target: Target, policy: Policy, *, hasher: PasswordHasher
+) -> list[DemoUser]:
+    """Create the demo clinicians that are missing, as the application role, with their
+    ``user_created`` audit rows; return them with their one-time passwords."""
+    engine = engine_for_role(target, "app", policy.passwords)
+    try:
+        with unit_of_work(engine) as session:
+            return create_demo_users(session, hasher=hasher, now=datetime.now(UTC))
     finally:
         engine.dispose()

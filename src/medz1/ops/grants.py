@@ -4,10 +4,13 @@ it differs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
+from medz1.auth.audit import record_grant_changes
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
@@ -46,8 +49,33 @@ def apply_roles(target: Target, policy: Policy) -> list[str]:
         engine.dispose()
 
 
-def apply_grants(target: Target, policy: Policy) -> GrantsReport:
-    """Repair every difference in one transaction: all of them are applied, or none."""
+def _audit(conn: Connection, target: Target, changes: list[str]) -> None:
+    """Record each applied change in the audit log, in the same transaction (S16)."""
+    if not changes:
+        return
+    exists = conn.execute(text("SELECT to_regclass('auth.audit_logs') IS NOT NULL")).scalar()
+    if not exists:
+        return
+    session = Session(bind=conn)
+    record_grant_changes(
+        session, changes=changes, now=datetime.now(UTC), actor=target.url.username or None
+    )
+    session.flush()
+
+
+def apply_grants(
+    target: Target,
+    policy: Policy,
+    *,
+    audit: bool = False,
+    earlier_changes: list[str] | None = None,
+) -> GrantsReport:
+    """Repair every difference in one transaction: all of them are applied, or none.
+
+    With ``audit``, every change, and ``earlier_changes`` (those ``apply_roles`` made
+    before migrations, when there was no audit table yet), is written to the audit log
+    as a ``grants_changed`` row in that same transaction (S16).
+    """
     engine = make_engine(target.url)
     try:
         with translated(), engine.begin() as conn:
@@ -62,6 +90,8 @@ def apply_grants(target: Target, policy: Policy) -> GrantsReport:
                 if not done:
                     break
                 repaired.extend(done)
+            if audit:
+                _audit(conn, target, [*(earlier_changes or []), *repaired])
         return GrantsReport(
             repaired=repaired,
             unrepairable=[d.description for d in differences if d.repair is None],

@@ -38,11 +38,12 @@ class UpReport:
         )
 
 
-def up(target: Target, policy: Policy) -> UpReport:
+def up(target: Target, policy: Policy, *, audit: bool = True) -> UpReport:
     """Bring the target database to the state medz1 declares; a second run changes nothing.
 
     Order: database, extensions (administrator), roles and ownership, migrations (as the
-    owner, one transaction), grants (one transaction).
+    owner, one transaction), grants (one transaction; each change is audited unless
+    ``audit`` is False).
     """
     created = ensure_database(target)
     engine = make_engine(target.url)
@@ -51,7 +52,7 @@ def up(target: Target, policy: Policy) -> UpReport:
         roles = apply_roles(target, policy)
         with translated():
             result = migrate.upgrade(engine)
-        grants = apply_grants(target, policy)
+        grants = apply_grants(target, policy, audit=audit, earlier_changes=roles)
         with translated(), engine.connect() as conn:
             schemas = list_schemas(conn)
     finally:

@@ -131,6 +131,9 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
             "users": {APP: WRITE},
             "sessions": {APP: WRITE},
             "audit_logs": {APP: APPEND, AUDITOR: READ},
+            # Written only by the audit trigger and purge functions (SECURITY DEFINER, as
+            # the owner); the auditor reads the chain's anchor to verify it.
+            "audit_chain_head": {AUDITOR: READ},
         }.get(name, {})
     if schema == "ai":
         return {APP: WRITE}

@@ -1,0 +1,592 @@
+"""Users: create, find, list, update, disable, enable, lock, unlock, passwords, delete.
+
+Every function takes the caller's session, changes rows and writes the audit rows of the
+change last (see :func:`medz1.auth.audit.record`), and never commits. E-mail addresses are
+stored stripped and in lower case and are unique case-insensitively. Deleting a user
+deletes its sessions (foreign key ``ON DELETE CASCADE``) and leaves its audit rows exactly
+as they were (S18).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from medz1.auth import audit, sessions
+from medz1.auth.audit import AuditEvent, Event
+from medz1.auth.config import AuthConfig
+from medz1.auth.errors import AuthenticationFailed, InvalidInputError, UserExistsError
+from medz1.auth.inputs import (
+    clean_ip,
+    clean_station,
+    clean_text,
+    clean_user_agent,
+    normalize_email,
+    require_utc,
+)
+from medz1.auth.passwords import PasswordHasher
+from medz1.auth.policy import check_new_password
+from medz1.auth.records import USER_COLUMNS, UserRecord
+from medz1.db.errors import sqlstate
+from medz1.errors import NotFoundError
+
+UNIQUE_VIOLATION = "23505"
+_RETURNING = "RETURNING " + ", ".join(USER_COLUMNS)
+_SELECT = "SELECT " + ", ".join(USER_COLUMNS) + " FROM auth.users"
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """The fields of a user to create (the password is given separately).
+
+    Attributes:
+        email: login address; stored stripped and in lower case.
+        display_name: name shown in the viewer; defaults to first and last name, or the
+            e-mail address.
+        first_name: first name, optional.
+        last_name: last name, optional.
+        home_site_sta3n: VA station number of the user's home facility, optional.
+    """
+
+    email: str
+    display_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    home_site_sta3n: int | None = None
+
+
+def _checked(new: NewUser) -> dict[str, Any]:
+    email = normalize_email(new.email)
+    first = clean_text(new.first_name, field="first name", max_length=100)
+    last = clean_text(new.last_name, field="last name", max_length=100)
+    fallback = " ".join(part for part in (first, last) if part) or email
+    display = clean_text(new.display_name, field="display name", max_length=255) or fallback
+    return {
+        "email": email,
+        "display_name": display,
+        "first_name": first,
+        "last_name": last,
+        "home_site_sta3n": clean_station(new.home_site_sta3n),
+    }
+
+
+def _context_words(fields: Mapping[Any, Any], extra: Iterable[str]) -> list[str]:
+    words = [fields["email"], fields["display_name"], *extra]
+    words += [fields[name] for name in ("first_name", "last_name") if fields.get(name)]
+    return [str(word) for word in words]
+
+
+def _actor_details(actor: str | None, **more: Any) -> dict[str, Any]:
+    details = {key: value for key, value in more.items() if value is not None}
+    if actor is not None:
+        details["actor"] = actor
+    return details
+
+
+def create_user(
+    session: Session,
+    *,
+    user: NewUser,
+    password: str,
+    hasher: PasswordHasher,
+    now: datetime,
+    created_by: str = "system",
+    context_words: Iterable[str] = (),
+) -> UserRecord:
+    """Create a user with a new password (checked against S3-S4); a ``user_created`` row.
+
+    Args:
+        session: the caller's session.
+        user: the user's fields.
+        password: the new password; checked with the e-mail, names and ``context_words``
+            (for example station names) as words it must not contain.
+        hasher: hashes the password (argon2id).
+        now: the clock.
+        created_by: who creates the user (an administrator's e-mail or ``system``).
+        context_words: more words the password must not contain.
+
+    Raises:
+        InvalidInputError: a field is malformed.
+        PasswordPolicyError: the password breaks a rule (the reason says which).
+        UserExistsError: the e-mail address is taken (compared case-insensitively).
+    """
+    at = require_utc(now)
+    fields = _checked(user)
+    author = clean_text(created_by, field="creator", max_length=100, required=True)
+    check_new_password(password, context_words=_context_words(fields, context_words))
+    if _find_row(session, fields["email"]) is not None:
+        raise UserExistsError("a user with this e-mail address already exists")
+    try:
+        with session.begin_nested():
+            row = (
+                session.execute(
+                    text(
+                        f"""
+                        INSERT INTO auth.users (email, password_hash, display_name, first_name,
+                            last_name, home_site_sta3n, is_active, is_locked,
+                            failed_login_attempts, created_at, updated_at, created_by,
+                            password_changed_at)
+                        VALUES (:email, :hash, :display_name, :first_name, :last_name,
+                            :home_site_sta3n, true, false, 0, :now, :now, :by, :now)
+                        {_RETURNING}
+                        """
+                    ),
+                    {**fields, "hash": hasher.hash(password), "now": at, "by": author},
+                )
+                .mappings()
+                .one()
+            )
+    except IntegrityError as exc:
+        if sqlstate(exc) == UNIQUE_VIOLATION:  # a concurrent create won the race
+            raise UserExistsError("a user with this e-mail address already exists") from exc
+        raise
+    record = UserRecord.from_row(row)
+    audit.record(
+        session,
+        [
+            Event(
+                AuditEvent.USER_CREATED,
+                user_id=record.user_id,
+                email=record.email,
+                details=_actor_details(author, home_site_sta3n=record.home_site_sta3n),
+            )
+        ],
+        now=at,
+    )
+    return record
+
+
+# -- finding --------------------------------------------------------------------------------
+
+
+def _find_row(session: Session, email: str, *, lock: bool = False) -> Mapping[Any, Any] | None:
+    suffix = " FOR UPDATE" if lock else ""
+    return (
+        session.execute(text(f"{_SELECT} WHERE lower(email) = :email{suffix}"), {"email": email})
+        .mappings()
+        .first()
+    )
+
+
+def find_user(session: Session, *, email: str) -> UserRecord:
+    """The user with ``email`` (any case).
+
+    Raises:
+        InvalidInputError: ``email`` is not an address.
+        NotFoundError: no such user.
+    """
+    row = _find_row(session, normalize_email(email))
+    if row is None:
+        raise NotFoundError("no user has this e-mail address", hint="see `medz1 users list`")
+    return UserRecord.from_row(row)
+
+
+def get_user(session: Session, *, user_id: uuid.UUID, lock: bool = False) -> UserRecord:
+    """The user with id ``user_id``; with ``lock``, its row is locked until commit.
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    suffix = " FOR UPDATE" if lock else ""
+    row = (
+        session.execute(text(f"{_SELECT} WHERE user_id = :user_id{suffix}"), {"user_id": user_id})
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFoundError(f"no user has id {user_id}", hint="see `medz1 users list`")
+    return UserRecord.from_row(row)
+
+
+def resolve_user(session: Session, *, ident: str) -> UserRecord:
+    """The user named by an e-mail address or a user id (as typed on the command line).
+
+    Raises:
+        InvalidInputError: neither an address nor a UUID.
+        NotFoundError: no such user.
+    """
+    try:
+        user_id = uuid.UUID(ident.strip())
+    except (ValueError, AttributeError):
+        return find_user(session, email=ident)
+    return get_user(session, user_id=user_id)
+
+
+def list_users(
+    session: Session, *, active: bool | None = None, limit: int = 1000, offset: int = 0
+) -> list[UserRecord]:
+    """Users ordered by e-mail; only active or only disabled ones if ``active`` is given."""
+    rows = session.execute(
+        text(
+            f"""
+            {_SELECT}
+            WHERE CAST(:active AS boolean) IS NULL OR (is_active IS NOT FALSE) = :active
+            ORDER BY lower(email) LIMIT :limit OFFSET :offset
+            """
+        ),
+        {"active": active, "limit": limit, "offset": offset},
+    ).mappings()
+    return [UserRecord.from_row(row) for row in rows]
+
+
+# -- changing -------------------------------------------------------------------------------
+
+
+def _update(
+    session: Session, user_id: uuid.UUID, assignments: str, params: Mapping[str, Any]
+) -> UserRecord:
+    row = (
+        session.execute(
+            text(f"UPDATE auth.users SET {assignments} WHERE user_id = :user_id {_RETURNING}"),
+            {**params, "user_id": user_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFoundError(f"no user has id {user_id}", hint="see `medz1 users list`")
+    return UserRecord.from_row(row)
+
+
+def update_user(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    changes: NewUser,
+    now: datetime,
+    actor: str | None = None,
+) -> UserRecord:
+    """Replace the names and home station of a user (``changes.email`` must be its own);
+    a ``user_updated`` row.
+
+    Raises:
+        InvalidInputError: a field is malformed, or ``changes.email`` is another address.
+        NotFoundError: no such user.
+    """
+    at = require_utc(now)
+    current = get_user(session, user_id=user_id, lock=True)
+    fields = _checked(changes)
+    if fields["email"] != current.email.lower():
+        raise InvalidInputError(
+            "the e-mail address of a user cannot be changed",
+            hint="create a new user and delete the old one",
+        )
+    record = _update(
+        session,
+        user_id,
+        "display_name = :display_name, first_name = :first_name, last_name = :last_name, "
+        "home_site_sta3n = :home_site_sta3n, updated_at = :now",
+        {**fields, "now": at},
+    )
+    audit.record(
+        session,
+        [Event(AuditEvent.USER_UPDATED, user_id=user_id, details=_actor_details(actor))],
+        now=at,
+    )
+    return record
+
+
+def _disable(
+    session: Session, user_id: uuid.UUID, at: datetime, why: str, actor: str | None
+) -> tuple[UserRecord, list[Event]]:
+    current = get_user(session, user_id=user_id, lock=True)
+    if not current.is_active:
+        return current, []
+    record = _update(
+        session,
+        user_id,
+        "is_active = false, disabled_at = :now, disabled_reason = :why, updated_at = :now",
+        {"now": at, "why": why},
+    )
+    events = sessions.end_user_sessions(
+        session, user_id=user_id, reason="user_disabled", actor=actor
+    )
+    events.append(
+        Event(
+            AuditEvent.USER_DISABLED,
+            user_id=user_id,
+            email=record.email,
+            details=_actor_details(actor, reason=why),
+        )
+    )
+    return record, events
+
+
+def disable_user(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    now: datetime,
+    reason: str = "administrator",
+    actor: str | None = None,
+) -> UserRecord:
+    """Disable a user and end all its sessions (``session_revoked`` rows, then
+    ``user_disabled``); a disabled user is left as it is.
+
+    Raises:
+        NotFoundError: no such user.
+        InvalidInputError: ``reason`` is empty or malformed.
+    """
+    at = require_utc(now)
+    why = clean_text(reason, field="reason", max_length=100, required=True)
+    record, events = _disable(session, user_id, at, str(why), actor)
+    audit.record(session, events, now=at)
+    return record
+
+
+def enable_user(
+    session: Session, *, user_id: uuid.UUID, now: datetime, actor: str | None = None
+) -> UserRecord:
+    """Enable a disabled user (``user_enabled``); restarts its dormancy clock.
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    at = require_utc(now)
+    current = get_user(session, user_id=user_id, lock=True)
+    if current.is_active:
+        return current
+    record = _update(
+        session,
+        user_id,
+        "is_active = true, disabled_at = NULL, disabled_reason = NULL, enabled_at = :now, "
+        "updated_at = :now",
+        {"now": at},
+    )
+    audit.record(
+        session,
+        [Event(AuditEvent.USER_ENABLED, user_id=user_id, details=_actor_details(actor))],
+        now=at,
+    )
+    return record
+
+
+def lock_user(
+    session: Session, *, user_id: uuid.UUID, now: datetime, actor: str | None = None
+) -> UserRecord:
+    """Lock a user until an administrator unlocks it (``account_locked``).
+
+    Its sessions stay but are refused while the lock holds.
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    at = require_utc(now)
+    get_user(session, user_id=user_id, lock=True)
+    record = _update(
+        session,
+        user_id,
+        "is_locked = true, locked_until = NULL, updated_at = :now",
+        {"now": at},
+    )
+    audit.record(
+        session,
+        [
+            Event(
+                AuditEvent.ACCOUNT_LOCKED,
+                user_id=user_id,
+                details=_actor_details(actor, by="administrator"),
+            )
+        ],
+        now=at,
+    )
+    return record
+
+
+def unlock_user(
+    session: Session, *, user_id: uuid.UUID, now: datetime, actor: str | None = None
+) -> UserRecord:
+    """Unlock a user and reset its failure count (``account_unlocked`` if it was locked).
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    at = require_utc(now)
+    current = get_user(session, user_id=user_id, lock=True)
+    record = _update(
+        session,
+        user_id,
+        "is_locked = false, locked_until = NULL, failed_login_attempts = 0, updated_at = :now",
+        {"now": at},
+    )
+    if current.is_locked:
+        audit.record(
+            session,
+            [
+                Event(
+                    AuditEvent.ACCOUNT_UNLOCKED,
+                    user_id=user_id,
+                    details=_actor_details(actor, by="administrator"),
+                )
+            ],
+            now=at,
+        )
+    return record
+
+
+def set_password(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    new_password: str,
+    hasher: PasswordHasher,
+    now: datetime,
+    actor: str | None = None,
+    context_words: Iterable[str] = (),
+) -> UserRecord:
+    """An administrator sets a user's password: every session of the user ends
+    (``session_revoked``), then ``password_changed``.
+
+    Raises:
+        NotFoundError: no such user.
+        PasswordPolicyError: the password breaks a rule.
+    """
+    at = require_utc(now)
+    current = get_user(session, user_id=user_id, lock=True)
+    check_new_password(new_password, context_words=_context_words(current.__dict__, context_words))
+    record = _update(
+        session,
+        user_id,
+        "password_hash = :hash, password_changed_at = :now, updated_at = :now",
+        {"hash": hasher.hash(new_password), "now": at},
+    )
+    events = sessions.end_user_sessions(
+        session, user_id=user_id, reason="password_reset", actor=actor
+    )
+    events.append(
+        Event(
+            AuditEvent.PASSWORD_CHANGED,
+            user_id=user_id,
+            details=_actor_details(actor, by="administrator"),
+        )
+    )
+    audit.record(session, events, now=at)
+    return record
+
+
+def change_password(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
+    hasher: PasswordHasher,
+    now: datetime,
+    config: AuthConfig,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    context_words: Iterable[str] = (),
+) -> sessions.IssuedSession:
+    """A user changes its own password, giving the current one (S7).
+
+    Every session of the user ends (``session_revoked``, reason ``password_changed``) and
+    a new session is opened and returned: the session the change was made from is
+    rotated, not kept.
+
+    Raises:
+        AuthenticationFailed: the current password is wrong (nothing is changed).
+        PasswordPolicyError: the new password breaks a rule.
+        NotFoundError: no such user.
+    """
+    at = require_utc(now)
+    client_ip, client_agent = clean_ip(ip), clean_user_agent(user_agent)
+    current = get_user(session, user_id=user_id, lock=True)
+    stored = session.execute(
+        text("SELECT password_hash FROM auth.users WHERE user_id = :user_id"),
+        {"user_id": user_id},
+    ).scalar_one()
+    if not current.is_active or not hasher.verify(stored, current_password).ok:
+        raise AuthenticationFailed(
+            "the current password is wrong", hint="give the password you logged in with"
+        )
+    check_new_password(new_password, context_words=_context_words(current.__dict__, context_words))
+    _update(
+        session,
+        user_id,
+        "password_hash = :hash, password_changed_at = :now, updated_at = :now",
+        {"hash": hasher.hash(new_password), "now": at},
+    )
+    events = sessions.end_user_sessions(session, user_id=user_id, reason="password_changed")
+    issued = sessions.create_session(
+        session, user_id=user_id, ip=client_ip, user_agent=client_agent, now=at, config=config
+    )
+    events.append(
+        Event(
+            AuditEvent.PASSWORD_CHANGED,
+            user_id=user_id,
+            session_id=issued.session.session_id,
+            ip_address=client_ip,
+            user_agent=client_agent,
+            details={"by": "user"},
+        )
+    )
+    audit.record(session, events, now=at)
+    return issued
+
+
+def delete_user(
+    session: Session, *, user_id: uuid.UUID, now: datetime, actor: str | None = None
+) -> UserRecord:
+    """Delete a user: its sessions end (``session_revoked``) and are deleted with it, its
+    audit rows stay untouched, and a ``user_deleted`` row records the deletion.
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    at = require_utc(now)
+    record = get_user(session, user_id=user_id, lock=True)
+    events = sessions.end_user_sessions(
+        session, user_id=user_id, reason="user_deleted", actor=actor
+    )
+    session.execute(text("DELETE FROM auth.users WHERE user_id = :user_id"), {"user_id": user_id})
+    events.append(
+        Event(
+            AuditEvent.USER_DELETED,
+            user_id=user_id,
+            email=record.email,
+            details=_actor_details(actor),
+        )
+    )
+    audit.record(session, events, now=at)
+    return record
+
+
+def disable_dormant(
+    session: Session, *, now: datetime, config: AuthConfig, actor: str | None = None
+) -> list[UserRecord]:
+    """Disable every active user without a login for ``config.dormant_after`` (S10).
+
+    The clock of a user starts at its last login, or at its creation or re-enabling if
+    later. Each one is disabled as by :func:`disable_user` (reason ``dormant``), so all its
+    sessions end.
+    """
+    at = require_utc(now)
+    cutoff = at - config.dormant_after
+    ids = session.execute(
+        text(
+            """
+            SELECT user_id FROM auth.users
+            WHERE is_active IS NOT FALSE
+              AND greatest(last_login_at, created_at, enabled_at) < :cutoff
+            ORDER BY user_id
+            FOR UPDATE
+            """
+        ),
+        {"cutoff": cutoff},
+    ).scalars()
+    disabled: list[UserRecord] = []
+    events: list[Event] = []
+    for user_id in list(ids):
+        record, more = _disable(session, user_id, at, "dormant", actor)
+        disabled.append(record)
+        events.extend(more)
+    # All rows are changed first and the audit rows written last (see audit.record).
+    audit.record(session, events, now=at)
+    return disabled

@@ -1,0 +1,174 @@
+"""``medz1 audit tail | verify | export | purge``: the authentication audit trail.
+
+Commands connect as the auditor role (``medz1_auditor``), which may read audit rows and
+purge rows past retention, nothing else. ``verify`` recomputes the hash chain and exits 5
+naming the first row that does not verify.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import typer
+from rich.table import Table
+
+from medz1.auth import audit
+from medz1.auth.audit import AuditRecord
+from medz1.auth.config import AuthConfig
+from medz1.cli.console import err, out, print_json
+from medz1.cli.context import state
+from medz1.cli.users import JSON_OPTION, role_session
+from medz1.errors import CheckFailedError, UsageError
+
+app = typer.Typer(
+    help="The audit trail: tail, verify the hash chain, export, purge past retention.",
+    no_args_is_help=True,
+)
+
+
+def _table(rows: list[AuditRecord]) -> Table:
+    table = Table("seq", "time (UTC)", "event", "ok", "user id", "e-mail", "ip", "reason")
+    for row in rows:
+        table.add_row(
+            str(row.chain_seq),
+            row.event_timestamp.strftime("%Y-%m-%d %H:%M:%S") if row.event_timestamp else "-",
+            row.event_type,
+            {True: "yes", False: "no", None: "-"}[row.success],
+            str(row.user_id) if row.user_id else "-",
+            row.email or "-",
+            row.ip_address or "-",
+            row.failure_reason or "-",
+        )
+    return table
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"--since {value!r} is not a date",
+            hint="use ISO 8601, e.g. 2026-01-31 or 2026-01-31T08:00Z",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def tail(
+    lines: int = typer.Option(20, "-n", "--lines", help="How many rows (newest last)."),
+    user: str = typer.Option(None, "--user", help="Only rows of this user id."),
+    event: str = typer.Option(None, "--event", help="Only this event type, e.g. login_failed."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show the newest audit rows.
+
+    Example: medz1 audit tail -n 50 --event login_failed
+    """
+    user_id = None
+    if user is not None:
+        try:
+            user_id = uuid.UUID(user)
+        except ValueError:
+            raise UsageError(
+                "--user takes a user id", hint="see `medz1 users show EMAIL`"
+            ) from None
+    with role_session("auditor") as session:
+        rows = audit.tail(session, limit=lines, user_id=user_id, event_type=event)
+    if as_json:
+        print_json([row.as_json() for row in rows])
+    else:
+        out.print(_table(rows))
+
+
+@app.command()
+def verify(as_json: bool = JSON_OPTION) -> None:
+    """Recompute the hash chain of every audit row; exit 5 naming the first bad row.
+
+    Example: medz1 audit verify
+    """
+    with role_session("auditor") as session:
+        report = audit.verify_chain(session)
+    if as_json:
+        print_json(
+            {
+                "ok": report.ok,
+                "rows_checked": report.rows_checked,
+                "anchor_seq": report.anchor_seq,
+                "last_seq": report.last_seq,
+                "purged_rows": report.purged_rows,
+                "first_break": None if report.first_break is None else report.first_break.__dict__,
+            }
+        )
+    if report.first_break is not None:
+        raise CheckFailedError(
+            report.first_break.describe(),
+            hint="the audit trail was changed outside medz1; compare with a backup",
+        )
+    if not as_json:
+        out.print(
+            f"audit chain verified: {report.rows_checked} row(s), chain_seq "
+            f"{report.anchor_seq + 1} to {report.last_seq}, {report.purged_rows} purged"
+        )
+
+
+def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:
+    count = 0
+    for row in rows:
+        handle.write(json.dumps(row.as_json(), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+@app.command()
+def export(
+    out_file: Path = typer.Option(None, "--out", help="Write to this file (mode 0600)."),
+    since: str = typer.Option(None, "--since", help="Only rows from this UTC date or time on."),
+) -> None:
+    """Export audit rows in chain order as JSON lines (stdout, or a file only you can read).
+
+    Example: medz1 audit export --since 2026-01-01 --out audit-2026.jsonl
+    """
+    start = _since(since)
+    with role_session("auditor") as session:
+        rows = audit.export(session, since=start)
+        if out_file is None:
+            _write_lines(rows, sys.stdout)
+            return
+        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            count = _write_lines(rows, handle)
+    err.print(f"{count} row(s) written to {out_file}", markup=False)  # stdout stays data
+
+
+@app.command()
+def purge(
+    days: int = typer.Option(None, "--days", help="Keep this many days (at least 2192)."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm; purged rows are gone."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Delete the oldest audit rows past retention (MEDZ1_AUDIT_RETENTION_DAYS, >= 6 years).
+
+    The chain stays verifiable. Example: medz1 audit purge --yes
+    """
+    if not yes:
+        raise UsageError("purged audit rows cannot be recovered", hint="add --yes to confirm")
+    retention = (
+        days
+        if days is not None
+        else AuthConfig.from_settings(state.settings()).audit_retention_days
+    )
+    with role_session("auditor") as session:
+        deleted = audit.purge(session, retention_days=retention)
+    if as_json:
+        print_json({"deleted": deleted, "retention_days": retention})
+    else:
+        out.print(f"{deleted} audit row(s) older than {retention} days purged")

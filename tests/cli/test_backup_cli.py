@@ -1,0 +1,124 @@
+"""``medz1 backup create | restore | verify | list``: help, output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+
+from medz1.cli import backup as backup_cmd
+from medz1.cli import main
+from medz1.db.target import Target
+from medz1.ops import backup_manifest as bm
+from tests.cli.conftest import Invoke
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def cli(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """The ``medz1`` command with the ``backup`` group, registered or not in ``cli/main.py``."""
+    if not any(group.name == "backup" for group in main.app.registered_groups):
+        app = typer.Typer(
+            no_args_is_help=True,
+            add_completion=False,
+            pretty_exceptions_enable=False,
+            rich_markup_mode=None,
+        )
+        app.callback()(main.main)
+        app.add_typer(backup_cmd.app, name="backup")
+        monkeypatch.setattr(main, "app", app)
+    return cli
+
+
+@pytest.fixture
+def backup(cli: Invoke, database_url_env: str) -> Path:
+    """A backup of the auth schema of the test database, made with the command."""
+    result = cli("backup", "create", "--schema", "auth")
+    assert result.code == 0, result.err
+    return Path(result.out.split("backup written: ", 1)[1].splitlines()[0].strip())
+
+
+@pytest.mark.parametrize("command", ["create", "restore", "verify", "list"])
+def test_every_backup_command_has_help_with_an_example(cli: Invoke, command: str) -> None:
+    result = cli("backup", command, "--help")
+    assert result.code == 0
+    assert "Example: medz1 backup" in result.out
+
+
+def test_create_prints_where_and_a_summary(backup: Path, tmp_path: Path) -> None:
+    assert backup.parent == tmp_path / "data" / "backups"
+    assert (backup / bm.MANIFEST_NAME).is_file()
+
+
+def test_list_json_shows_the_backup(cli: Invoke, backup: Path) -> None:
+    result = cli("backup", "list", "--json")
+    assert result.code == 0
+    entries = json.loads(result.out)
+    assert [(e["path"], e["schemas"]) for e in entries] == [(str(backup), ["auth"])]
+
+
+def test_list_without_backups_says_so(cli: Invoke) -> None:
+    result = cli("backup", "list")
+    assert (result.code, result.out.strip()) == (
+        0,
+        "no backups yet (create one with `medz1 backup create`)",
+    )
+
+
+def test_verify_reports_zero_differences(cli: Invoke, backup: Path) -> None:
+    result = cli("backup", "verify", str(backup))
+    assert result.code == 0, result.err
+    assert result.out.strip().startswith("0 differences")
+
+
+def test_restore_into_a_new_database_prints_what_it_restored(
+    cli: Invoke, backup: Path, empty_target: Target
+) -> None:
+    result = cli("backup", "restore", str(backup), "--into", empty_target.database)
+    assert result.code == 0, result.err
+    assert f"restored auth in database {empty_target.database}" in result.out
+    assert "verified: 0 differences" in result.out
+
+
+def test_restore_with_replace_replaces_the_current_database(cli: Invoke, backup: Path) -> None:
+    result = cli("backup", "restore", str(backup), "--replace")
+    assert result.code == 0, result.err
+    assert result.out.startswith("replaced auth in database medz1_test_")
+
+
+def test_verify_of_a_tampered_manifest_exits_8_with_one_line(cli: Invoke, backup: Path) -> None:
+    manifest = backup / bm.MANIFEST_NAME
+    manifest.write_text(manifest.read_text().replace('"auth"', '"ai"', 1))
+    result = cli("backup", "verify", str(backup))
+    assert result.code == 8
+    assert result.err.count("\n") == 1
+    assert "modified after the backup" in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["restore", "/nonexistent/backup"], 6, "error: no backup at /nonexistent/backup"),
+        (["create", "--schema", "nope"], 2, "error: unknown schema nope"),
+        (["restore", "{backup}", "--into", "Bad-Name"], 2, "is not a database name"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(
+    cli: Invoke, backup: Path, args: list[str], code: int, message: str
+) -> None:
+    result = cli("backup", *(a.format(backup=backup) for a in args))
+    assert result.code == code
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+def test_restore_over_an_existing_database_without_replace_is_refused(
+    cli: Invoke, backup: Path, database_url_env: str
+) -> None:
+    database = database_url_env.rsplit("/", 1)[1].split("?")[0]
+    result = cli("backup", "restore", str(backup), "--into", database)
+    assert result.code == 2
+    assert "exists; a restore never writes over a database" in result.err

@@ -1,0 +1,167 @@
+"""Passwords in the store: production argon2id parameters (S1), no 72-byte truncation (S2),
+rules for new passwords (S3, S4), legacy bcrypt and old argon2 rehashed at login (S5)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+
+import bcrypt
+import pytest
+from sqlalchemy import text
+
+from medz1.auth import users
+from medz1.auth.passwords import HashParams, PasswordHasher, hash_meets_floor, identify_scheme
+from medz1.auth.policy import PasswordPolicyError, PolicyReason
+from medz1.db.engine import unit_of_work
+from medz1.db.target import Target
+from medz1.provision.credentials import Policy
+from tests.db.test_auth_support import PASSWORD, Store, open_store, report
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def store(db_target: Target, policy: Policy) -> Iterator[Store]:
+    with open_store(db_target, policy) as opened:
+        yield opened
+
+
+def _stored_hash(store: Store, email: str) -> str:
+    return str(store.scalar("SELECT password_hash FROM auth.users WHERE email = :e", e=email))
+
+
+def _set_hash(store: Store, email: str, stored: str) -> None:
+    with store.admin.begin() as conn:
+        conn.execute(
+            text("UPDATE auth.users SET password_hash = :h WHERE email = :e"),
+            {"h": stored, "e": email},
+        )
+
+
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def test_every_stored_hash_meets_the_floor_with_production_parameters(store: Store) -> None:
+    store.hasher = PasswordHasher()  # argon2-cffi defaults: m=64 MiB, t=3, p=4
+    for _ in range(3):
+        store.create_user()
+    with store.admin.connect() as conn:
+        hashes = [
+            str(h) for h in conn.execute(text("SELECT password_hash FROM auth.users")).scalars()
+        ]
+    assert len(hashes) == 3
+    assert all(hash_meets_floor(h) for h in hashes)
+    assert HashParams.from_hash(hashes[0]) == HashParams()
+
+
+def test_production_hash_and_verify_p95_under_one_second() -> None:
+    hasher = PasswordHasher()
+    hash_times, verify_times = [], []
+    for _ in range(10):
+        start = time.perf_counter()
+        stored = hasher.hash(PASSWORD)
+        hash_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        assert hasher.verify(stored, PASSWORD).ok
+        verify_times.append(time.perf_counter() - start)
+    report(
+        f"S1: p95 hash {_p95(hash_times) * 1000:.0f} ms, verify {_p95(verify_times) * 1000:.0f} ms"
+    )
+    assert _p95(hash_times) < 1
+    assert _p95(verify_times) < 1
+
+
+def test_passwords_sharing_72_leading_bytes_do_not_both_log_in(store: Store) -> None:
+    prefix = "é" * 36  # 72 bytes of UTF-8
+    user = store.create_user(password=prefix + " first tail")
+    assert store.attempt(user.email, prefix + " first tail").ok
+    assert not store.attempt(user.email, prefix + " other tail").ok
+
+
+def test_bcrypt_user_with_long_password_is_not_matched_on_72_bytes(store: Store) -> None:
+    user = store.create_user()
+    long_password = "a" * 72 + "tail"
+    _set_hash(
+        store, user.email, bcrypt.hashpw(long_password.encode()[:72], bcrypt.gensalt(4)).decode()
+    )
+    assert not store.attempt(user.email, "a" * 72 + "other").ok
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("fourteen chars", PolicyReason.TOO_SHORT),
+        ("x" * 129 + " y", PolicyReason.TOO_LONG),
+        ("passwordpassword", PolicyReason.BLOCKLISTED),
+        ("clinician1 loves tea", PolicyReason.CONTEXT_WORD),
+        ("tab\tinside the password", PolicyReason.CONTROL_CHARACTER),
+    ],
+)
+def test_new_password_is_refused_with_a_reason_and_nothing_is_created(
+    store: Store, password: str, reason: PolicyReason
+) -> None:
+    with pytest.raises(PasswordPolicyError) as caught:
+        store.create_user("clinician1@va.example.org", password=password)
+    assert caught.value.reason is reason
+    assert password not in str(caught.value)
+    assert store.scalar("SELECT count(*) FROM auth.users") == 0
+
+
+@pytest.mark.parametrize("length", [15, 64, 128])
+def test_new_passwords_of_15_64_and_128_characters_are_accepted(store: Store, length: int) -> None:
+    password = ("quiet harbor lamp " * 10)[:length]
+    password = password[:-1] + "z"  # no trailing space to strip
+    user = store.create_user(password=password)
+    assert store.attempt(user.email, password).ok
+
+
+def test_legacy_bcrypt_hash_logs_in_and_leaves_argon2id_behind(store: Store) -> None:
+    user = store.create_user()
+    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(12)).decode()
+    assert legacy.startswith("$2b$12$")
+    _set_hash(store, user.email, legacy)
+    assert store.attempt(user.email).ok
+    assert identify_scheme(_stored_hash(store, user.email)) == "argon2id"
+    assert store.events("password_rehashed", user_id=user.user_id) == 1
+    assert store.attempt(user.email).ok
+    assert store.events("password_rehashed", user_id=user.user_id) == 1
+
+
+def test_wrong_password_on_a_bcrypt_hash_changes_nothing(store: Store) -> None:
+    user = store.create_user()
+    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    _set_hash(store, user.email, legacy)
+    assert not store.attempt(user.email, "a wrong password here").ok
+    assert _stored_hash(store, user.email) == legacy
+
+
+def test_argon2_hash_with_old_parameters_is_rehashed_at_login(store: Store) -> None:
+    user = store.create_user()
+    store.hasher = PasswordHasher(
+        HashParams(time_cost=2, memory_cost_kib=16, parallelism=1), allow_weak=True
+    )
+    assert store.attempt(user.email).ok
+    assert HashParams.from_hash(_stored_hash(store, user.email)).time_cost == 2
+    details = store.scalar(
+        "SELECT details FROM auth.audit_logs WHERE event_type = 'password_rehashed'"
+    )
+    assert details == {"from": "argon2id", "to": "argon2id"}
+
+
+def test_set_password_by_an_administrator_ends_every_session(store: Store) -> None:
+    user = store.create_user()
+    store.attempt(user.email).unwrap()
+    with unit_of_work(store.app) as session:
+        users.set_password(
+            session,
+            user_id=user.user_id,
+            new_password="a completely new passphrase",
+            hasher=store.hasher,
+            now=store.now,
+        )
+    assert store.active_sessions(user.user_id) == 0
+    assert not store.attempt(user.email).ok
+    assert store.attempt(user.email, "a completely new passphrase").ok
