@@ -39,6 +39,11 @@ TEMPLATE = "medz1_template"
 _counter = itertools.count(1)
 
 
+def unique_number() -> int:
+    """A number no other database of this test session uses."""
+    return next(_counter)
+
+
 def _server_folder() -> Path:
     # Not under pytest's basetemp: pytest makes that folder 0700 whenever a pytest process
     # starts, which would lock out the server's OS user when medz1 runs as root.
@@ -93,7 +98,7 @@ def template_target(pg_server: EmbeddedServer, policy: Policy) -> Target:
     return target
 
 
-def _clone(server: EmbeddedServer, name: str) -> None:
+def clone_database(server: EmbeddedServer, name: str) -> None:
     engine = _admin(server)
     with engine.connect() as conn:
         conn.exec_driver_sql(
@@ -104,7 +109,7 @@ def _clone(server: EmbeddedServer, name: str) -> None:
     engine.dispose()
 
 
-def _drop(server: EmbeddedServer, name: str) -> None:
+def drop_database(server: EmbeddedServer, name: str) -> None:
     engine = _admin(server)
     with engine.connect() as conn:
         conn.exec_driver_sql(
@@ -121,25 +126,25 @@ def db_target(
 ) -> Iterator[Target]:
     """A fresh, migrated database of its own for one test, with the declared grants;
     dropped afterwards."""
-    name = f"medz1_test_{os.getpid()}_{next(_counter)}"
-    _clone(pg_server, name)
+    name = f"medz1_test_{os.getpid()}_{unique_number()}"
+    clone_database(pg_server, name)
     target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
     # Database-level grants and per-database role settings are not part of a template.
     apply_grants(target, policy)
     try:
         yield target
     finally:
-        _drop(pg_server, name)
+        drop_database(pg_server, name)
 
 
 @pytest.fixture
 def empty_target(pg_server: EmbeddedServer) -> Iterator[Target]:
     """A name for a database that does not exist yet (dropped afterwards if created)."""
-    name = f"medz1_empty_{os.getpid()}_{next(_counter)}"
+    name = f"medz1_empty_{os.getpid()}_{unique_number()}"
     try:
         yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
     finally:
-        _drop(pg_server, name)
+        drop_database(pg_server, name)
 
 
 @pytest.fixture

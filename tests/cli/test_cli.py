@@ -28,6 +28,11 @@ SECRET = "sentinel-Pa55word-x9"
         ["demo", "generate"],
         ["grants"],
         ["load"],
+        ["patients"],
+        ["users"],
+        ["sessions"],
+        ["audit"],
+        ["backup"],
     ],
 )
 def test_every_command_has_help(cli: Invoke, command: list[str]) -> None:

@@ -22,6 +22,7 @@ from medz1.cli import docs as docs_cmd
 from medz1.cli import grants as grants_cmd
 from medz1.cli import load as load_cmd
 from medz1.cli import migrate as migrate_cmd
+from medz1.cli import patients as patients_cmd
 from medz1.cli import psql as psql_cmd
 from medz1.cli import schema as schema_cmd
 from medz1.cli import server as server_cmd
@@ -79,6 +80,7 @@ app.add_typer(backup_cmd.app, name="backup")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(sessions_cmd.app, name="sessions")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(patients_cmd.app, name="patients")
 app.add_typer(grants_cmd.app, name="grants")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)

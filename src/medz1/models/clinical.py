@@ -59,6 +59,13 @@ class PatientDemographic(Base):
         Index("ix_patient_demographics_icn", "icn"),
         Index("ix_patient_demographics_name_last", "name_last"),
         Index("ix_patient_demographics_name_first", "name_first"),
+        # Case-insensitive name-prefix search (medz1 patients search), ordered by name.
+        Index(
+            "ix_patient_demographics_lower_name",
+            text("lower(name_last::text)"),
+            text("lower(name_first::text)"),
+            "patient_key",
+        ),
         Index("ix_patient_demographics_ssn_last4", "ssn_last4"),
         Index("ix_patient_demographics_dob", "dob"),
         Index("ix_patient_demographics_primary_station", "primary_station"),

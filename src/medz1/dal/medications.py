@@ -1,0 +1,199 @@
+"""Medication reads: active outpatient prescriptions and inpatient (BCMA) administrations.
+
+med-z1 reads both tables by ``patient_icn`` (always equal to ``patient_key``), and their
+indexes lead with it, so these reads filter on ``patient_icn``. Same conventions as
+:mod:`medz1.dal.patients`: session first, keyword-only arguments, frozen records, no commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from medz1.dal.patients import aware, check_page
+from medz1.dal.records import build_all, columns, fetch, json_rows
+
+
+@dataclass(frozen=True)
+class OutpatientMedication:
+    """An outpatient prescription: drug, sig elements, fills, status and prescriber."""
+
+    rx_outpat_id: int
+    prescription_number: str | None
+    drug_name_local: str | None
+    drug_name_national: str | None
+    generic_name: str | None
+    trade_name: str | None
+    drug_strength: str | None
+    drug_unit: str | None
+    dosage_form: str | None
+    drug_class: str | None
+    drug_class_code: str | None
+    dea_schedule: str | None
+    issue_date: datetime | None
+    rx_status: str | None
+    rx_status_computed: str | None
+    rx_type: str | None
+    quantity_ordered: Decimal | None
+    days_supply: int | None
+    refills_allowed: int | None
+    refills_remaining: int | None
+    unit_dose: str | None
+    latest_fill_number: int | None
+    latest_fill_date: datetime | None
+    latest_fill_status: str | None
+    latest_quantity_dispensed: Decimal | None
+    latest_days_supply: int | None
+    expiration_date: datetime | None
+    discontinued_date: datetime | None
+    discontinue_reason: str | None
+    is_controlled_substance: bool | None
+    is_active: bool | None
+    days_until_expiration: int | None
+    provider_name: str | None
+    ordering_provider_name: str | None
+    pharmacy_name: str | None
+    clinic_name: str | None
+    facility_name: str | None
+    sta3n: str | None
+    cmop_indicator: str | None
+    mail_indicator: str | None
+    source_system: str | None
+
+
+@dataclass(frozen=True)
+class InpatientAdministration:
+    """One inpatient medication administration event (given, held, refused, ...)."""
+
+    bcma_log_id: int
+    inpatient_sid: int | None
+    order_number: str | None
+    drug_name_local: str | None
+    drug_name_national: str | None
+    generic_name: str | None
+    trade_name: str | None
+    drug_strength: str | None
+    drug_unit: str | None
+    dosage_form: str | None
+    drug_class: str | None
+    dea_schedule: str | None
+    action_type: str | None
+    action_status: str | None
+    action_datetime: datetime | None
+    scheduled_datetime: datetime | None
+    ordered_datetime: datetime | None
+    dosage_ordered: str | None
+    dosage_given: str | None
+    route: str | None
+    unit_of_administration: str | None
+    schedule_type: str | None
+    schedule: str | None
+    administration_variance: bool | None
+    variance_type: str | None
+    variance_reason: str | None
+    is_iv_medication: bool | None
+    iv_type: str | None
+    infusion_rate: str | None
+    is_controlled_substance: bool | None
+    administered_by: str | None
+    ordering_provider: str | None
+    ward_name: str | None
+    facility_name: str | None
+    sta3n: str | None
+    source_system: str | None
+
+
+_ADMINISTRATION_COLUMNS = columns(InpatientAdministration, "m")
+_ADMINISTRATION_ORDER = "q.action_datetime DESC, q.bcma_log_id DESC"
+
+# Served by the partial index ix_patient_medications_outpatient_icn_active.
+ACTIVE_OUTPATIENT = json_rows(
+    f"SELECT {columns(OutpatientMedication, 'm')} FROM patient_medications_outpatient m "
+    "WHERE m.patient_icn = :patient_key AND m.is_active = true",
+    OutpatientMedication,
+    order="q.issue_date DESC NULLS LAST, q.rx_outpat_id DESC",
+)
+
+
+def _administrations(*, since: bool) -> str:
+    # DESC sorts NULLs first, as ix_patient_medications_inpatient_icn_action stores them.
+    condition = "AND m.action_datetime >= :since " if since else ""
+    return json_rows(
+        f"SELECT {_ADMINISTRATION_COLUMNS} FROM patient_medications_inpatient m "
+        f"WHERE m.patient_icn = :patient_key {condition}"
+        "ORDER BY m.action_datetime DESC, m.bcma_log_id DESC "
+        "LIMIT :administrations_limit OFFSET :administrations_offset",
+        InpatientAdministration,
+        order=_ADMINISTRATION_ORDER,
+    )
+
+
+INPATIENT_ADMINISTRATIONS = _administrations(since=False)
+_INPATIENT_SINCE = _administrations(since=True)
+
+# Starts from the patient's active admissions (a partial index, usually no row) and only
+# then, per admission, reads its administrations: LATERAL fixes that order, so a patient
+# who is not in hospital costs one index probe, whatever the planner estimates.
+CURRENT_ADMINISTRATIONS = json_rows(
+    "SELECT m.* FROM patient_encounters e CROSS JOIN LATERAL ("
+    f"  SELECT {_ADMINISTRATION_COLUMNS} FROM patient_medications_inpatient m"
+    "  WHERE m.patient_icn = e.patient_key AND m.inpatient_sid = e.inpatient_id"
+    "  ORDER BY m.action_datetime DESC, m.bcma_log_id DESC LIMIT :administrations_limit) m "
+    "WHERE e.patient_key = :patient_key AND e.is_active = true "
+    "ORDER BY m.action_datetime DESC, m.bcma_log_id DESC LIMIT :administrations_limit",
+    InpatientAdministration,
+    order=_ADMINISTRATION_ORDER,
+)
+
+
+def active_outpatient_medications(
+    session: Session, *, patient_key: str
+) -> list[OutpatientMedication]:
+    """Active outpatient prescriptions (``is_active``, which includes suspended ones whose
+    ``rx_status_computed`` says so), newest issue first."""
+    return build_all(
+        OutpatientMedication, fetch(session, ACTIVE_OUTPATIENT, {"patient_key": patient_key})
+    )
+
+
+def inpatient_administrations(
+    session: Session,
+    *,
+    patient_key: str,
+    since: datetime | None = None,
+    limit: int = 10,
+    offset: int = 0,
+) -> list[InpatientAdministration]:
+    """Inpatient administrations, most recent first, paged; ``since`` an aware datetime.
+
+    Raises:
+        UsageError: ``since`` is naive or the page is out of range.
+    """
+    check_page(limit, offset)
+    params: dict[str, Any] = {
+        "patient_key": patient_key,
+        "administrations_limit": limit,
+        "administrations_offset": offset,
+    }
+    if since is not None:
+        params["since"] = aware(since)
+    expression = INPATIENT_ADMINISTRATIONS if since is None else _INPATIENT_SINCE
+    return build_all(InpatientAdministration, fetch(session, expression, params))
+
+
+def current_inpatient_administrations(
+    session: Session, *, patient_key: str, limit: int = 10
+) -> list[InpatientAdministration]:
+    """The most recent administrations of the patient's current (undischarged) admissions;
+    empty when the patient is not in hospital.
+
+    Raises:
+        UsageError: ``limit`` is out of range.
+    """
+    check_page(limit, 0)
+    params = {"patient_key": patient_key, "administrations_limit": limit}
+    return build_all(InpatientAdministration, fetch(session, CURRENT_ADMINISTRATIONS, params))

@@ -1,0 +1,133 @@
+"""``patient_chart``: the whole dashboard in one statement, equal to the per-domain reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
+
+from medz1.dal import labs, medications, patients
+from medz1.dal.chart import Chart, patient_chart
+from medz1.db.target import Target
+from medz1.embedded import EmbeddedServer
+from medz1.errors import UsageError
+from medz1.provision.credentials import Policy
+from tests.support import app_engine, synthetic_database
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(scope="module")
+def app(
+    pg_server: EmbeddedServer,
+    template_target: Target,
+    policy: Policy,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Engine]:
+    folder = tmp_path_factory.mktemp("chart")
+    with (
+        synthetic_database(pg_server, policy, folder, patients=60, seed=3) as target,
+        app_engine(target, policy) as engine,
+    ):
+        yield engine
+
+
+@pytest.fixture
+def session(app: Engine) -> Iterator[Session]:
+    with Session(app) as s:
+        yield s
+
+
+def patient_with(session: Session, table: str, condition: str = "true") -> str:
+    return str(
+        session.execute(
+            text(f"SELECT min(patient_key) FROM {table} WHERE {condition}")
+        ).scalar_one()
+    )
+
+
+def chart_of(session: Session, key: str) -> Chart:
+    chart = patient_chart(session, patient_key=key)
+    assert chart is not None
+    return chart
+
+
+def test_chart_is_read_with_exactly_one_statement(app: Engine, session: Session) -> None:
+    session.connection()  # connect (and pre-ping) before counting
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(app, "before_cursor_execute", count)
+    try:
+        chart_of(session, "ICN100001")
+    finally:
+        event.remove(app, "before_cursor_execute", count)
+    assert len(statements) == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "condition"),
+    [
+        ("patient_demographics", "true"),
+        ("patient_flags", "is_active"),
+        ("patient_allergies", "severity_rank = 3"),
+        ("patient_encounters", "is_active"),
+        ("patient_medications_outpatient", "is_active"),
+    ],
+)
+def test_chart_equals_the_per_domain_reads(session: Session, table: str, condition: str) -> None:
+    key = patient_with(session, table, condition)
+    chart = chart_of(session, key)
+    assert chart.demographics == patients.demographics(session, patient_key=key)
+    assert list(chart.vitals) == patients.latest_vitals(session, patient_key=key)
+    assert list(chart.flags) == patients.active_flags(session, patient_key=key)
+    assert list(chart.allergies) == patients.allergies(session, patient_key=key)
+    assert list(chart.outpatient_medications) == medications.active_outpatient_medications(
+        session, patient_key=key
+    )
+    assert list(chart.inpatient_medications) == medications.current_inpatient_administrations(
+        session, patient_key=key
+    )
+    assert list(chart.encounters) == patients.recent_encounters(session, patient_key=key, limit=5)
+    assert list(chart.active_admissions) == patients.active_admissions(session, patient_key=key)
+    assert list(chart.lab_panels) == labs.recent_lab_panels(session, patient_key=key, limit=5)
+
+
+def test_chart_of_an_admitted_patient_shows_the_current_administrations(
+    session: Session,
+) -> None:
+    chart = chart_of(session, patient_with(session, "patient_encounters", "is_active"))
+    assert chart.active_admissions
+    assert chart.inpatient_medications
+    admissions = {e.inpatient_id for e in chart.active_admissions}
+    assert {m.inpatient_sid for m in chart.inpatient_medications} <= admissions
+
+
+def test_chart_values_are_typed(session: Session) -> None:
+    chart = chart_of(session, "ICN100001")
+    weight = next(v for v in chart.vitals if v.vital_abbr == "WT")
+    assert isinstance(weight.numeric_value, Decimal)
+    assert weight.taken_datetime.utcoffset() == timedelta(0)
+    result = chart.lab_panels[0].results[0]
+    assert isinstance(result.ref_range_low, Decimal)
+    assert isinstance(chart.demographics.service_connected_percent, Decimal)
+
+
+def test_chart_of_an_unknown_patient_is_none(session: Session) -> None:
+    assert patient_chart(session, patient_key="ICN999999") is None
+
+
+def test_chart_list_sizes_are_honoured_and_checked(session: Session) -> None:
+    chart = patient_chart(session, patient_key="ICN100001", lab_panels=2, encounters=1)
+    assert chart is not None
+    assert len(chart.lab_panels) == 2
+    assert len(chart.encounters) <= 1
+    with pytest.raises(UsageError):
+        patient_chart(session, patient_key="ICN100001", lab_panels=0)
