@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from medz1.db.engine import make_engine
+from medz1.auth.audit import verify_chain
+from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.errors import CheckFailedError, DataError, NotFoundError, ServerError, UsageError
@@ -525,3 +526,24 @@ def test_backup_into_an_existing_non_empty_directory_is_refused(
     (tmp_path / "taken" / "file").write_text("x")
     with pytest.raises(UsageError, match="not an empty directory"):
         create_backup(source, root=tmp_path, out=tmp_path / "taken")
+
+
+@pytest.mark.parametrize("which", ["full", "auth"])
+def test_audit_chain_still_verifies_after_a_restore(
+    source: Target,
+    full_backup: Path,
+    auth_backup: Path,
+    empty_target: Target,
+    policy: Policy,
+    which: str,
+) -> None:
+    backup = full_backup if which == "full" else auth_backup
+    restore(source, policy, backup, into=empty_target.database)
+    engine = make_engine(empty_target.url)
+    try:
+        with unit_of_work(engine) as session:
+            report = verify_chain(session)
+    finally:
+        engine.dispose()
+    assert report.ok
+    assert report.rows_checked >= 3
