@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from medz1.dal.patients import aware, check_page
+from medz1.dal.patients import check_page, history_params
 from medz1.dal.records import build_all, columns, fetch, json_rows, row_array
 
 
@@ -171,14 +170,8 @@ def lab_trend(
     Raises:
         UsageError: ``since`` is naive or the page is out of range.
     """
-    check_page(limit, offset)
-    params: dict[str, Any] = {
-        "patient_key": patient_key,
-        "test": test.strip(),
-        "limit": limit,
-        "offset": offset,
-    }
-    if since is not None:
-        params["since"] = aware(since)
+    params = history_params(
+        patient_key=patient_key, since=since, limit=limit, offset=offset, test=test.strip()
+    )
     expression = _TREND if since is None else _TREND_SINCE
     return build_all(LabResult, fetch(session, expression, params))

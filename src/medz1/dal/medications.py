@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from medz1.dal.patients import aware, check_page
+from medz1.dal.patients import check_page, history_params
 from medz1.dal.records import build_all, columns, fetch, json_rows
 
 
@@ -173,14 +172,14 @@ def inpatient_administrations(
     Raises:
         UsageError: ``since`` is naive or the page is out of range.
     """
-    check_page(limit, offset)
-    params: dict[str, Any] = {
-        "patient_key": patient_key,
-        "administrations_limit": limit,
-        "administrations_offset": offset,
-    }
-    if since is not None:
-        params["since"] = aware(since)
+    params = history_params(
+        patient_key=patient_key,
+        since=since,
+        limit=limit,
+        offset=offset,
+        limit_name="administrations_limit",
+        offset_name="administrations_offset",
+    )
     expression = INPATIENT_ADMINISTRATIONS if since is None else _INPATIENT_SINCE
     return build_all(InpatientAdministration, fetch(session, expression, params))
 

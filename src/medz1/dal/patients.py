@@ -384,15 +384,13 @@ def vital_history(
     Raises:
         UsageError: ``since`` is naive or the page is out of range.
     """
-    check_page(limit, offset)
-    params: dict[str, Any] = {
-        "patient_key": patient_key,
-        "abbr": vital_abbr.upper(),
-        "limit": limit,
-        "offset": offset,
-    }
-    if since is not None:
-        params["since"] = aware(since)
+    params = history_params(
+        patient_key=patient_key,
+        since=since,
+        limit=limit,
+        offset=offset,
+        abbr=vital_abbr.upper(),
+    )
     expression = _VITAL_HISTORY if since is None else _VITAL_HISTORY_SINCE
     return build_all(Vital, fetch(session, expression, params))
 
@@ -435,6 +433,33 @@ def check_page(limit: int, offset: int) -> None:
         raise UsageError(f"limit must be 1 to {MAX_PAGE}, not {limit}", hint="page with offset")
     if offset < 0:
         raise UsageError(f"offset must be 0 or more, not {offset}", hint="start at offset 0")
+
+
+def history_params(
+    *,
+    patient_key: str,
+    since: datetime | None,
+    limit: int,
+    offset: int,
+    limit_name: str = "limit",
+    offset_name: str = "offset",
+    **filters: Any,
+) -> dict[str, Any]:
+    """Bound parameters of a paged history read, ``since`` included only when given.
+
+    Raises:
+        UsageError: ``since`` is naive or the page is out of range.
+    """
+    check_page(limit, offset)
+    params: dict[str, Any] = {
+        "patient_key": patient_key,
+        limit_name: limit,
+        offset_name: offset,
+        **filters,
+    }
+    if since is not None:
+        params["since"] = aware(since)
+    return params
 
 
 def aware(moment: datetime | None) -> datetime | None:
