@@ -8,9 +8,11 @@ from rich.table import Table
 from medz1.auth.config import hasher_from_settings
 from medz1.cli.console import out
 from medz1.cli.context import policy, server, state, target
+from medz1.db.engine import make_engine
+from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.ops.demo import DEMO_PATIENTS, create_demo_clinicians, load_demo
-from medz1.ops.schema_info import SchemaSummary
+from medz1.ops.schema_info import SchemaSummary, list_schemas
 from medz1.ops.up import UpReport
 from medz1.ops.up import up as run_up
 from medz1.provision.credentials import Policy
@@ -51,7 +53,6 @@ def _print_report(report: UpReport) -> None:
         out.print(f"grants: {len(report.grants_repaired)} change(s) applied")
     else:
         out.print("grants: as declared")
-    out.print(schemas_table(report.schemas))
 
 
 def up(
@@ -80,12 +81,24 @@ def up(
     report = run_up(where, declared)
     _print_report(report)
     changed = report.changed or server_started
+    schemas = report.schemas
     if demo:
         changed = _demo(where, declared) or changed
+        schemas = _schemas(where)  # again, now that the demo rows are there
+    out.print(schemas_table(schemas))
     if changed:
         out.print("medz1 is up.")
     else:
         out.print("nothing to do: everything was already up to date.")
+
+
+def _schemas(where: Target) -> list[SchemaSummary]:
+    engine = make_engine(where.url)
+    try:
+        with translated(), engine.connect() as conn:
+            return list_schemas(conn)
+    finally:
+        engine.dispose()
 
 
 def _demo(where: Target, declared: Policy) -> bool:

@@ -6,9 +6,11 @@ sizes, keys, indexes and comments.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 
+from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -69,7 +71,7 @@ class TableDescription:
 _TABLES_SQL = text(
     """
     SELECT n.nspname AS schema, c.relname AS name,
-           GREATEST(c.reltuples, 0)::bigint AS estimated_rows,
+           c.reltuples::bigint AS estimated_rows,
            pg_total_relation_size(c.oid) AS size_bytes,
            obj_description(c.oid, 'pg_class') AS comment
     FROM pg_class c
@@ -85,7 +87,24 @@ def list_tables(conn: Connection, schema: str | None = None) -> list[TableSummar
     """Tables of medz1's schemas (or of one schema), ordered by schema then name."""
     schemas = list(SCHEMAS) if schema is None else [schema]
     rows = conn.execute(_TABLES_SQL, {"schemas": schemas}).mappings()
-    return [TableSummary(**row) for row in rows]
+    return [_with_row_estimate(conn, TableSummary(**row)) for row in rows]
+
+
+#: Tables never analysed are counted exactly up to this size; larger ones show 0.
+_EXACT_COUNT_BYTES = 64 * 1024 * 1024
+
+
+def _with_row_estimate(conn: Connection, table: TableSummary) -> TableSummary:
+    """Replace PostgreSQL's "never analysed" (-1) by an exact count for small tables."""
+    if table.estimated_rows >= 0:
+        return table
+    rows = 0
+    if table.size_bytes <= _EXACT_COUNT_BYTES:
+        statement = sql.SQL("SELECT count(*) FROM {}").format(
+            sql.Identifier(table.schema, table.name)
+        )
+        rows = int(conn.exec_driver_sql(statement.as_string()).scalar_one())
+    return dataclasses.replace(table, estimated_rows=rows)
 
 
 def list_schemas(conn: Connection) -> list[SchemaSummary]:
