@@ -98,3 +98,15 @@ def test_patients_at_home_site_joins_public_and_auth(engine: Engine) -> None:
 def test_patients_at_home_site_of_unknown_user_is_empty(engine: Engine) -> None:
     with unit_of_work(engine) as session:
         assert patients_at_home_site(session, user_id=uuid.uuid4()) == []
+
+
+def test_rows_of_a_table_never_analysed_are_counted(engine: Engine) -> None:
+    with unit_of_work(engine) as session:
+        session.execute(
+            insert(PatientDemographic),
+            [_patient(f"ICN2000{i:02d}", "508", f"Name{i}") for i in range(12)],
+        )
+    with engine.connect() as conn:
+        tables = {t.name: t.estimated_rows for t in schema_info.list_tables(conn, "public")}
+    assert tables["patient_demographics"] == 12
+    assert tables["patient_vitals"] == 0
