@@ -23,6 +23,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from medz1.ops.backup_manifest import Extension, RoleAttributes, TableState
+from medz1.provision import inspect
 
 #: Output settings pinned while digesting, so the same rows always give the same text.
 _OUTPUT_SETTINGS = {
@@ -81,27 +82,20 @@ def extensions(conn: Connection) -> list[Extension]:
 
 def role_attributes(conn: Connection, names: tuple[str, ...]) -> list[RoleAttributes]:
     """Attributes of the existing roles among ``names`` (from ``pg_roles``: no passwords)."""
-    rows = conn.execute(
-        text(
-            "SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, "
-            "rolbypassrls, rolinherit, rolconnlimit FROM pg_roles "
-            "WHERE rolname = ANY(:names) ORDER BY 1"
-        ),
-        {"names": list(names)},
-    ).all()
+    states = inspect.roles(conn, names)
     return [
         RoleAttributes(
-            name=r[0],
-            login=r[1],
-            superuser=r[2],
-            createrole=r[3],
-            createdb=r[4],
-            replication=r[5],
-            bypassrls=r[6],
-            inherit=r[7],
-            connection_limit=r[8],
+            name=state.name,
+            login=state.login,
+            superuser=state.superuser,
+            createrole=state.createrole,
+            createdb=state.createdb,
+            replication=state.replication,
+            bypassrls=state.bypassrls,
+            inherit=state.inherit,
+            connection_limit=state.connection_limit,
         )
-        for r in rows
+        for _, state in sorted(states.items())
     ]
 
 

@@ -30,6 +30,7 @@ class RoleState:
     createdb: bool
     bypassrls: bool
     replication: bool
+    inherit: bool
     connection_limit: int
     password_is_scram: bool | None  # None when pg_authid cannot be read
     settings: dict[str, str]
@@ -49,7 +50,8 @@ def roles(conn: Connection, names: tuple[str, ...]) -> dict[str, RoleState]:
         text(
             f"""
             SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb,
-                   r.rolbypassrls, r.rolreplication, r.rolconnlimit, {password_expr},
+                   r.rolbypassrls, r.rolreplication, r.rolinherit, r.rolconnlimit,
+                   {password_expr},
                    COALESCE((SELECT s.setconfig FROM pg_db_role_setting s
                              JOIN pg_database d ON d.oid = s.setdatabase
                              WHERE s.setrole = r.oid AND d.datname = current_database()),
@@ -69,9 +71,10 @@ def roles(conn: Connection, names: tuple[str, ...]) -> dict[str, RoleState]:
             createdb=row[4],
             bypassrls=row[5],
             replication=row[6],
-            connection_limit=row[7],
-            password_is_scram=row[8],
-            settings=dict(item.split("=", 1) for item in row[9]),
+            inherit=row[7],
+            connection_limit=row[8],
+            password_is_scram=row[9],
+            settings=dict(item.split("=", 1) for item in row[10]),
         )
     return found
 
