@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import pwd
+import shlex
 import shutil
 import stat
 import subprocess
@@ -48,16 +49,40 @@ host    all       all       ::1/128       scram-sha-256
 """
 
 MEDZ1_CONF = """\
-# Written by medz1; included from postgresql.conf. Durability is never traded for speed.
+# Written by medz1 at every start; included from postgresql.conf. Durability is never
+# traded for speed.
 fsync = on
 full_page_writes = on
 synchronous_commit = on
 password_encryption = 'scram-sha-256'
 unix_socket_permissions = 0700
-log_line_prefix = '%m [%p] %q%u@%d '
-log_min_duration_statement = -1
 shared_preload_libraries = 'pg_stat_statements'
+# The server log holds no patient data and no secret (security.md): no statement text,
+# no bound parameters, no DETAIL/HINT/CONTEXT (which quote rows and key values), no plans.
+# ERROR and WARNING messages go to the client that caused them only: a data exception's
+# own message can quote the refused value. LOG, FATAL and PANIC lines (start, stop,
+# checkpoints, refused logins) are kept.
+log_line_prefix = '%m [%p] %q%u@%d '
+log_min_messages = log
+log_error_verbosity = terse
+log_min_error_statement = panic
+log_statement = 'none'
+log_min_duration_statement = -1
+log_min_duration_sample = -1
+log_statement_sample_rate = 0
+log_transaction_sample_rate = 0
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
+debug_print_parse = off
+debug_print_rewritten = off
+debug_print_plan = off
+session_preload_libraries = ''
+auto_explain.log_min_duration = -1
+auto_explain.log_parameter_max_length = 0
 """
+
+#: The line of postgresql.conf that reads medz1.conf.
+INCLUDE_LINE = "include_if_exists = 'medz1.conf'"
 
 
 def bin_dir() -> Path:
@@ -186,6 +211,7 @@ class EmbeddedServer:
         if not self.initialized:
             self._initdb()
         self._check_data_version()
+        self._write_config()
         self._clear_stale_lock_files()
         self._pg_ctl_start()
         started = self.status()
@@ -222,12 +248,15 @@ class EmbeddedServer:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, args: list[str], *, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run a PostgreSQL program as the server's OS user, detached from our session."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env["LC_ALL"] = "C.UTF-8"
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        environment.update(env or {})
+        environment["LC_ALL"] = "C.UTF-8"
         if self.os_user is not None:
-            env["HOME"] = str(self.pgdata)
+            environment["HOME"] = str(self.pgdata)
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             # Files, not pipes: the postmaster inherits the handles of pg_ctl and a pipe
             # would keep this call waiting for as long as the server runs.
@@ -236,7 +265,7 @@ class EmbeddedServer:
                 stdout=out,
                 stderr=err,
                 text=True,
-                env=env,
+                env=environment,
                 check=False,
                 user=self.os_user,
                 group=self.os_user,
@@ -293,10 +322,19 @@ class EmbeddedServer:
                 hint=f"remove the incomplete folder {self.pgdata} and run again",
             )
         self._write_server_file("pg_hba.conf", PG_HBA)
+
+    def _write_config(self) -> None:
+        """Write ``medz1.conf`` and make sure ``postgresql.conf`` includes it.
+
+        Done at every start, so a cluster made by an older medz1 gets today's settings
+        (the logging rules above among them) the next time it starts.
+        """
         self._write_server_file("medz1.conf", MEDZ1_CONF)
         conf = self.pgdata / "postgresql.conf"
-        with conf.open("a", encoding="utf-8") as handle:
-            handle.write("\ninclude_if_exists = 'medz1.conf'\n")
+        text = conf.read_text(encoding="utf-8")
+        if INCLUDE_LINE not in text.splitlines():
+            with conf.open("a", encoding="utf-8") as handle:
+                handle.write(f"\n{INCLUDE_LINE}\n")
 
     def _write_server_file(self, name: str, text: str) -> None:
         path = self.pgdata / name
@@ -326,9 +364,14 @@ class EmbeddedServer:
             )
 
     def _socket_dir(self) -> Path:
-        """The data directory, unless its path is too long for a unix socket."""
+        """The data directory, unless its path cannot serve as a unix socket folder.
+
+        The kernel limits a socket path to 107 bytes (not characters: a non-ASCII folder
+        name takes several), and libpq reads a comma in ``host`` as a list of hosts.
+        """
         port = self.port or 5432
-        if len(str(self.pgdata / f".s.PGSQL.{port}")) <= _MAX_SOCKET_PATH:
+        socket = os.fsencode(self.pgdata / f".s.PGSQL.{port}")
+        if len(socket) <= _MAX_SOCKET_PATH and "," not in str(self.pgdata):
             return self.pgdata
         digest = hashlib.sha256(str(self.pgdata).encode()).hexdigest()[:12]
         short = Path(tempfile.gettempdir()) / f"medz1-{digest}"
@@ -343,26 +386,24 @@ class EmbeddedServer:
         if self.os_user is not None:
             entry = pwd.getpwnam(self.os_user)
             os.chown(self.log_file.parent, entry.pw_uid, entry.pw_gid)
-        socket_dir = self._socket_dir()
-        listen = "127.0.0.1" if self.port else ""
-        options = f"-c listen_addresses='{listen}' -k {socket_dir}"
-        if self.port:
-            options += f" -p {self.port}"
         log.info("starting PostgreSQL in %s", self.pgdata)
+        # pg_ctl runs the server through /bin/sh with its own "..." quoting of -D and -l,
+        # which a folder name holding " $ ` or \\ breaks. So the data directory reaches
+        # pg_ctl through PGDATA and the server through -o (quoted here for the shell), and
+        # the log file is named relative to the data directory, where pg_ctl runs.
         result = self._run(
             [
                 str(binary("pg_ctl")),
                 "start",
-                "-D",
-                str(self.pgdata),
                 "-w",
                 "-t",
                 str(int(self.start_timeout)),
                 "-l",
-                str(self.log_file),
+                str(self.log_file.relative_to(self.pgdata)),
                 "-o",
-                options,
-            ]
+                self._server_options(),
+            ],
+            env={"PGDATA": str(self.pgdata)},
         )
         if result.returncode != 0:
             tail = self._log_tail()
@@ -376,6 +417,17 @@ class EmbeddedServer:
                 "PostgreSQL did not start: " + (tail or result.stderr.strip()),
                 hint=f"read the server log {self.log_file}",
             )
+
+    def _server_options(self) -> str:
+        """The postgres command line options, quoted for the shell pg_ctl starts it with."""
+        socket_dir = str(self._socket_dir())
+        # unix_socket_directories is a list: a double-quoted element may hold any character.
+        socket_item = '"' + socket_dir.replace('"', '""') + '"'
+        listen = "127.0.0.1" if self.port else ""
+        options = ["-D", str(self.pgdata), "-c", f"listen_addresses={listen}", "-k", socket_item]
+        if self.port:
+            options += ["-p", str(self.port)]
+        return shlex.join(options)
 
     def _log_tail(self, lines: int = 3) -> str:
         try:

@@ -50,6 +50,21 @@ class ConnectionFailedError(Medz1Error):
     )
 
 
+class DatabaseServerError(Medz1Error):
+    """The database server gave up the work: a timeout, exhausted resources, a shutdown."""
+
+    exit_code = 3
+    #: True when the same command may simply be run again (SQLSTATE 40001, 40P01, 55P03,
+    #: 57P01-57P04): nothing was changed and the cause is temporary.
+    retryable: bool = False
+
+
+class RetryableError(DatabaseServerError):
+    """A temporary refusal (serialisation failure, deadlock, lock, restart); run it again."""
+
+    retryable = True
+
+
 class DatabaseMissingError(Medz1Error):
     """The server is up but the medz1 database does not exist yet."""
 

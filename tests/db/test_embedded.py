@@ -54,6 +54,53 @@ def test_cluster_is_durable_and_checksummed(
     engine.dispose()
 
 
+#: What the server writes to its own log: never a statement, a parameter, a DETAIL line.
+_QUIET_LOG = {
+    "log_error_verbosity": "terse",
+    "log_min_error_statement": "panic",
+    "log_min_messages": "log",
+    "log_statement": "none",
+    "log_min_duration_statement": "-1",
+    "log_min_duration_sample": "-1",
+    "log_parameter_max_length": "0",
+    "log_parameter_max_length_on_error": "0",
+    "debug_print_plan": "off",
+    "session_preload_libraries": "",
+}
+
+
+def _settings(server: EmbeddedServer) -> dict[str, str]:
+    engine = make_engine(server.url("postgres"))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT name, setting FROM pg_settings WHERE name = ANY(:names)"),
+            {"names": list(_QUIET_LOG)},
+        )
+        found = {str(name): str(setting) for name, setting in rows}
+    engine.dispose()
+    return found
+
+
+def test_server_log_settings_keep_rows_and_statements_out(pg_server: EmbeddedServer) -> None:
+    assert _settings(pg_server) == _QUIET_LOG
+
+
+@pytest.mark.slow
+def test_a_cluster_made_before_gets_the_log_settings_on_next_start(server_folder: Path) -> None:
+    server = EmbeddedServer(server_folder / "old")
+    server.start()
+    server.stop()
+    # As an older medz1 left it: its own medz1.conf, and no include line.
+    (server.pgdata / "medz1.conf").write_text("fsync = on\n")
+    conf = server.pgdata / "postgresql.conf"
+    conf.write_text(conf.read_text().replace("include_if_exists = 'medz1.conf'", ""))
+    server.start()
+    try:
+        assert _settings(server) == _QUIET_LOG
+    finally:
+        server.stop()
+
+
 def test_server_is_not_run_as_root(pg_server: EmbeddedServer) -> None:
     pid = pg_server.status().pid
     assert pid is not None
@@ -119,3 +166,44 @@ def test_port_in_use_is_reported(server_folder: Path, pg_server: EmbeddedServer)
 def test_url_of_a_stopped_server_says_how_to_start(server_folder: Path) -> None:
     with pytest.raises(ServerError, match="medz1 server start"):
         EmbeddedServer(server_folder / "none").url("medz1")
+
+
+#: Folder names the file system allows and a shell or a conninfo would misread.
+_AWKWARD_FOLDERS = [
+    pytest.param("Library/Application Support/medz1", id="space"),
+    pytest.param("quote\"double'single", id="quotes", marks=pytest.mark.slow),
+    pytest.param("-leading-dash", id="leading-dash", marks=pytest.mark.slow),
+    pytest.param("dollar$HOME`id`\\back", id="shell-characters"),
+    pytest.param("dossiers-médicaux-病歷", id="non-ascii", marks=pytest.mark.slow),
+    pytest.param("comma,semicolon;", id="comma", marks=pytest.mark.slow),
+    pytest.param("l" * 60 + "/" + "ö" * 40, id="too-long-for-a-socket", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("folder", _AWKWARD_FOLDERS)
+def test_server_starts_and_answers_in_any_folder(server_folder: Path, folder: str) -> None:
+    server = EmbeddedServer(server_folder / folder)
+    server.start()
+    try:
+        engine = make_engine(server.url("postgres"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT current_setting('data_directory')")).scalar() == str(
+                server.pgdata
+            )
+        engine.dispose()
+    finally:
+        server.stop()
+    assert not server.status().running
+
+
+@pytest.mark.slow
+def test_server_starts_in_a_folder_given_relative(
+    server_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(server_folder)
+    server = EmbeddedServer(Path("relative data"))
+    server.start()
+    try:
+        assert server.status().socket_dir == server_folder / "relative data" / "pgdata"
+    finally:
+        server.stop()

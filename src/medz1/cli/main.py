@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 import sys
 import traceback as tb
+from typing import NoReturn
 
+import psycopg
 import typer
+from sqlalchemy import exc as sa_exc
 
 from medz1 import __version__
 from medz1.cli import audit as audit_cmd
@@ -31,6 +34,7 @@ from medz1.cli import up as up_cmd
 from medz1.cli import users as users_cmd
 from medz1.cli.console import err
 from medz1.cli.context import state
+from medz1.db.errors import translate
 from medz1.errors import Medz1Error
 
 app = typer.Typer(
@@ -89,26 +93,73 @@ app.command("psql")(psql_cmd.psql)
 app.command("load")(load_cmd.load_command)
 
 
+#: Longest part of an unexpected error's own text that is printed.
+_MAX_UNEXPECTED_TEXT = 200
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """One line naming an error medz1 did not expect: its type and first line only.
+
+    SQLAlchemy's ``str()`` appends the SQL, the bound parameters and a link, and a server
+    error's text goes on with DETAIL lines (``Key (ssn)=(...)``): the line is built from
+    the wrapped driver error's type, SQLSTATE and primary message (PostgreSQL's
+    ``message_primary``, which never holds DETAIL, HINT or CONTEXT), never from ``str()`` of
+    a SQLAlchemy error.
+    """
+    original = exc.orig if isinstance(exc, sa_exc.StatementError) else exc
+    if not isinstance(original, BaseException):
+        return type(exc).__name__
+    if isinstance(original, psycopg.Error):
+        code = original.sqlstate
+        text = original.diag.message_primary or ""
+        name = f"{type(original).__name__} (SQLSTATE {code})" if code else type(original).__name__
+    elif isinstance(original, sa_exc.SQLAlchemyError):
+        # Only the class: SQLAlchemy's text may quote statements and values.
+        return type(original).__name__
+    else:
+        text = str(original)
+        name = type(original).__name__
+    lines = text.strip().splitlines()
+    first = lines[0][:_MAX_UNEXPECTED_TEXT] if lines else ""
+    return f"{name}: {first}" if first else name
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the command, turn errors into exit codes.
 
     Usage errors and ``typer.Exit`` are handled by Typer itself (exit 2 and the given
-    code); medz1's own errors become one line on stderr and their exit code.
+    code); medz1's own errors become one line on stderr and their exit code. A driver
+    error that reached this boundary untranslated is translated here by SQLSTATE; anything
+    else prints only :func:`describe_unexpected` and exits 1.
     """
     state.reset()
     try:
         app(args=argv, prog_name="medz1")
     except Medz1Error as exc:
-        if state.traceback:
-            err.print(tb.format_exc(), markup=False)
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(exc.exit_code)
+        _fail(exc)
+    except (sa_exc.DBAPIError, psycopg.Error) as exc:
+        mapped = translate(exc)
+        if mapped is None:
+            _unexpected(exc)
+        else:
+            _fail(mapped)
     except Exception as exc:  # noqa: BLE001 - the outermost boundary: one line, not a stack
-        if state.traceback:
-            err.print(tb.format_exc(), markup=False)
-        err.print(
-            f"error: unexpected {type(exc).__name__}: {exc} "
-            "(hint: rerun with --traceback and report it)",
-            markup=False,
-        )
-        sys.exit(1)
+        _unexpected(exc)
+
+
+def _fail(exc: Medz1Error) -> NoReturn:
+    if state.traceback:
+        err.print(tb.format_exc(), markup=False)
+    err.print(f"error: {exc}", markup=False)
+    sys.exit(exc.exit_code)
+
+
+def _unexpected(exc: BaseException) -> NoReturn:
+    if state.traceback:
+        err.print(tb.format_exc(), markup=False)
+    err.print(
+        f"error: unexpected {describe_unexpected(exc)} "
+        "(hint: rerun with --traceback and report it)",
+        markup=False,
+    )
+    sys.exit(1)

@@ -19,12 +19,23 @@ APPLICATION_NAME = "medz1"
 
 
 def make_engine(url: URL, *, application_name: str = APPLICATION_NAME, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` (psycopg 3 driver); nothing connects until first use."""
+    """Create an engine for ``url`` (psycopg 3 driver); nothing connects until first use.
+
+    Every engine of medz1 is built here, always with ``hide_parameters=True``: SQLAlchemy
+    would otherwise copy the bound values of a failed statement (a password hash, a
+    patient's SSN) into the text of its exceptions and log records.
+
+    Raises:
+        ValueError: ``hide_parameters`` was passed (it cannot be turned off).
+    """
+    if "hide_parameters" in kwargs:
+        raise ValueError("medz1 engines always hide bound parameters")
     connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": application_name}
     connect_args.update(kwargs.pop("connect_args", {}))
     return create_engine(
         url.set(drivername="postgresql+psycopg"),
         pool_pre_ping=True,
+        hide_parameters=True,
         connect_args=connect_args,
         **kwargs,
     )
