@@ -46,7 +46,9 @@ class ConnectionFailedError(Medz1Error):
 
     exit_code = 3
     default_hint = (
-        "check MEDZ1_DATABASE_URL, or unset it to use the embedded server (`medz1 server start`)"
+        "check MEDZ1_DATABASE_URL, or unset it to use the embedded server (`medz1 server "
+        "start`); when the server refused too many connections, close idle clients or raise "
+        "the role's MEDZ1_<ROLE>_CONNECTION_LIMIT (or the server's max_connections)"
     )
 
 

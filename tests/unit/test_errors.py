@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from medz1.errors import ConfigurationError, DatabaseMissingError, Medz1Error
+import psycopg
+import pytest
+from sqlalchemy import exc as sa_exc
+
+from medz1.cli.main import describe_unexpected
+from medz1.db.errors import translate
+from medz1.errors import (
+    ConfigurationError,
+    DatabaseMissingError,
+    DatabaseServerError,
+    DataError,
+    Medz1Error,
+    RetryableError,
+)
 
 
 def test_message_includes_the_hint() -> None:
@@ -17,3 +30,47 @@ def test_default_hint_is_used_when_none_is_given() -> None:
 def test_exit_codes_are_not_zero() -> None:
     assert ConfigurationError("x").exit_code != 0
     assert Medz1Error("x").exit_code != 0
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "words"),
+    [
+        ("53100", DatabaseServerError, "disk is full"),
+        ("53200", DatabaseServerError, "out of memory"),
+        ("53300", DatabaseServerError, "max_connections"),
+        ("57P02", RetryableError, "crash shutdown"),
+        ("57P03", RetryableError, "cannot connect now"),
+        ("58030", DatabaseServerError, "io error"),
+        ("XX001", DatabaseServerError, "data corrupted"),
+        ("22021", DataError, "character not in repertoire"),
+        ("23P01", DataError, "exclusion violation"),
+    ],
+)
+def test_conditions_no_test_can_cause_are_translated_by_sqlstate(
+    code: str, kind: type[Medz1Error], words: str
+) -> None:
+    # Disk full, out of memory, crashes and corruption cannot be caused on the shared test
+    # server; the translation reads only the SQLSTATE, which is all this error carries.
+    error = translate(psycopg.errors.lookup(code)("Key (ssn)=(078-05-1120) SECRET"))
+    assert isinstance(error, kind)
+    assert error.exit_code == kind.exit_code
+    assert words in str(error)
+    assert "078-05-1120" not in str(error)
+
+
+def test_unexpected_sqlalchemy_error_shows_neither_statement_nor_parameters() -> None:
+    wrapped = sa_exc.StatementError(
+        "bind failed",
+        "UPDATE auth.users SET password_hash = %(h)s",
+        {"h": "$argon2id$v=19$m=65536,t=3,p=4$SECRETHASH"},
+        ValueError("cannot adapt the value\nsecond line with SECRETHASH"),
+    )
+    line = describe_unexpected(wrapped)
+    assert line == "ValueError: cannot adapt the value"
+
+
+def test_unexpected_server_error_shows_its_primary_message_only() -> None:
+    original = psycopg.errors.lookup("42P01")("relation does not exist\nDETAIL:  SECRET")
+    wrapped = sa_exc.ProgrammingError("SELECT secret FROM nowhere", {"p": "SECRET"}, original)
+    assert "SECRET" not in describe_unexpected(wrapped)
+    assert describe_unexpected(wrapped).startswith("UndefinedTable (SQLSTATE 42P01)")

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import URL
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 APPLICATION_NAME = "medz1"
+#: Attribute set on a driver error raised through an engine: the role it connected as.
+ROLE_ATTRIBUTE = "medz1_role"
 
 
 def make_engine(url: URL, *, application_name: str = APPLICATION_NAME, **kwargs: Any) -> Engine:
@@ -32,13 +34,21 @@ def make_engine(url: URL, *, application_name: str = APPLICATION_NAME, **kwargs:
         raise ValueError("medz1 engines always hide bound parameters")
     connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": application_name}
     connect_args.update(kwargs.pop("connect_args", {}))
-    return create_engine(
+    kwargs.setdefault("pool_pre_ping", True)
+    engine = create_engine(
         url.set(drivername="postgresql+psycopg"),
-        pool_pre_ping=True,
         hide_parameters=True,
         connect_args=connect_args,
         **kwargs,
     )
+    role = url.username
+
+    @event.listens_for(engine, "handle_error")
+    def _remember_role(context: ExceptionContext) -> None:
+        # The role names the setting to raise when a statement times out (db/errors.py).
+        setattr(context.original_exception, ROLE_ATTRIBUTE, role)
+
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from sqlalchemy import exc as sa_exc
 
+from medz1.db.engine import ROLE_ATTRIBUTE
 from medz1.errors import (
     ConnectionFailedError,
     DatabaseMissingError,
@@ -112,12 +113,19 @@ def _names(error: BaseException) -> str:
     return " (" + ", ".join(parts) + ")" if parts else ""
 
 
+def _role_name(error: BaseException) -> str | None:
+    """The role the failed connection logged in as, when medz1 knows it."""
+    original = _original(error)
+    role = getattr(original, ROLE_ATTRIBUTE, None) or getattr(error, ROLE_ATTRIBUTE, None)
+    if isinstance(role, str):
+        return role
+    user = getattr(getattr(original, "pgconn", None), "user", None)
+    return user.decode("utf-8", "replace") if isinstance(user, bytes) else None
+
+
 def _role_setting(error: BaseException, setting: str) -> str:
     """``MEDZ1_<ROLE>_<setting>`` for the role of the failed connection, when medz1 knows it."""
-    original = _original(error)
-    pgconn = getattr(original, "pgconn", None)
-    user = getattr(pgconn, "user", None)
-    role = user.decode("utf-8", "replace") if isinstance(user, bytes) else None
+    role = _role_name(error)
     for alias, name in ROLE_ALIASES.items():
         if role == name:
             return f"MEDZ1_{alias.upper()}_{setting}"
@@ -125,9 +133,8 @@ def _role_setting(error: BaseException, setting: str) -> str:
 
 
 def _role(error: BaseException) -> str:
-    original = _original(error)
-    user = getattr(getattr(original, "pgconn", None), "user", None)
-    return f'role "{user.decode("utf-8", "replace")}"' if isinstance(user, bytes) else "role"
+    role = _role_name(error)
+    return f'role "{role}"' if role else "role"
 
 
 def _data_error(code: str, error: BaseException, what: str) -> DataError:
@@ -162,7 +169,7 @@ def _server_condition(code: str, error: BaseException) -> Medz1Error | None:
         )
     if code == TOO_MANY_CONNECTIONS:
         return DatabaseServerError(
-            f"the server refused a connection: too many connections ({_first_line(error)})",
+            f"the server refused a connection of the {_role(error)}: too many connections",
             hint=f"close idle clients, or raise {_role_setting(error, 'CONNECTION_LIMIT')} "
             "and run `medz1 grants apply` (or the server's max_connections)",
         )
