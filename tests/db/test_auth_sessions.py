@@ -19,6 +19,7 @@ from medz1.auth.errors import AuthenticationFailed, SessionInvalid
 from medz1.auth.sessions import SessionState
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
+from medz1.errors import UsageError
 from medz1.provision.credentials import Policy
 from tests.db.test_auth_support import PASSWORD, Store, open_store
 
@@ -301,5 +302,5 @@ def test_password_change_ends_every_old_session_and_rotates(store: Store) -> Non
 
 def test_naive_clock_is_refused(store: Store) -> None:
     _, token = _login(store)
-    with pytest.raises(Exception, match="naive"), unit_of_work(store.app) as session:
+    with pytest.raises(UsageError, match="naive"), unit_of_work(store.app) as session:
         sessions.validate(session, token=token, now=datetime(2026, 1, 1), config=store.config)

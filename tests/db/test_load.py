@@ -124,7 +124,7 @@ def test_folder_loads_every_table_in_one_transaction(loader: Engine, tmp_path: P
     # deceased_flag 'X' violates a CHECK constraint that only the database knows.
     row = pa.table({f.name: pa.array([values.get(f.name)], f.type) for f in schema})
     write(row, tmp_path / "patient_demographics.parquet")
-    with pytest.raises(Exception, match="deceased_flag"):
+    with pytest.raises(DataError, match="deceased_flag"):
         load(loader, prepare(tmp_path))
     assert count(loader) == 0  # the reactions file was rolled back with the rest
 

@@ -137,6 +137,20 @@ def _role(error: BaseException) -> str:
     return f'role "{role}"' if role else "role"
 
 
+def describe(error: BaseException) -> str:
+    """A driver error in one line without values: its condition and the names it concerns.
+
+    For classes 22 and 23 only the diagnostic names (constraint, table, column); for other
+    classes also the server's primary message, which names objects, not row values.
+    """
+    code = sqlstate(error)
+    if code is None:
+        return type(_original(error)).__name__
+    if code.startswith((DATA_EXCEPTION_CLASS, INTEGRITY_CONSTRAINT_VIOLATION_CLASS)):
+        return condition_name(code) + _names(error)
+    return f"{condition_name(code)}: {_first_line(error)}"
+
+
 def _data_error(code: str, error: BaseException, what: str) -> DataError:
     kind = "data" if code.startswith(DATA_EXCEPTION_CLASS) else "integrity constraint"
     return DataError(

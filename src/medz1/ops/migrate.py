@@ -17,8 +17,10 @@ from alembic.util.exc import CommandError
 from psycopg import sql
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 import medz1.migrations
+from medz1.db.errors import describe
 from medz1.errors import MigrationError
 from medz1.provision.policy import OWNER
 
@@ -132,6 +134,12 @@ def _run(engine: Engine, action: str, revision: str) -> MigrationResult:
                 command.downgrade(config, revision)
         except CommandError as exc:
             raise MigrationError(str(exc), hint="see `medz1 migrate history`") from exc
+        except DBAPIError as exc:
+            # The whole run is one transaction: nothing of it stays.
+            raise MigrationError(
+                f"the {action} to {revision} failed and was rolled back: {describe(exc)}",
+                hint="remove or rename what is in the way (see `medz1 check`), then run again",
+            ) from exc
         after = current_revision(connection)
     return MigrationResult(before=before, after=after)
 
