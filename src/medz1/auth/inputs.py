@@ -19,34 +19,52 @@ MAX_EMAIL_LENGTH = 254
 MAX_USER_AGENT_LENGTH = 1024
 """Longer User-Agent headers are refused (real ones are a few hundred characters)."""
 
-# A dot-atom local part (RFC 5322, no quoted strings) and a domain of LDH labels with an
-# alphabetic top-level label. Addresses are compared and stored in lower case.
-_LOCAL = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_EMAIL = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[a-z]{{2,63}}")
+# A dot-atom local part (RFC 5322 section 3.2.3, no quoted strings) and a domain of LDH
+# labels (RFC 5321 section 4.1.2, RFC 1035) with an alphabetic top-level label; ASCII only,
+# either case. Addresses are compared and stored in lower case.
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}", re.ASCII)
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Cf", "Zl", "Zp"})
 
 
 def normalize_email(email: object) -> str:
     """Return ``email`` stripped and in lower case, or raise if it is not an address.
 
+    The rule: an address is ASCII only (RFC 5321 section 4.1.2 mailbox syntax, dot-atom
+    local part of RFC 5322, LDH domain labels; an internationalised domain is given in its
+    ``xn--`` A-label form). Internationalised addresses (RFC 6531 SMTPUTF8) are refused,
+    not folded. The address is validated exactly as given (after stripping surrounding
+    white space) and only then lower-cased, so no character can become another by case
+    mapping or compatibility normalisation: KELVIN SIGN (U+212A), which ``lower()`` turns
+    into ``k``, LATIN SMALL LETTER DOTLESS I, the Turkish dotted capital I, fullwidth
+    letters, ligatures such as U+FB01 and the ANGSTROM SIGN (U+212B) are all refused,
+    never mapped onto the ASCII address of another user. Lower-casing is safe afterwards:
+    on ASCII text it maps A-Z to a-z and nothing else (RFC 5321 lets the local part be case
+    sensitive; medz1 treats it case-insensitively, as every mail system it serves does).
+
     Raises:
-        InvalidInputError: not a string, too long, control characters, or not an address.
+        InvalidInputError: not a string, too long, not ASCII, or not an address.
     """
     if not isinstance(email, str):
         raise InvalidInputError("the e-mail address is not text", hint="give name@example.org")
-    cleaned = email.strip().lower()
+    cleaned = email.strip()
     if len(cleaned) > MAX_EMAIL_LENGTH:
         raise InvalidInputError(
             f"the e-mail address is longer than {MAX_EMAIL_LENGTH} characters",
             hint="give a shorter address",
+        )
+    if not cleaned.isascii():
+        raise InvalidInputError(
+            "the e-mail address holds a character outside ASCII",
+            hint="give the address in ASCII (an internationalised domain as its xn-- form)",
         )
     if not _EMAIL.fullmatch(cleaned) or len(cleaned.partition("@")[0]) > 64:
         raise InvalidInputError(
             "the e-mail address is malformed",
             hint="give an address like name@example.org (letters, digits and . _ + - only)",
         )
-    return cleaned
+    return cleaned.lower()
 
 
 def clean_text(value: object, *, field: str, max_length: int, required: bool = False) -> str | None:
