@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy import exc as sa_exc
 
 from tests.cli.conftest import Invoke
 
@@ -86,3 +88,42 @@ def test_each_exit_code_has_a_real_cause(
         result.err.startswith("error: ") and "(hint: " in result.err
     )
     assert "Traceback" not in result.err
+
+
+def _raise(error: BaseException) -> Callable[..., None]:
+    def command(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    return command
+
+
+def test_unexpected_error_prints_no_sql_parameters_or_detail(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_error = psycopg.errors.lookup("42P01")(
+        'relation "x" does not exist\nDETAIL:  Key (ssn)=(078-05-1120)'
+    )
+    wrapped = sa_exc.ProgrammingError(
+        "UPDATE auth.users SET password_hash = %(h)s", {"h": "$argon2id$SECRETHASH"}, server_error
+    )
+    monkeypatch.setattr("medz1.cli.schema.admin_engine", _raise(wrapped))
+    result = cli("schema", "list")
+    assert result.code == 1
+    assert result.err.startswith("error: unexpected UndefinedTable (SQLSTATE 42P01)")
+    for leaked in ("UPDATE", "SECRETHASH", "078-05-1120", "DETAIL", "sqlalche.me"):
+        assert leaked not in result.err + result.out
+
+
+def test_driver_error_reaching_the_boundary_is_translated_by_sqlstate(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = psycopg.errors.lookup("23514")("new row violates\nDETAIL:  Failing row (1, SSN)")
+    monkeypatch.setattr(
+        "medz1.cli.schema.admin_engine",
+        _raise(sa_exc.IntegrityError("INSERT ...", {"ssn": "078-05-1120"}, refused)),
+    )
+    result = cli("schema", "list")
+    assert result.code == 8
+    assert "check violation" in result.err
+    assert "078-05-1120" not in result.err
+    assert "Failing row" not in result.err
