@@ -8,7 +8,7 @@ flush, so a state change and its audit row commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -46,7 +46,8 @@ def make_engine(url: URL, *, application_name: str = APPLICATION_NAME, **kwargs:
     @event.listens_for(engine, "handle_error")
     def _remember_role(context: ExceptionContext) -> None:
         # The role names the setting to raise when a statement times out (db/errors.py).
-        setattr(context.original_exception, ROLE_ATTRIBUTE, role)
+        with suppress(AttributeError, TypeError):  # an exception type without a __dict__
+            setattr(context.original_exception, ROLE_ATTRIBUTE, role)
 
     return engine
 
