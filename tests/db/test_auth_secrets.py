@@ -42,7 +42,14 @@ SENTINELS = {
 @pytest.fixture
 def logged_store(db_target: Target, policy: Policy, engine: Engine) -> Iterator[Store]:
     with engine.connect() as conn:
-        conn.execute(text(f"ALTER DATABASE \"{db_target.database}\" SET log_statement = 'all'"))
+        # The bundled server logs no statement and no parameter (embedded.py); this
+        # database logs every statement with its parameters, so the haystack holds them.
+        for setting in (
+            "log_statement = 'all'",
+            "log_parameter_max_length = -1",
+            "log_error_verbosity = 'default'",
+        ):
+            conn.execute(text(f'ALTER DATABASE "{db_target.database}" SET {setting}'))
         conn.commit()
     with open_store(db_target, policy) as opened:
         yield opened
