@@ -160,8 +160,9 @@ _SUCCEED = text(
     f"""
     UPDATE auth.users AS u SET
         failed_login_attempts = GREATEST(COALESCE(u.failed_login_attempts, 0) - :reserved, 0),
-        last_login_at = :now, password_hash = COALESCE(:hash, u.password_hash), updated_at = :now
-    WHERE u.user_id = :user_id AND u.password_hash = :checked
+        last_login_at = CASE WHEN :login THEN :now ELSE u.last_login_at END,
+        password_hash = COALESCE(:hash, u.password_hash), updated_at = :now
+    WHERE u.user_id = :user_id AND CAST(u.password_hash AS pg_catalog.text) = :checked
       AND u.is_active IS NOT FALSE AND NOT {_HELD}
     RETURNING {_USER}
     """
@@ -279,10 +280,16 @@ def record_failure(
 
 
 def record_success(
-    session: Session, reservation: Reservation, *, new_hash: str | None, now: datetime
+    session: Session,
+    reservation: Reservation,
+    *,
+    new_hash: str | None,
+    now: datetime,
+    login: bool = True,
 ) -> UserRecord | None:
     """After a successful check: take this attempt and those counted before it off the
-    failure count, stamp the login and store ``new_hash`` if given; never commits.
+    failure count, store ``new_hash`` if given and, for a ``login``, stamp
+    ``last_login_at``; never commits.
 
     It is a compare-and-set: nothing changes, and None is returned, when the stored hash
     is no longer the one checked or the account was disabled or locked meanwhile.
@@ -296,6 +303,7 @@ def record_success(
                 "hash": new_hash,
                 "checked": reservation.stored_hash,
                 "now": now,
+                "login": login,
             },
         )
         .mappings()
