@@ -31,7 +31,7 @@ from medz1.auth.inputs import (
     normalize_email,
     require_utc,
 )
-from medz1.auth.passwords import PasswordHasher
+from medz1.auth.passwords import PasswordHasher, identify_scheme
 from medz1.auth.policy import check_new_password
 from medz1.auth.records import USER_COLUMNS, UserRecord
 from medz1.db.engine import unit_of_work
@@ -170,7 +170,9 @@ def create_user(
 def _find_row(session: Session, email: str, *, lock: bool = False) -> Mapping[Any, Any] | None:
     suffix = " FOR UPDATE" if lock else ""
     return (
-        session.execute(text(f"{_SELECT} WHERE pg_catalog.lower(email) = :email{suffix}"), {"email": email})
+        session.execute(
+            text(f"{_SELECT} WHERE pg_catalog.lower(email) = :email{suffix}"), {"email": email}
+        )
         .mappings()
         .first()
     )
@@ -669,3 +671,43 @@ def disable_dormant(
     # All rows are changed first and the audit rows written last (see audit.record).
     audit.record(session, events, now=at)
     return disabled
+
+
+def upgrade_legacy_hashes(
+    session: Session, *, hasher: PasswordHasher, now: datetime, actor: str | None = None
+) -> int:
+    """Wrap every bare legacy bcrypt hash in argon2id (S1, S5); return how many.
+
+    Each becomes ``argon2id(bcrypt hash)`` (:meth:`PasswordHasher.wrap_legacy`): the user's
+    password still works, no bcrypt-only hash is left at rest, and the next successful
+    login stores a plain argon2id hash. One ``password_rehashed`` row per user (``from``
+    ``bcrypt``, ``to`` ``bcrypt-argon2id``). Idempotent: a wrapped hash is left as it is.
+    Never commits; the rows stay locked until the caller commits.
+    """
+    at = require_utc(now)
+    rows = session.execute(
+        text(
+            "SELECT user_id, password_hash FROM auth.users "
+            "WHERE pg_catalog.left(password_hash, 2) = '$2' ORDER BY user_id FOR UPDATE"
+        )
+    ).all()
+    events: list[Event] = []
+    for user_id, stored in rows:
+        if identify_scheme(str(stored)) != "bcrypt":
+            continue
+        session.execute(
+            text(
+                "UPDATE auth.users SET password_hash = :hash, updated_at = :now "
+                "WHERE user_id = :user_id"
+            ),
+            {"hash": hasher.wrap_legacy(str(stored)), "now": at, "user_id": user_id},
+        )
+        events.append(
+            Event(
+                AuditEvent.PASSWORD_REHASHED,
+                user_id=user_id,
+                details=_actor_details(actor, **{"from": "bcrypt", "to": "bcrypt-argon2id"}),
+            )
+        )
+    audit.record(session, events, now=at)
+    return len(events)
