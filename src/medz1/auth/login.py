@@ -8,7 +8,11 @@ lock, so concurrent attempts on one account never queue behind a hash computatio
 second short transaction records the outcome with its audit rows: a success takes the
 count back (compare-and-set on the checked hash) and opens a session; a failure whose
 reserved count reached the threshold locks the account. At most ``lockout_threshold``
-real checks run while an account is unlocked, however many attempts arrive at once.
+real checks run while an account is unlocked, however many attempts arrive at once; the
+attempts beyond it are refused unchecked and lock the account as that many failures would
+(so more than ``lockout_threshold`` attempts in flight at once on one account lock it, and
+a count left at the threshold by a crash between the two transactions ends in a lock that
+expires, never in a permanent refusal).
 
 An unknown e-mail, a wrong password, a locked and a disabled account all end in the same
 result and the same message, after the same work (``PasswordHasher.check``, S6). A locked
@@ -159,7 +163,9 @@ _LOCK = text(
 _SUCCEED = text(
     f"""
     UPDATE auth.users AS u SET
-        failed_login_attempts = GREATEST(COALESCE(u.failed_login_attempts, 0) - :reserved, 0),
+        failed_login_attempts = CASE
+            WHEN COALESCE(u.failed_login_attempts, 0) = :reserved THEN 0
+            ELSE GREATEST(COALESCE(u.failed_login_attempts, 0) - 1, 0) END,
         last_login_at = CASE WHEN :login THEN :now ELSE u.last_login_at END,
         password_hash = COALESCE(:hash, u.password_hash), updated_at = :now
     WHERE u.user_id = :user_id AND CAST(u.password_hash AS pg_catalog.text) = :checked
@@ -287,9 +293,11 @@ def record_success(
     now: datetime,
     login: bool = True,
 ) -> UserRecord | None:
-    """After a successful check: take this attempt and those counted before it off the
-    failure count, store ``new_hash`` if given and, for a ``login``, stamp
-    ``last_login_at``; never commits.
+    """After a successful check: reset the failure count, store ``new_hash`` if given and,
+    for a ``login``, stamp ``last_login_at``; never commits.
+
+    The reset is a compare-and-set: when other attempts were counted after this one's
+    reservation, only this attempt is taken off, so their failures still count.
 
     It is a compare-and-set: nothing changes, and None is returned, when the stored hash
     is no longer the one checked or the account was disabled or locked meanwhile.
