@@ -153,10 +153,12 @@ class CountingHasher(PasswordHasher):
         if stored_hash != self._dummy_hash:
             with self._lock:
                 self.real += 1
+        time.sleep(self.delay)
         return super().verify(stored_hash, password)
 
     def check(self, stored_hash: str | None, password: object) -> Verification:
-        time.sleep(self.delay)
+        if stored_hash is None or not isinstance(password, str):
+            time.sleep(self.delay)  # no call of verify() follows
         return super().check(stored_hash, password)
 
 
