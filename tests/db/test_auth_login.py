@@ -175,8 +175,8 @@ def _concurrently(count: int, action: Callable[[], LoginAttempt]) -> list[LoginA
 
 @pytest.fixture
 def strict_store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    """A store whose connections cancel any statement after 2 s."""
-    options = {"options": "-c statement_timeout=2000"}
+    """A store whose connections cancel any statement after 5 s."""
+    options = {"options": "-c statement_timeout=5000"}
     with open_store(
         db_target, policy, pool_size=60, max_overflow=0, connect_args=options
     ) as opened:
@@ -186,8 +186,8 @@ def strict_store(db_target: Target, policy: Policy) -> Iterator[Store]:
 def test_fifty_concurrent_wrong_passwords_are_all_counted(strict_store: Store) -> None:
     store = strict_store
     user = store.create_user()
-    # 0.5 s per check: 50 checks queued behind one row lock would need 25 s.
-    store.hasher = hasher = CountingHasher(delay=0.5)
+    # 1 s per check: 50 checks queued behind one row lock would need 50 s.
+    store.hasher = hasher = CountingHasher(delay=1.0)
     attempts = _concurrently(50, lambda: store.attempt(user.email, WRONG))
     report(f"S9: {hasher.real} real verifications for 50 concurrent wrong passwords")
     assert not any(a.ok for a in attempts)
@@ -207,7 +207,7 @@ def test_concurrent_right_passwords_all_log_in_without_a_lock_held_while_hashing
 ) -> None:
     store = strict_store
     user = store.create_user()
-    store.hasher = CountingHasher(delay=0.5)
+    store.hasher = CountingHasher(delay=1.0)
     config = replace(store.config, lockout_threshold=100)
     attempts = _concurrently(20, lambda: store.attempt(user.email, PASSWORD, config=config))
     assert all(a.ok for a in attempts)
@@ -380,7 +380,7 @@ def test_a_function_shadowing_lower_cannot_redirect_a_login(store: Store) -> Non
 def test_more_attempts_in_flight_than_the_threshold_lock_the_account(strict_store: Store) -> None:
     store = strict_store
     user = store.create_user()
-    store.hasher = hasher = CountingHasher(delay=0.5)
+    store.hasher = hasher = CountingHasher(delay=1.0)
     attempts = _concurrently(20, lambda: store.attempt(user.email, PASSWORD))
     assert sum(a.ok for a in attempts) <= 5
     assert hasher.real <= 5
