@@ -270,18 +270,23 @@ def failure_timing(app: Engine, samples: int) -> None:
         "locked account": paths["locked"].email,
         "disabled account": paths["disabled"].email,
     }
-    times: dict[str, list[float]] = {label: [] for label in emails}
+    wall: dict[str, list[float]] = {label: [] for label in emails}
+    cpu: dict[str, list[float]] = {label: [] for label in emails}
     for _ in range(samples):  # interleaved, so drift in the machine's load hits all alike
         for label, email in emails.items():
-            times[label] += timed(
-                partial(_attempt, app, hasher, email, "wrong password here", config), 1
-            )
-    base = statistics.median(times["wrong password (argon2id)"])
-    for label, samples_s in times.items():
-        median = statistics.median(samples_s)
+            started, started_cpu = time.perf_counter(), time.process_time()
+            _attempt(app, hasher, email, "wrong password here", config)
+            wall[label].append(time.perf_counter() - started)
+            cpu[label].append(time.process_time() - started_cpu)
+    base = statistics.median(wall["wrong password (argon2id)"])
+    base_cpu = statistics.median(cpu["wrong password (argon2id)"])
+    for label in emails:
+        median, median_cpu = statistics.median(wall[label]), statistics.median(cpu[label])
         print(
             f"failed login, {label}: median {median * 1000:.1f} ms = {median / base:.3f}x "
-            f"a wrong password (gap {(median - base) * 1000:+.1f} ms; S6 goal |gap| < 10 ms)"
+            f"a wrong password (gap {(median - base) * 1000:+.1f} ms); CPU of this process "
+            f"{median_cpu * 1000:.1f} ms = {median_cpu / base_cpu:.3f}x "
+            f"(gap {(median_cpu - base_cpu) * 1000:+.1f} ms); S6 goal |gap| < 10 ms"
         )
 
 
