@@ -266,7 +266,7 @@ def test_logout_of_an_unknown_token_is_refused(store: Store) -> None:
         sessions.logout(session, token=secrets.token_urlsafe(32), now=store.now)
 
 
-def _change(store: Store, user_id: object, current: str) -> sessions.IssuedSession:
+def _change(store: Store, user_id: object, current: object) -> sessions.IssuedSession:
     with unit_of_work(store.app) as session:
         return users.change_password(
             session,
@@ -304,3 +304,62 @@ def test_naive_clock_is_refused(store: Store) -> None:
     _, token = _login(store)
     with pytest.raises(UsageError, match="naive"), unit_of_work(store.app) as session:
         sessions.validate(session, token=token, now=datetime(2026, 1, 1), config=store.config)
+
+
+# -- S37: a password change checks the current password like a login ------------------------
+
+
+def _locked(store: Store) -> bool:
+    return bool(store.scalar("SELECT is_locked FROM auth.users"))
+
+
+def test_twenty_wrong_current_passwords_are_twenty_audited_failures_locked_at_five(
+    store: Store,
+) -> None:
+    user = store.create_user()
+    locked_after = []
+    for _ in range(20):
+        with pytest.raises(AuthenticationFailed):
+            _change(store, user.user_id, "not my current password")
+        locked_after.append(_locked(store))
+    assert store.events("login_failed", user_id=user.user_id) == 20
+    assert locked_after == [False] * 4 + [True] * 16
+    assert store.events("account_locked", user_id=user.user_id) == 1
+    assert store.scalar("SELECT failed_login_attempts FROM auth.users") == 20
+    assert not store.attempt(user.email).ok  # the lock holds for logins too
+
+
+def test_wrong_current_passwords_and_logins_share_one_count(store: Store) -> None:
+    user = store.create_user()
+    for _ in range(3):
+        store.attempt(user.email, "a wrong login password")
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed):
+            _change(store, user.user_id, "not my current password")
+    assert _locked(store)
+
+
+@pytest.mark.parametrize(
+    "action", [users.lock_user, users.disable_user], ids=["locked", "disabled"]
+)
+def test_password_change_is_refused_while_locked_or_disabled(store: Store, action: object) -> None:
+    user = store.create_user()
+    with unit_of_work(store.app) as session:
+        action(session, user_id=user.user_id, now=store.now)  # type: ignore[operator]
+    with pytest.raises(AuthenticationFailed):
+        _change(store, user.user_id, PASSWORD)
+    reason = store.scalar("SELECT failure_reason FROM auth.audit_logs ORDER BY chain_seq DESC")
+    assert reason == ("locked" if action is users.lock_user else "disabled")
+    assert store.events("password_changed", user_id=user.user_id) == 0
+
+
+@pytest.mark.parametrize("current", [None, PASSWORD.encode()], ids=["none", "bytes"])
+def test_current_password_that_is_not_text_is_an_audited_failure(
+    store: Store, current: object
+) -> None:
+    user = store.create_user()
+    with pytest.raises(AuthenticationFailed):
+        _change(store, user.user_id, current)
+    reason = store.scalar("SELECT failure_reason FROM auth.audit_logs ORDER BY chain_seq DESC")
+    assert reason == "invalid_input"
+    assert store.attempt(user.email).ok  # the password is unchanged

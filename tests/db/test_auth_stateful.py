@@ -169,6 +169,17 @@ class AuthMachine(RuleBasedStateMachine):
             counts["login_failed"] += 1
             assert not attempt.ok
             return multiple()
+        if not self._password_check(user, right):
+            assert not attempt.ok
+            return multiple()
+        result = attempt.unwrap()
+        counts["login_success"] += 1
+        self._new_session(email, result.session_id, result.token)
+        return result.token
+
+    def _password_check(self, user: MUser, right: bool) -> bool:
+        """What a checked password does to the model (logins and password changes alike)."""
+        counts = self.model.counts
         if user.lock_flag and not user.locked_at(self.now):
             user.lock_flag, user.locked_until, user.failures = False, None, 0
             counts["account_unlocked"] += 1
@@ -181,13 +192,9 @@ class AuthMachine(RuleBasedStateMachine):
                     user.lock_flag = True
                     user.locked_until = self.now + self.config.lockout_duration
                     counts["account_locked"] += 1
-            assert not attempt.ok
-            return multiple()
-        result = attempt.unwrap()
+            return False
         user.failures = 0
-        counts["login_success"] += 1
-        self._new_session(email, result.session_id, result.token)
-        return result.token
+        return True
 
     @rule(token=tokens)
     def validate(self, token: str) -> None:
@@ -307,12 +314,15 @@ class AuthMachine(RuleBasedStateMachine):
                     now=self.now,
                     config=self.config,
                 )
-        except (AuthenticationFailed, NotFoundError):
-            assert user.deleted or not user.active or not right
+        except NotFoundError:
+            assert user.deleted
+            return multiple()
+        except AuthenticationFailed:
+            assert not user.deleted
+            assert not self._password_check(user, right)
             return multiple()
         assert not user.deleted
-        assert user.active
-        assert right
+        assert self._password_check(user, right)
         user.password = new
         self._end(lambda s: s.email == email, "session_revoked")
         self.model.counts["password_changed"] += 1

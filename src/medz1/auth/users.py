@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from medz1.auth import audit, sessions
+from medz1.auth import audit, login, sessions
 from medz1.auth.audit import AuditEvent, Event
 from medz1.auth.config import AuthConfig
 from medz1.auth.errors import AuthenticationFailed, InvalidInputError, UserExistsError
@@ -31,9 +31,10 @@ from medz1.auth.inputs import (
     normalize_email,
     require_utc,
 )
-from medz1.auth.passwords import PasswordHasher
+from medz1.auth.passwords import PasswordHasher, identify_scheme
 from medz1.auth.policy import check_new_password
 from medz1.auth.records import USER_COLUMNS, UserRecord
+from medz1.db.engine import unit_of_work
 from medz1.db.errors import sqlstate
 from medz1.errors import NotFoundError
 
@@ -169,7 +170,9 @@ def create_user(
 def _find_row(session: Session, email: str, *, lock: bool = False) -> Mapping[Any, Any] | None:
     suffix = " FOR UPDATE" if lock else ""
     return (
-        session.execute(text(f"{_SELECT} WHERE lower(email) = :email{suffix}"), {"email": email})
+        session.execute(
+            text(f"{_SELECT} WHERE pg_catalog.lower(email) = :email{suffix}"), {"email": email}
+        )
         .mappings()
         .first()
     )
@@ -228,7 +231,7 @@ def list_users(
             f"""
             {_SELECT}
             WHERE CAST(:active AS boolean) IS NULL OR (is_active IS NOT FALSE) = :active
-            ORDER BY lower(email) LIMIT :limit OFFSET :offset
+            ORDER BY pg_catalog.lower(email) LIMIT :limit OFFSET :offset
             """
         ),
         {"active": active, "limit": limit, "offset": offset},
@@ -475,7 +478,7 @@ def change_password(
     session: Session,
     *,
     user_id: uuid.UUID,
-    current_password: str,
+    current_password: object,
     new_password: str,
     hasher: PasswordHasher,
     now: datetime,
@@ -486,44 +489,122 @@ def change_password(
 ) -> sessions.IssuedSession:
     """A user changes its own password, giving the current one (S7).
 
-    Every session of the user ends (``session_revoked``, reason ``password_changed``) and
-    a new session is opened and returned: the session the change was made from is
-    rotated, not kept.
+    The current password is checked like a login (S37): the attempt is counted before the
+    check (:func:`medz1.auth.login.reserve`), the check runs outside any lock and costs
+    what any failure costs, and it is refused unchecked while the account is locked or
+    disabled. A failure is committed in its own transaction through the session's engine,
+    whatever the caller then does: a ``login_failed`` row (``details.during`` is
+    ``password_change``) and, at the threshold, the lock. Call it with a session that
+    holds no lock on the user's row.
+
+    On success, in the caller's session: the count is taken back, every session of the
+    user ends (``session_revoked``, reason ``password_changed``) and a new session is
+    opened and returned, so the session the change was made from is rotated; then
+    ``password_changed``. If the caller rolls back, the attempt stays counted as a failure.
 
     Raises:
-        AuthenticationFailed: the current password is wrong (nothing is changed).
-        PasswordPolicyError: the new password breaks a rule.
+        AuthenticationFailed: the current password is wrong or not text, or the account
+            is locked or disabled (the failure is committed; nothing is changed).
+        PasswordPolicyError: the new password breaks a rule (checked first; not counted).
+        InvalidInputError: ``ip`` or ``user_agent`` is malformed.
         NotFoundError: no such user.
     """
     at = require_utc(now)
     client_ip, client_agent = clean_ip(ip), clean_user_agent(user_agent)
-    current = get_user(session, user_id=user_id, lock=True)
-    stored = session.execute(
-        text("SELECT password_hash FROM auth.users WHERE user_id = :user_id"),
-        {"user_id": user_id},
-    ).scalar_one()
-    if not current.is_active or not hasher.verify(stored, current_password).ok:
-        raise AuthenticationFailed(
-            "the current password is wrong", hint="give the password you logged in with"
-        )
+    current = get_user(session, user_id=user_id)
     check_new_password(new_password, context_words=_context_words(current.__dict__, context_words))
-    _update(
-        session,
-        user_id,
-        "password_hash = :hash, password_changed_at = :now, updated_at = :now",
-        {"hash": hasher.hash(new_password), "now": at},
+    engine = _engine_of(session)
+    reservation = None
+    if isinstance(current_password, str):
+        with unit_of_work(engine) as own:
+            reservation = login.reserve(own, user_id=user_id, now=at, config=config)
+        if reservation is None:
+            raise NotFoundError(f"no user has id {user_id}", hint="see `medz1 users list`")
+    stored = reservation.stored_hash if reservation is not None else None
+    verification = hasher.check(stored, current_password)
+    if reservation is not None and verification.ok:
+        updated = login.record_success(
+            session, reservation, new_hash=hasher.hash(new_password), now=at, login=False
+        )
+        if updated is not None:
+            return _rotate_after_change(session, user_id, client_ip, client_agent, at, config)
+    reason = (
+        "invalid_input"
+        if reservation is None
+        else (reservation.reason or ("concurrent_change" if verification.ok else "wrong_password"))
+    )
+    _record_refused_change(
+        engine, reservation, current, reason, client_ip, client_agent, at, config
+    )
+    raise AuthenticationFailed(
+        "the current password is wrong", hint="give the password you logged in with"
+    )
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def _record_refused_change(
+    engine: Engine,
+    reservation: login.Reservation | None,
+    user: UserRecord,
+    reason: str,
+    ip: str | None,
+    user_agent: str | None,
+    at: datetime,
+    config: AuthConfig,
+) -> None:
+    failed = Event(
+        AuditEvent.LOGIN_FAILED,
+        user_id=user.user_id,
+        email=user.email,
+        ip_address=ip,
+        user_agent=user_agent,
+        success=False,
+        failure_reason=reason,
+        details={"during": "password_change"},
+    )
+    try:
+        with unit_of_work(engine) as own:
+            locks = (
+                login.record_failure(own, reservation, now=at, config=config)
+                if reservation is not None
+                else []
+            )
+            audit.record(own, [failed, *locks], now=at)
+    except BaseException:
+        login.uncount(engine, reservation)
+        raise
+
+
+def _rotate_after_change(
+    session: Session,
+    user_id: uuid.UUID,
+    ip: str | None,
+    user_agent: str | None,
+    at: datetime,
+    config: AuthConfig,
+) -> sessions.IssuedSession:
+    session.execute(
+        text(
+            "UPDATE auth.users SET password_changed_at = :now, updated_at = :now "
+            "WHERE user_id = :user_id"
+        ),
+        {"now": at, "user_id": user_id},
     )
     events = sessions.end_user_sessions(session, user_id=user_id, reason="password_changed")
     issued = sessions.create_session(
-        session, user_id=user_id, ip=client_ip, user_agent=client_agent, now=at, config=config
+        session, user_id=user_id, ip=ip, user_agent=user_agent, now=at, config=config
     )
     events.append(
         Event(
             AuditEvent.PASSWORD_CHANGED,
             user_id=user_id,
             session_id=issued.session.session_id,
-            ip_address=client_ip,
-            user_agent=client_agent,
+            ip_address=ip,
+            user_agent=user_agent,
             details={"by": "user"},
         )
     )
@@ -590,3 +671,43 @@ def disable_dormant(
     # All rows are changed first and the audit rows written last (see audit.record).
     audit.record(session, events, now=at)
     return disabled
+
+
+def upgrade_legacy_hashes(
+    session: Session, *, hasher: PasswordHasher, now: datetime, actor: str | None = None
+) -> int:
+    """Wrap every bare legacy bcrypt hash in argon2id (S1, S5); return how many.
+
+    Each becomes ``argon2id(bcrypt hash)`` (:meth:`PasswordHasher.wrap_legacy`): the user's
+    password still works, no bcrypt-only hash is left at rest, and the next successful
+    login stores a plain argon2id hash. One ``password_rehashed`` row per user (``from``
+    ``bcrypt``, ``to`` ``bcrypt-argon2id``). Idempotent: a wrapped hash is left as it is.
+    Never commits; the rows stay locked until the caller commits.
+    """
+    at = require_utc(now)
+    rows = session.execute(
+        text(
+            "SELECT user_id, password_hash FROM auth.users "
+            "WHERE pg_catalog.left(password_hash, 2) = '$2' ORDER BY user_id FOR UPDATE"
+        )
+    ).all()
+    events: list[Event] = []
+    for user_id, stored in rows:
+        if identify_scheme(str(stored)) != "bcrypt":
+            continue
+        session.execute(
+            text(
+                "UPDATE auth.users SET password_hash = :hash, updated_at = :now "
+                "WHERE user_id = :user_id"
+            ),
+            {"hash": hasher.wrap_legacy(str(stored)), "now": at, "user_id": user_id},
+        )
+        events.append(
+            Event(
+                AuditEvent.PASSWORD_REHASHED,
+                user_id=user_id,
+                details=_actor_details(actor, **{"from": "bcrypt", "to": "bcrypt-argon2id"}),
+            )
+        )
+    audit.record(session, events, now=at)
+    return len(events)

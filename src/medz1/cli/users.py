@@ -1,5 +1,5 @@
 """``medz1 users add | list | show | disable | enable | unlock | set-password | delete |
-disable-dormant``: clinician accounts.
+disable-dormant | upgrade-hashes``: clinician accounts.
 
 Commands connect as the application role (``med_z1_user``), never as the owner or a
 superuser, and every change writes its audit row in the same transaction. Passwords are
@@ -31,7 +31,7 @@ from medz1.errors import UsageError
 from medz1.provision.connect import engine_for_role
 
 app = typer.Typer(
-    help="Clinician accounts: add, list, show, disable, enable, unlock, set-password, delete.",
+    help="Clinician accounts: add, list, show, disable, enable, unlock, set-password, delete,\n    upgrade-hashes.",
     no_args_is_help=True,
 )
 
@@ -261,3 +261,16 @@ def disable_dormant(as_json: bool = JSON_OPTION) -> None:
     for record in disabled:
         out.print(f"disabled: {record.email}", markup=False)
     out.print(f"{len(disabled)} dormant user(s) disabled")
+
+
+@app.command("upgrade-hashes")
+def upgrade_hashes() -> None:
+    """Wrap every legacy bcrypt password hash in argon2id; passwords keep working.
+
+    Idempotent and audited (one password_rehashed row per user). Run it after importing
+    med-z1 users. Example: medz1 users upgrade-hashes
+    """
+    hasher = hasher_from_settings(state.settings())
+    with role_session() as session:
+        count = users.upgrade_legacy_hashes(session, hasher=hasher, now=now(), actor=actor())
+    out.print(f"{count} legacy hash(es) wrapped in argon2id")
