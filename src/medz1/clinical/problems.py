@@ -1,0 +1,120 @@
+"""How a refused data file is reported: by file, 1-based data row, column and reason.
+
+A refusal names where the fault is and why, never the other cells of the row. A cell's
+own value is shown only when it is short and made of digits, signs, separators and the
+letters of numbers and ISO 8601 times (``e``, ``T``, ``Z``): the numbers and timestamps a
+user needs to fix. Text cells (names, identifiers, free text) are never echoed, since they
+can identify a patient (security.md: no patient data in messages).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from medz1.errors import DataError
+
+#: How many problems a refusal lists before it only counts.
+SHOWN_PROBLEMS = 10
+_SHOWABLE = re.compile(r"[0-9+\-.,:/ eETZ]{1,40}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a file cannot be loaded."""
+
+    row: int | None  # 1-based data row (not counting a CSV header), None for the whole file
+    column: str | None
+    reason: str
+
+    def describe(self, path: Path) -> str:
+        """``file: row N: column: reason``."""
+        where = f"{path.name}" + (f": row {self.row:,}" if self.row is not None else "")
+        return f"{where}: {self.column + ': ' if self.column else ''}{self.reason}"
+
+
+@dataclass
+class Problems:
+    """Problems found in one file: the first few in full, and how many in all."""
+
+    path: Path
+    shown: list[Problem] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, problem: Problem, *, times: int = 1) -> None:
+        """Record ``times`` occurrences, keeping the first one for the report."""
+        self.count += times
+        if len(self.shown) < SHOWN_PROBLEMS:
+            self.shown.append(problem)
+
+    def rows(
+        self,
+        mask: pa.Array | pa.ChunkedArray,
+        column: str,
+        reason: str,
+        *,
+        values: pa.Array | pa.ChunkedArray | None = None,
+    ) -> int:
+        """Record one problem per row where ``mask`` is true; return how many.
+
+        Args:
+            mask: Boolean per data row (nulls count as false).
+            column: The column the rows are refused for.
+            reason: Why, e.g. ``"is not a number"``; with ``values``, each shown row's own
+                value leads the reason when :func:`shown` allows it.
+            values: The column's cells, to show the offending one.
+        """
+        flat = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+        indices = pc.indices_nonzero(pc.fill_null(flat, False))
+        found = len(indices)
+        if not found:
+            return 0
+        room = max(SHOWN_PROBLEMS - len(self.shown), 0)
+        for index in indices.slice(0, room).to_pylist():
+            text = reason
+            if values is not None:
+                text = f"{shown(values[index].as_py())} {reason}"
+            self.shown.append(Problem(index + 1, column, text))
+        self.count += found
+        return found
+
+    def raise_if_any(self) -> None:
+        """Refuse the file if anything was found.
+
+        Raises:
+            DataError: Listing the first problems and how many there are in all.
+        """
+        if self.count:
+            lines = "; ".join(p.describe(self.path) for p in self.shown)
+            more = (
+                f" (and {self.count - len(self.shown):,} more)"
+                if self.count > len(self.shown)
+                else ""
+            )
+            raise DataError(
+                f"{self.path.name} refused, {self.count:,} problem(s): {lines}{more}",
+                hint="fix the file and load it again; nothing was changed",
+            )
+
+
+def shown(value: Any) -> str:
+    """A cell as a refusal may show it: numbers and times, or ``the value``.
+
+    Args:
+        value: The offending cell (a Python value from Arrow).
+
+    Returns:
+        ``repr`` of the value when it is short and looks like a number or a time; the words
+        ``the value`` otherwise (text is never echoed: it may identify a patient).
+    """
+    if isinstance(value, bytes):
+        return "the value"
+    if isinstance(value, str):
+        return repr(value) if _SHOWABLE.fullmatch(value) else "the value"
+    text = str(value)
+    return text if len(text) <= 40 else "the value"
