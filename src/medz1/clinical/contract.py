@@ -241,7 +241,8 @@ def _violations(data: pa.Table, rule: str) -> tuple[str, Any] | None:
         allowed = [v.strip().strip("'") for v in match.group(2).split(",")]
         if not pa.types.is_string(column.type):
             return None
-        return match.group(1), pc.invert(pc.is_in(column, value_set=pa.array(allowed)))
+        outside = pc.invert(pc.is_in(column, value_set=pa.array(allowed)))
+        return match.group(1), pc.and_(pc.is_valid(column), outside)
     if (match := _BETWEEN.match(rule)) and match.group(1) in names:
         column = data.column(match.group(1))
         if not (pa.types.is_decimal(column.type) or pa.types.is_integer(column.type)):

@@ -77,8 +77,9 @@ class Problems:
         room = max(SHOWN_PROBLEMS - len(self.shown), 0)
         for index in indices.slice(0, room).to_pylist():
             text = reason
-            if values is not None:
-                text = f"{shown(values[index].as_py())} {reason}"
+            value = None if values is None else shown(values[index].as_py())
+            if value is not None:
+                text = f"{value} {reason}"
             self.shown.append(Problem(index + 1, column, text))
         self.count += found
         return found
@@ -102,19 +103,19 @@ class Problems:
             )
 
 
-def shown(value: Any) -> str:
-    """A cell as a refusal may show it: numbers and times, or ``the value``.
+def shown(value: Any) -> str | None:
+    """A cell as a refusal may show it: numbers and times, or None.
 
     Args:
         value: The offending cell (a Python value from Arrow).
 
     Returns:
-        ``repr`` of the value when it is short and looks like a number or a time; the words
-        ``the value`` otherwise (text is never echoed: it may identify a patient).
+        ``repr`` of the value when it is short and looks like a number or a time; None
+        otherwise (text is never echoed: it may identify a patient).
     """
-    if isinstance(value, bytes):
-        return "the value"
+    if value is None or isinstance(value, bytes):
+        return None
     if isinstance(value, str):
-        return repr(value) if _SHOWABLE.fullmatch(value) else "the value"
+        return repr(value) if _SHOWABLE.fullmatch(value) else None
     text = str(value)
-    return text if len(text) <= 40 else "the value"
+    return text if len(text) <= 40 else None

@@ -306,6 +306,7 @@ def _to_decimal(
     if pa.types.is_integer(kind):
         wide = pc.cast(column, pa.decimal128(38, 0))
         return _cast_located(wide, to, name, fits, problems, show=column)
+    original = column
     if pa.types.is_floating(kind):
         if not _finite(column, name, problems):
             return None
@@ -321,7 +322,7 @@ def _to_decimal(
             problems,
         ):
             return None
-        return _cast_located(column, to, name, fits, problems, show=column)
+        return _cast_located(column, to, name, fits, problems, show=original)
     return _wrong_type(column, target, problems)
 
 
