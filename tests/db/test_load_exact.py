@@ -6,7 +6,7 @@ reason, never the other cells of the row, and leaves the table as it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -60,7 +60,7 @@ def fields(table: str) -> list[pa.Field]:
 
 
 def parquet(
-    tmp_path: Path, table: str, rows: list[Mapping[str, Any]], **types: pa.DataType
+    tmp_path: Path, table: str, rows: Sequence[Mapping[str, Any]], **types: pa.DataType
 ) -> Path:
     """A Parquet file of ``rows`` (base cells filled in); ``types`` overrides column types."""
     full = [{**BASE[table], "vital_sign_id": i + 1, **row} for i, row in enumerate(rows)]
@@ -76,7 +76,12 @@ def parquet(
 
 
 def csv(
-    tmp_path: Path, table: str, rows: list[Mapping[str, str]], *, sep: str = ",", empty: str = ""
+    tmp_path: Path,
+    table: str,
+    rows: Sequence[Mapping[str, str]],
+    *,
+    sep: str = ",",
+    empty: str = "",
 ) -> Path:
     """A CSV file whose cells are written exactly as given (quotes included)."""
     names = [f.name for f in fields(table)]
@@ -345,7 +350,7 @@ def test_csv_naive_time_is_read_in_the_named_zone(seeded: Engine, tmp_path: Path
 def test_timestamp_with_a_time_of_day_is_refused_by_a_date_column(
     seeded: Engine, tmp_path: Path
 ) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"dob": datetime(1950, 1, 2)},
         {"patient_key": "ICN2", "icn": "ICN2", "dob": datetime(1950, 1, 2, 13)},
     ]
@@ -500,7 +505,11 @@ def test_a_constraint_only_the_server_knows_is_refused_by_row_and_name(
                 "CHECK (reaction_name <> 'SECRET')"
             )
         )
-    rows = [{"allergy_sid": 5}, {"allergy_sid": 6}, {"allergy_sid": 7, "reaction_name": "SECRET"}]
+    rows: list[dict[str, Any]] = [
+        {"allergy_sid": 5},
+        {"allergy_sid": 6},
+        {"allergy_sid": 7, "reaction_name": "SECRET"},
+    ]
     path = parquet(tmp_path, REACTIONS, rows)
     with unchanged(seeded, REACTIONS), pytest.raises(DataError) as caught:
         load(seeded, prepare(path), mode=mode)  # type: ignore[arg-type]
@@ -588,4 +597,4 @@ def test_options_that_cannot_read_a_csv_are_usage_errors(
 ) -> None:
     path = csv(tmp_path, REACTIONS, [{}])
     with unchanged(seeded, REACTIONS), pytest.raises(UsageError, match=message):
-        prepare(path, **options)
+        prepare(path, **options)  # type: ignore[arg-type]
