@@ -149,7 +149,9 @@ def refused(engine: Engine, path: Path, table: str, *patterns: str, **options: A
 # --- CSV: only an unquoted empty field is NULL ------------------------------------------
 
 
-@pytest.mark.parametrize("word", ["NA", "N/A", "#N/A", "NULL", "null", "nan", "NaN", "None", "-"])
+@pytest.mark.parametrize(
+    "word", ["NA", "N/A", "n/a", "#N/A", "#NA", "NULL", "null", "nan", "NaN", "-NaN", "1.#QNAN"]
+)
 def test_csv_null_like_words_in_a_text_column_are_text(
     seeded: Engine, tmp_path: Path, word: str
 ) -> None:
