@@ -600,3 +600,19 @@ def test_options_that_cannot_read_a_csv_are_usage_errors(
     path = csv(tmp_path, REACTIONS, [{}])
     with unchanged(seeded, REACTIONS), pytest.raises(UsageError, match=message):
         prepare(path, **options)  # type: ignore[arg-type]
+
+
+def test_int96_times_outside_the_nanosecond_range_keep_their_instant(
+    seeded: Engine, tmp_path: Path
+) -> None:
+    far = datetime(3000, 1, 1, 12)
+    path = parquet(tmp_path, VITALS, [{"taken_datetime": far}], taken_datetime=pa.timestamp("us"))
+    pq.write_table(pq.read_table(path), path, use_deprecated_int96_timestamps=True)
+    load(seeded, prepare(path, assume_timezone="UTC"))
+    assert stored(seeded, VITALS, "taken_datetime") == [far.replace(tzinfo=UTC)]
+
+
+def test_empty_csv_file_is_refused_as_unreadable(seeded: Engine, tmp_path: Path) -> None:
+    path = tmp_path / f"{REACTIONS}.csv"
+    path.write_bytes(b"")
+    refused(seeded, path, REACTIONS, "cannot be read as csv")

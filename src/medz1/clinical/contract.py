@@ -102,17 +102,48 @@ def read_file(path: Path, table: Table, *, csv: CsvOptions | None = None) -> pa.
     kind = file_format(path)
     try:
         if kind == "parquet":
-            return pq.read_table(path)
+            return _read_parquet(path)
         return read_csv(path, csv or CsvOptions())
     except FileNotFoundError as exc:
         raise NotFoundError(f"{path} does not exist", hint="check the path") from exc
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0] if kind == "parquet" else type(exc).__name__
+        # pyarrow's CSV messages may quote a whole row: only their first clause is shown.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first if kind == "parquet" else first.split(":")[0]
         if isinstance(exc, UnicodeDecodeError):
             reason = f"byte {exc.start:,} of a block is not valid {exc.encoding}"
         raise DataError(
             f"{path.name} cannot be read as {kind}: {reason}", hint=_read_hint(kind)
         ) from exc
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    """A Parquet file; INT96 timestamps read without the reader's silent overflow.
+
+    INT96 (Impala, old Spark) holds nanoseconds and no zone. Read as ``timestamp[ns]``,
+    times outside 1677-2262 wrap around silently; such columns are read in microseconds
+    instead (their sub-microsecond part, if any, is then dropped by the reader). Columns
+    whose every time fits keep their nanoseconds, so a sub-microsecond part is refused.
+    """
+    table = pq.read_table(path)
+    schema = pq.ParquetFile(path).schema
+    int96 = [
+        schema.column(i).path
+        for i in range(len(schema))
+        if schema.column(i).physical_type == "INT96" and schema.column(i).path in table.column_names
+    ]
+    if not int96:
+        return table
+    micro = pq.read_table(path, columns=int96, coerce_int96_timestamp_unit="us")
+    for name in int96:
+        nanos = pc.cast(table.column(name), pa.int64())
+        micros = pc.cast(micro.column(name), pa.int64())
+        apart = pc.abs(pc.subtract(pc.divide(nanos, 1000), micros))
+        if pc.all(pc.less_equal(apart, 1)).as_py() is not False:
+            continue
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, micro.column(name))
+    return table
 
 
 def _read_hint(kind: str) -> str:
