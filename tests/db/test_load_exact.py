@@ -616,3 +616,13 @@ def test_empty_csv_file_is_refused_as_unreadable(seeded: Engine, tmp_path: Path)
     path = tmp_path / f"{REACTIONS}.csv"
     path.write_bytes(b"")
     refused(seeded, path, REACTIONS, "cannot be read as csv")
+
+
+def test_date_past_the_last_day_postgresql_stores_is_refused(
+    seeded: Engine, tmp_path: Path
+) -> None:
+    path = parquet(tmp_path, DEMO, [{}, {"patient_key": "ICN2", "icn": "ICN2"}])
+    table = pq.read_table(path)
+    days = pa.array([0, 2_145_042_906], pa.int32()).cast(pa.date32())
+    pq.write_table(table.set_column(table.schema.get_field_index("dob"), "dob", days), path)
+    refused(seeded, path, DEMO, "row 2: dob:", "outside the dates stored")

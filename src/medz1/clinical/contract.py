@@ -1,9 +1,11 @@
 """Check a data file against its table's contract before anything touches the database.
 
-A file is read into Arrow, its columns matched by name with the table's loadable columns,
-cast to the exact Arrow types a COPY needs, and checked for nullability, string lengths
-and duplicate natural keys. Every problem is reported by file, row, column and reason (the
-first few and a count); a file with any problem is refused as a whole.
+A file is read into Arrow as it is (:mod:`medz1.clinical.csvfile` for CSV), its columns
+matched by name with the table's loadable columns (empty, repeated, missing and unknown
+names refused), each column converted exactly to the Arrow type a COPY needs
+(:mod:`medz1.clinical.values`), then rows checked for NOT NULL, the table's CHECK
+constraints and duplicate natural keys. Every problem is reported by file, 1-based row,
+column and reason (the first few and a count); a file with any problem is refused whole.
 """
 
 from __future__ import annotations

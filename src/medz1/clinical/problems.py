@@ -1,10 +1,9 @@
 """How a refused data file is reported: by file, 1-based data row, column and reason.
 
 A refusal names where the fault is and why, never the other cells of the row. A cell's
-own value is shown only when it is short and made of digits, signs, separators and the
-letters of numbers and ISO 8601 times (``e``, ``T``, ``Z``): the numbers and timestamps a
-user needs to fix. Text cells (names, identifiers, free text) are never echoed, since they
-can identify a patient (security.md: no patient data in messages).
+own value is shown only when it is a short number or ISO 8601 date or time: what a user
+needs to fix. Other text (names, identifiers such as SSNs, free text) is never echoed,
+since it can identify a patient (brief: no patient data in messages).
 """
 
 from __future__ import annotations
@@ -21,7 +20,12 @@ from medz1.errors import DataError
 
 #: How many problems a refusal lists before it only counts.
 SHOWN_PROBLEMS = 10
-_SHOWABLE = re.compile(r"[0-9+\-.,:/ eETZ]{1,40}")
+#: Text shown in a refusal: a number (one sign, one separator, an exponent) or an ISO
+#: 8601 date or time. Not digit groups with dashes (an SSN, a phone number), not words.
+_SHOWABLE = re.compile(
+    r"[+-]?[0-9]*[.,]?[0-9]*(?:[eE][+-]?[0-9]+)?"
+    r"|-?[0-9]{1,6}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.]{1,18}(?:Z|[+-][0-9:]{2,5})?)?"
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,6 @@ def shown(value: Any) -> str | None:
     if value is None or isinstance(value, bytes):
         return None
     if isinstance(value, str):
-        return repr(value) if _SHOWABLE.fullmatch(value) else None
+        return repr(value) if 0 < len(value) <= 40 and _SHOWABLE.fullmatch(value) else None
     text = str(value)
     return text if len(text) <= 40 else None
