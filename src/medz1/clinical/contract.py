@@ -127,8 +127,9 @@ def _read_parquet(path: Path) -> pa.Table:
     instead (their sub-microsecond part, if any, is then dropped by the reader). Columns
     whose every time fits keep their nanoseconds, so a sub-microsecond part is refused.
     """
-    table = pq.read_table(path)
-    schema = pq.ParquetFile(path).schema
+    with pq.ParquetFile(path) as source:
+        table = source.read()  # not read_table: it refuses a file naming a column twice
+        schema = source.schema
     int96 = [
         schema.column(i).path
         for i in range(len(schema))
@@ -136,7 +137,8 @@ def _read_parquet(path: Path) -> pa.Table:
     ]
     if not int96:
         return table
-    micro = pq.read_table(path, columns=int96, coerce_int96_timestamp_unit="us")
+    with pq.ParquetFile(path, coerce_int96_timestamp_unit="us") as source:
+        micro = source.read(columns=int96)
     for name in int96:
         nanos = pc.cast(table.column(name), pa.int64())
         micros = pc.cast(micro.column(name), pa.int64())
