@@ -331,6 +331,9 @@ def test_csv_time_with_an_offset_is_that_instant(
         ("2024-01-02", "no time zone"),
         ("2024-01-02T03:04:05.1234567Z", "more than 6 fractional digits"),
         ("2024-02-30T00:00:00Z", "is not an ISO 8601 time"),
+        ("2016-12-31T23:59:60Z", "is not an ISO 8601 time"),
+        ("2024-01-02T24:00:00Z", "is not an ISO 8601 time"),
+        ("2024-01-02t03:04:05z", "is not an ISO 8601 time"),
         ("0000-06-01T00:00:00Z", "before year 1"),
     ],
 )
