@@ -558,6 +558,7 @@ def test_invalid_utf8_is_refused_by_row_and_column(seeded: Engine, tmp_path: Pat
             "row 2: has 4 fields",
         ),
         ("allergy_sid,patient_key,reaction_name", "1,ICN1", "row 2: has 2 fields"),
+        ("allergy_sid,patient_key,reaction_name", "\n\n1,ICN1", "row 2: has 2 fields"),
     ],
 )
 def test_csv_of_the_wrong_shape_is_refused_by_row(

@@ -10,7 +10,8 @@
 - A UTF-8 byte order mark is not part of the first column name; other encodings are
   transcoded by Python's codec of that name (``utf-16`` reads its BOM).
 - A row with more or fewer fields than the header is refused by its 1-based data row (a
-  record, which may span lines); a cell that is not valid UTF-8 by row and column.
+  record, which may span lines; blank lines are skipped and not counted); a cell that is
+  not valid UTF-8 by row and column.
 """
 
 from __future__ import annotations
@@ -148,11 +149,11 @@ def _refuse_ragged(path: Path, options: CsvOptions, expected: int, count: int) -
     with path.open(encoding=options.encoding, newline="", errors="replace") as handle:
         records = csv.reader(handle, delimiter=options.delimiter, doublequote=True, strict=False)
         located = 0
-        for number, record in enumerate(records):
-            if number and len(record) != expected and record:
-                problems.add(
-                    Problem(number, None, f"has {len(record)} fields, the header has {expected}")
-                )
+        # Blank lines are skipped by the reader: they are not rows and are not counted.
+        for number, record in enumerate(r for r in records if r):
+            if number and len(record) != expected:
+                reason = f"has {len(record)} fields, the header has {expected}"
+                problems.add(Problem(number, None, reason))
                 located += 1
     if located < count:
         problems.add(
