@@ -559,13 +559,15 @@ def test_invalid_utf8_is_refused_by_row_and_column(seeded: Engine, tmp_path: Pat
         ),
         ("allergy_sid,patient_key,reaction_name", "1,ICN1", "row 2: has 2 fields"),
         ("allergy_sid,patient_key,reaction_name", "\n\n1,ICN1", "row 2: has 2 fields"),
+        ("", "1,ICN1,HIVES", "is the header missing?"),
     ],
 )
 def test_csv_of_the_wrong_shape_is_refused_by_row(
     seeded: Engine, tmp_path: Path, header: str, row: str, expected: str
 ) -> None:
     path = tmp_path / f"{REACTIONS}.csv"
-    path.write_text(f"{header}\n9,ICN1,FINE{',' if header.endswith(',') else ''}\n{row}\n")
+    first = f"{header}\n9,ICN1,FINE{',' if header.endswith(',') else ''}" if header else ""
+    path.write_text(f"{first}\n{row}\n")
     error = refused(seeded, path, REACTIONS, expected)
     assert "HIVES" not in str(error)
 

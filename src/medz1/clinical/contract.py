@@ -216,6 +216,18 @@ def _check_columns(data: pa.Table, target: pa.Schema, table: Table, problems: Pr
                 )
             )
             return
+    known = set(target.names) | generated
+    if names and not present & known:
+        # Not a header at all (a missing header, or blank lines before the data): its
+        # fields may be patient data, so they are not named.
+        problems.add(
+            Problem(
+                None,
+                None,
+                "the first row names none of the table's columns: is the header missing?",
+            )
+        )
+        return
     for position, name in enumerate(names, start=1):
         if not name.strip():
             problems.add(
