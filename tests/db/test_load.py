@@ -166,8 +166,9 @@ def test_bad_value_in_row_900000_is_located(loaded: Engine, tmp_path: Path) -> N
     sids = rows.column("allergy_sid").cast(pa.string()).to_pylist()
     sids[899_999] = "nine"
     path = write(rows.set_column(0, "allergy_sid", pa.array(sids)), tmp_path / f"{TABLE}.csv")
-    with pytest.raises(DataError, match=r"row 900,000: allergy_sid: 'nine' is not a valid int64"):
+    with pytest.raises(DataError, match=r"row 900,000: allergy_sid: is not an integer") as caught:
         load_file(loaded, path)
+    assert "nine" not in str(caught.value)  # text cells are never echoed
     assert count(loaded) == 100
 
 

@@ -89,20 +89,33 @@ def load_command(
     ),
     delimiter: str = typer.Option(",", "--delimiter", help="CSV field delimiter."),
     encoding: str = typer.Option("utf8", "--encoding", help="CSV text encoding."),
+    null: str = typer.Option(
+        "", "--null", help="The unquoted CSV field that means NULL (default: an empty field)."
+    ),
+    assume_timezone: str = typer.Option(
+        None,
+        "--assume-timezone",
+        help="IANA zone of times written without one (default: refuse them).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Check data files against their tables' contract, then load them in one transaction.
 
     Files are named after their tables (patient_vitals.parquet). Every file is checked
-    first (columns, types, NOT NULL, lengths, duplicate keys); one bad file refuses the
-    whole load and nothing changes. Example: medz1 load ./demo-data
+    first (columns, exact types, NOT NULL, lengths, CHECK constraints, duplicate keys); one
+    bad file refuses the whole load and nothing changes. In CSV only an unquoted empty
+    field is NULL (or the --null string). Example: medz1 load ./demo-data
     """
     if mode not in ("replace", "upsert"):
         raise UsageError(f"unknown mode {mode!r}", hint="use --mode replace or --mode upsert")
-    if len(delimiter) != 1:
-        raise UsageError("--delimiter takes one character", hint="for example --delimiter ';'")
     files = prepare(
-        path, table=table, delimiter=delimiter, encoding=encoding, allow_empty=allow_empty
+        path,
+        table=table,
+        delimiter=delimiter,
+        encoding=encoding,
+        null=null,
+        assume_timezone=assume_timezone,
+        allow_empty=allow_empty,
     )
     results = _load_with_progress(files, "upsert" if mode == "upsert" else "replace", prune)
     if as_json:

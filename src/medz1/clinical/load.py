@@ -19,23 +19,34 @@ code: the server parses no text and no Python code touches a row.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import psycopg
 import pyarrow as pa
 from pgpq import ArrowToPostgresBinaryEncoder
 from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 from psycopg import sql
 from sqlalchemy import Engine, Table
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
-from medz1.clinical.contract import clinical_table, conform, file_format, natural_key, read_file
-from medz1.db.errors import translated
+from medz1.clinical.contract import (
+    CsvOptions,
+    check_zone,
+    clinical_table,
+    conform,
+    file_format,
+    natural_key,
+    read_file,
+)
+from medz1.db.errors import sqlstate, translated
 from medz1.errors import DataError, NotFoundError, UsageError
 
 Mode = Literal["replace", "upsert"]
@@ -107,13 +118,33 @@ def prepare(
     table: str | None = None,
     delimiter: str = ",",
     encoding: str = "utf8",
+    null: str = "",
+    assume_timezone: str | None = None,
     allow_empty: bool = False,
 ) -> list[LoadFile]:
-    """Read and check every file of a load; raise before anything touches the database."""
+    """Read and check every file of a load; raise before anything touches the database.
+
+    Args:
+        path: A data file or a folder of them.
+        table: The table of a single file (default: the file's name).
+        delimiter: CSV field delimiter (one ASCII character).
+        encoding: CSV text encoding (a Python codec name).
+        null: The unquoted CSV field that means NULL (COPY's ``NULL``; default empty).
+        assume_timezone: IANA zone of naive times (None refuses naive times).
+        allow_empty: Let a file with no rows empty its table.
+
+    Raises:
+        UsageError: Options that cannot read a file correctly (exit 2).
+        DataError: A file that does not conform, by file, row, column and reason (exit 8).
+        NotFoundError: A path or table that does not exist.
+    """
+    csv = CsvOptions(delimiter=delimiter, encoding=encoding, null=null)
+    zone = check_zone(assume_timezone)
     prepared = []
     for file, model in discover(path, table=table):
-        data = read_file(file, model, delimiter=delimiter, encoding=encoding)
-        prepared.append(LoadFile(file, model, conform(data, model, file, allow_empty=allow_empty)))
+        data = read_file(file, model, csv=csv)
+        checked = conform(data, model, file, allow_empty=allow_empty, zone=zone)
+        prepared.append(LoadFile(file, model, checked))
     return prepared
 
 
@@ -132,10 +163,16 @@ def load(
     with translated(), engine.begin() as conn:
         for file in files:
             started = time.perf_counter()
-            if mode == "replace":
-                removed = _replace(conn, file, progress)
-            else:
-                removed = _upsert(conn, file, progress, prune=prune)
+            try:
+                if mode == "replace":
+                    removed = _replace(conn, file, progress)
+                else:
+                    removed = _upsert(conn, file, progress, prune=prune)
+            except (psycopg.Error, sa_exc.DBAPIError) as exc:
+                refused = refusal(exc, file.path)
+                if refused is None:
+                    raise
+                raise refused from exc
             _analyze(conn, file.table)
             results.append(
                 TableLoad(file.table.name, file.rows, removed, time.perf_counter() - started)
@@ -192,6 +229,56 @@ def _copy(
         copy.write(encoder.finish())
 
 
+#: SQLSTATE classes of a value the server refuses: data exception, integrity violation.
+DATA_EXCEPTION_CLASS = "22"
+INTEGRITY_VIOLATION_CLASS = "23"
+_REASONS = {
+    "23502": "empty, but the column is NOT NULL",
+    "23503": "refers to a row that does not exist",
+    "23505": "duplicate key",
+    "23514": "violates a CHECK constraint",
+    "22001": "too long for the column",
+    "22003": "out of range for the column's type",
+    "22008": "a date or time out of the range PostgreSQL stores",
+    "22021": "a byte sequence that is not valid text",
+    "22P02": "not valid input for the column's type",
+    "22P05": "a character the column cannot store",
+    "22030": "JSON duplicate object key",
+    "22032": "not valid JSON",
+}
+_COPY_LINE = re.compile(r"^COPY \S+, line (\d+)(?:, column (\w+))?", re.MULTILINE)
+
+
+def refusal(error: BaseException, path: Path) -> DataError | None:
+    """A server's refusal of a row during COPY as a :class:`DataError`, or None.
+
+    The SQLSTATE (class 22 data exception or 23 integrity violation) gives the kind; the
+    error's diagnostics give the place: the COPY context's line (the 1-based data row of
+    the file, as every file goes in one COPY), the column and the constraint. The server's
+    message text and its DETAIL (``Failing row contains (...)``, i.e. patient data) are
+    never used or shown.
+    """
+    code = sqlstate(error)
+    if code is None or not code.startswith((DATA_EXCEPTION_CLASS, INTEGRITY_VIOLATION_CLASS)):
+        return None
+    original = getattr(error, "orig", error)
+    if not isinstance(original, psycopg.Error):
+        return None
+    diag = original.diag
+    where = _COPY_LINE.search(diag.context or "")
+    row = f": row {int(where.group(1)):,}" if where else ""
+    column = diag.column_name or (where.group(2) if where and where.group(2) else None)
+    constraint = diag.constraint_name
+    reason = _REASONS.get(code, f"refused by the database (SQLSTATE {code})")
+    named = (f"{column}: " if column else "") + reason
+    if constraint:
+        named += f" ({constraint})"
+    return DataError(
+        f"{path.name} refused{row}: {named}",
+        hint="fix the file and load it again; nothing was changed",
+    )
+
+
 def _replace(conn: Connection, file: LoadFile, progress: Progress | None) -> int:
     removed = _execute(conn, sql.SQL("DELETE FROM {}").format(_name(file.table))).rowcount
     _copy(conn, _name(file.table), file, progress)
@@ -208,11 +295,14 @@ def _upsert(conn: Connection, file: LoadFile, progress: Progress | None, *, prun
             hint="include the natural key columns, or use --mode replace",
         )
     staging = sql.Identifier(f"medz1_staging_{file.table.name}")
+    # The staging table has the table's columns, defaults, NOT NULL and CHECK constraints,
+    # so the COPY refuses a bad row by its number, as a replace does.
     _execute(
         conn,
         sql.SQL(
-            "CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
-        ).format(staging, _columns(columns), _name(file.table)),
+            "CREATE TEMPORARY TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+            "INCLUDING IDENTITY INCLUDING GENERATED) ON COMMIT DROP"
+        ).format(staging, _name(file.table)),
     )
     _copy(conn, staging, file, progress)
     updates = [c for c in columns if c not in key]
