@@ -320,15 +320,27 @@ def file_digest(path: Path) -> tuple[int, str]:
 
 def list_backups(root: Path) -> list[BackupEntry]:
     """The backups in ``root``, oldest first; a broken manifest is listed with its problem."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(
+            f"the backup folder {root} is a file, not a directory",
+            hint="move the file away, or set MEDZ1_DATA_DIR to another folder",
+        )
     if not root.is_dir():
         return []
     entries = []
-    for folder in sorted(p for p in root.iterdir() if (p / bm.MANIFEST_NAME).is_file()):
+    try:
+        folders = sorted(p for p in root.iterdir() if (p / bm.MANIFEST_NAME).is_file())
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read the backup folder {root} ({exc.strerror})",
+            hint="fix its permissions, or set MEDZ1_DATA_DIR to another folder",
+        ) from exc
+    for folder in folders:
         size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
         manifest_path = folder / bm.MANIFEST_NAME
         try:
-            manifest = bm.Manifest.from_json(manifest_path.read_text(), source=str(manifest_path))
-        except DataError as exc:
+            manifest = read_manifest(manifest_path)
+        except (DataError, NotFoundError) as exc:
             entries.append(BackupEntry(folder, None, size, exc.message))
             continue
         entries.append(BackupEntry(folder, manifest, size))
@@ -351,18 +363,13 @@ def open_backup(path: Path) -> Backup:
             f"{folder} holds no {bm.MANIFEST_NAME}",
             hint="pass a directory written by `medz1 backup create`",
         )
-    manifest = bm.Manifest.from_json(manifest_path.read_text(), source=str(manifest_path))
-    if Path(manifest.archive.file).name != manifest.archive.file:
-        raise DataError(
-            f"{manifest_path} names an archive outside its directory",
-            hint="use the manifest.json written with the archive",
-        )
+    manifest = read_manifest(manifest_path)
     archive = folder / manifest.archive.file
     if not archive.is_file():
         raise NotFoundError(f"the archive {archive} is missing", hint="copy the whole directory")
     if path.is_file() and path not in (manifest_path, archive):
         raise UsageError(f"{path} is not part of the backup", hint="pass the backup directory")
-    size, sha256 = file_digest(archive)
+    size, sha256 = _archive_digest(archive)
     if size != manifest.archive.size:
         raise DataError(
             f"the archive {archive} is truncated or damaged: {size} bytes, "
@@ -375,6 +382,33 @@ def open_backup(path: Path) -> Backup:
             hint="use another backup",
         )
     return Backup(path=folder, manifest=manifest, archive=archive)
+
+
+def read_manifest(path: Path) -> bm.Manifest:
+    """Read and check a manifest file.
+
+    Raises:
+        NotFoundError: the file cannot be read (missing, a directory, no permission).
+        DataError: its content is not a valid manifest (see :meth:`Manifest.from_json`).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise NotFoundError(
+            f"cannot read {path} ({exc.strerror or type(exc).__name__})",
+            hint="pass a directory written by `medz1 backup create`, readable by you",
+        ) from exc
+    return bm.Manifest.from_json(raw, source=str(path))
+
+
+def _archive_digest(archive: Path) -> tuple[int, str]:
+    try:
+        return file_digest(archive)
+    except OSError as exc:
+        raise NotFoundError(
+            f"cannot read the archive {archive} ({exc.strerror or type(exc).__name__})",
+            hint="check the backup's file permissions, or copy the whole directory again",
+        ) from exc
 
 
 def check_archive(backup: Backup, tools: PgTools) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import subprocess
 import tempfile
 import time
@@ -32,7 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from psycopg import sql
 from sqlalchemy.pool import NullPool
 
 from medz1.db.engine import make_engine
@@ -43,7 +41,20 @@ from medz1.ops import backup_manifest as bm
 from medz1.ops import backup_state as state
 from medz1.ops import migrate
 from medz1.ops.backup import check_archive, normalize_schemas, open_backup
-from medz1.ops.backup_replace import Job, Outcome, create_extensions, replace_schemas
+from medz1.ops.backup_contents import (
+    SKIPPED_PRIVILEGES,
+    check_declared,
+    declared_contents,
+    read_contents,
+)
+from medz1.ops.backup_replace import (
+    Job,
+    Outcome,
+    create_extensions,
+    record_restore,
+    replace_schemas,
+)
+from medz1.ops.backup_scratch import ScratchDatabase
 from medz1.ops.backup_tools import (
     NullReporter,
     Reporter,
@@ -53,9 +64,10 @@ from medz1.ops.backup_tools import (
     libpq_env,
     toc_data_items,
 )
-from medz1.ops.database import database_exists, ensure_database
+from medz1.ops.database import database_exists
 from medz1.ops.grants import apply_grants, apply_roles, check_grants
 from medz1.provision.credentials import Policy
+from medz1.provision.policy import OWNER
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +115,23 @@ def restore(
     schemas: list[str] | tuple[str, ...] | None = None,
     into: str | None = None,
     replace: bool = False,
+    discard_newer_audit_rows: int | None = None,
     reporter: Reporter | None = None,
 ) -> RestoreReport:
     """Restore the backup at ``path`` into a new database, or with ``replace`` into an
-    existing one; verify it; raise :class:`CheckFailedError` (nothing kept) on differences.
+    existing one; verify it; write a ``backup_restored`` audit event into it.
+
+    Raises:
+        CheckFailedError: the restored database differs from the manifest (nothing kept).
+        DataError: the backup is damaged or its archive holds objects medz1 does not
+            declare (S35; nothing restored).
+        UsageError: ``replace`` would remove audit rows written after the backup and
+            ``discard_newer_audit_rows`` does not state their number.
     """
     started = time.monotonic()
     job, dest = _prepare(target, policy, path, schemas, into, replace, reporter)
     if replace:
-        outcome = replace_schemas(dest, job, check_revision=True)
+        outcome = replace_schemas(dest, job, live=True, discard_audit_rows=discard_newer_audit_rows)
     else:
         outcome = _in_new_database(dest, job, keep=True)
     if outcome.differences:
@@ -141,8 +161,7 @@ def verify(
 ) -> VerifyReport:
     """Restore the backup into a scratch database, compare it with the manifest, drop it."""
     started = time.monotonic()
-    scratch = f"medz1_verify_{os.getpid()}_{secrets.token_hex(4)}"
-    job, dest = _prepare(target, policy, path, None, scratch, False, reporter)
+    job, dest = _prepare(target, policy, path, None, "medz1_verify", False, reporter)
     outcome = _in_new_database(dest, job, keep=False)
     return VerifyReport(
         path=job.backup.path,
@@ -182,6 +201,10 @@ def _prepare(
     dest = _destination(target, into, replace)
     tools = choose_tools(_server_major(target))
     toc = check_archive(backup, tools)
+    report.step("comparing the archive with medz1's schema")
+    contents = read_contents(tools, backup.archive)
+    reference = declared_contents(target, policy, tools, backup.manifest.revision)
+    check_declared(contents, reference, source=f"the archive {backup.archive}")
     return Job(backup, chosen, toc, tools, policy, report), dest
 
 
@@ -221,34 +244,24 @@ def _server_major(target: Target) -> int:
         engine.dispose()
 
 
-def _drop_database(dest: Target) -> None:
-    log.info("dropping database %s", dest.database)
-    engine = make_engine(dest.maintenance_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with translated(what="the PostgreSQL server"), engine.connect() as conn:
-            statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(dest.database)
-            )
-            conn.exec_driver_sql(statement.as_string())
-    finally:
-        engine.dispose()
-
-
 # -- into a new database ------------------------------------------------------------------
 
 
 def _in_new_database(dest: Target, job: Job, *, keep: bool) -> Outcome:
-    """Create ``dest``, restore into it; drop it on failure, on differences, or unless ``keep``."""
-    job.reporter.step(f"creating database {dest.database}")
-    if not ensure_database(dest):
-        raise UsageError(f"database {dest.database} appeared meanwhile", hint="try again")
-    try:
-        outcome = _fill_new_database(dest, job)
-    except BaseException:
-        _drop_database(dest)
-        raise
-    if outcome.differences or not keep:
-        _drop_database(dest)
+    """Build ``dest`` under an unfinished name, restore and verify it; rename it to its
+    name only when ``keep`` and 0 differences, drop it otherwise (S35)."""
+    purpose = "restore" if keep else "verify"
+    job.reporter.step(f"creating database {dest.database} (unfinished until verified)")
+    with ScratchDatabase(dest, into=dest.database, purpose=purpose) as scratch:
+        outcome = _fill_new_database(scratch.target, job)
+        if keep and not outcome.differences:
+            engine = make_engine(scratch.target.url, poolclass=NullPool)
+            try:
+                with translated(), engine.begin() as conn:
+                    record_restore(conn, job, mode="new database", discarded=0)
+            finally:
+                engine.dispose()
+            scratch.finish()
     return outcome
 
 
@@ -263,7 +276,7 @@ def _fill_new_database(dest: Target, job: Job) -> Outcome:
             job.reporter.step(f"migrating {dest.database} to revision {job.manifest.revision}")
             with translated():
                 migrate.upgrade(engine, job.manifest.revision)
-            outcome = replace_schemas(dest, job, check_revision=False)
+            outcome = replace_schemas(dest, job, live=False)
             return Outcome(
                 outcome.differences, roles + outcome.roles_changed, outcome.grants_repaired
             )
@@ -285,7 +298,11 @@ def _pg_restore_into(dest: Target, job: Job, *, on_loaded: Callable[[str], None]
     ``on_loaded`` receives each ``schema.table`` whose data is committed, while the other
     jobs go on with the rest (pg_restore reports finished items only with several jobs).
     """
-    listing = "".join(line + "\n" for line in job.toc.splitlines() if not _SKIP_IN_NEW.match(line))
+    listing = "".join(
+        line + "\n"
+        for line in job.toc.splitlines()
+        if not _SKIP_IN_NEW.match(line) and not SKIPPED_PRIVILEGES.match(line)
+    )
     items = toc_data_items(job.toc)
     with tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as list_file:
         list_file.write(listing)
@@ -295,7 +312,8 @@ def _pg_restore_into(dest: Target, job: Job, *, on_loaded: Callable[[str], None]
             f"--dbname={dbname_conninfo(dest.database)}",
             "--no-password",
             "--exit-on-error",
-            "--disable-triggers",
+            "--no-owner",
+            f"--role={OWNER}",
             "--verbose",
             f"--jobs={_JOBS}",
             f"--use-list={list_file.name}",
