@@ -35,6 +35,7 @@ from medz1.errors import DataError, NotFoundError, ServerError, UsageError
 from medz1.models import SCHEMAS
 from medz1.ops import backup_manifest as bm
 from medz1.ops import backup_state as state
+from medz1.ops.backup_contents import check_declared, declared_contents, read_contents
 from medz1.ops.backup_tools import (
     NullReporter,
     PgTools,
@@ -163,6 +164,13 @@ def _create_in_snapshot(
         archive = folder / bm.ARCHIVE_NAME
         with _private_file(archive) as handle:
             tables, acl = _dump_and_digest(conn, target, tools, schemas, snapshot, handle, reporter)
+        reporter.step("comparing the archive with medz1's schema")
+        check_declared(
+            read_contents(tools, archive),
+            declared_contents(target, None, tools, revision),
+            source=f"database {target.database}",
+            creating=True,
+        )
         reporter.step("writing the manifest")
         size, sha256 = file_digest(archive)
         manifest = bm.Manifest(

@@ -123,8 +123,13 @@ _TYPES = sorted(
 )
 _LINE = re.compile(r"^(\d+); (\d+) (\d+) (.*)$")
 _HEADER = re.compile(r"^-- (?:Data for )?Name: (.*); Type: (.*); Schema: (.*); Owner: .*$")
-#: Lines pg_restore prints that differ between two dumps of the same schema.
-_VOLATILE = re.compile(rb"^(\\restrict |\\unrestrict |-- Dumped (from|by) |-- PostgreSQL database dump)")
+#: Lines pg_restore prints that differ between two dumps of the same schema: the random
+#: ``\restrict`` key, version comments, and the table access method and tablespace it sets
+#: (as quoted identifiers) before whichever entry comes first in the selection.
+_VOLATILE = re.compile(
+    rb"^(\\restrict |\\unrestrict |-- Dumped (from|by) |-- PostgreSQL database dump"
+    rb"|SET default_tablespace = |SET default_table_access_method = )"
+)
 _SHOWN = 8
 
 
@@ -247,23 +252,34 @@ def _compared(kind: str, name: str) -> bool:
     return kind == "ACL" and name.startswith(_ROUTINES)
 
 
-def check_declared(archive: Contents, reference: Contents, *, source: str) -> None:
+def check_declared(
+    archive: Contents, reference: Contents, *, source: str, creating: bool = False
+) -> None:
     """Refuse ``archive`` when it holds anything ``reference`` does not (S35).
+
+    ``creating`` words the refusal for ``backup create`` (the archive just written).
 
     Raises:
         DataError: listing the undeclared entries by type and name (exit 8).
     """
     problems = undeclared(archive, reference)
-    if problems:
-        shown = "; ".join(problems[:_SHOWN])
-        more = f" (and {len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else ""
+    if not problems:
+        return
+    shown = "; ".join(problems[:_SHOWN])
+    more = f" (and {len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else ""
+    if creating:
         raise DataError(
-            f"{source} holds {len(problems)} object(s) medz1 does not declare, so nothing "
-            f"was restored: {shown}{more}",
-            hint="back up a database that holds only medz1's schema (drop the extra objects "
-            "and run `medz1 check`), or restore this archive by hand with pg_restore after "
-            "reading its SQL (`pg_restore --schema-only -f - ARCHIVE`)",
+            f"{source} holds {len(problems)} object(s) medz1 does not declare, so no backup "
+            f"was written (a restore would run them): {shown}{more}",
+            hint="drop the objects medz1 does not declare (see `medz1 check`), then back up "
+            "again; use pg_dump directly for a copy of everything",
         )
+    raise DataError(
+        f"{source} holds {len(problems)} object(s) medz1 does not declare, so nothing "
+        f"was restored: {shown}{more}",
+        hint="back up a database that holds only medz1's schema, or read the archive's SQL "
+        "(`pg_restore --schema-only -f - ARCHIVE`) and restore it by hand",
+    )
 
 
 def dump_schema(tools: PgTools, database: Target) -> Contents:
@@ -292,7 +308,9 @@ def dump_schema(tools: PgTools, database: Target) -> Contents:
         return read_contents(tools, archive)
 
 
-def declared_contents(server: Target, policy: Policy, tools: PgTools, revision: str) -> Contents:
+def declared_contents(
+    server: Target, policy: Policy | None, tools: PgTools, revision: str
+) -> Contents:
     """What medz1's migrations create at ``revision``: a reference database built for the
     comparison (under an unfinished name), dumped schema-only, then dropped.
 
@@ -303,7 +321,8 @@ def declared_contents(server: Target, policy: Policy, tools: PgTools, revision: 
         engine = make_engine(scratch.target.url, poolclass=NullPool)
         try:
             ensure_extensions(engine)
-            apply_roles(scratch.target, policy)  # as `medz1 up`: roles, owner, then migrations
+            if policy is not None:  # as `medz1 up`: roles and owner, then migrations
+                apply_roles(scratch.target, policy)
             with translated():
                 migrate.upgrade(engine, revision)
         finally:
