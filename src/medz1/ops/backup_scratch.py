@@ -121,7 +121,7 @@ def list_unfinished(server: Target) -> list[Unfinished]:
                 Unfinished(
                     name=str(name),
                     purpose=details.get("purpose", "?"),
-                    into=details.get("into", "?"),
+                    into=details.get("into", str(name).split(MARK, 1)[0]),
                     started=details.get("started", "?"),
                     in_progress=not free,
                     size=int(size),
