@@ -145,7 +145,13 @@ def marker() -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+#: Run in the fast loop; the other kinds only in the full (slow) run.
+_FAST = ("check constraint calling a function", "declared function with another body")
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=() if c in _FAST else pytest.mark.slow) for c in CASES]
+)
 def test_restore_refuses_an_archive_with_an_undeclared_object_before_restoring(
     db_target: Target,
     engine: Engine,
