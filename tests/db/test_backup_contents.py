@@ -9,6 +9,7 @@ such a database up.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 import uuid
@@ -214,5 +215,46 @@ def test_a_manifest_naming_an_undeclared_extension_is_refused(
     update = {"extensions": (*manifest.extensions, extra)}
     path.write_text(manifest.model_copy(update=update).sealed().to_json())
     with pytest.raises(DataError, match="extension 'plperlu'"):
+        restore(db_target, policy, backup, into=empty_target.database)
+    assert not database_exists(empty_target)
+
+
+def reseal_archive(backup: Path) -> None:
+    """Rewrite the manifest's archive size and digest after the archive was changed."""
+    archive = backup / bm.ARCHIVE_NAME
+    size, sha256 = file_digest(archive)
+    path = backup / bm.MANIFEST_NAME
+    manifest = bm.Manifest.model_validate(json.loads(path.read_text()))
+    update = {"archive": bm.ArchiveFile(file=bm.ARCHIVE_NAME, size=size, sha256=sha256)}
+    path.write_text(manifest.model_copy(update=update).sealed().to_json())
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        rb"COPY ai\.ddi_cache \([^)]*\) FROM stdin;",  # a TABLE DATA entry's statement
+        rb"SELECT pg_catalog\.setval\('auth\.[a-z_]+', \d+, true\);",  # a SEQUENCE SET entry
+    ],
+)
+def test_a_data_entry_carrying_other_sql_is_refused_before_restoring(
+    db_target: Target,
+    engine: Engine,
+    empty_target: Target,
+    policy: Policy,
+    tmp_path: Path,
+    statement: bytes,
+) -> None:
+    fill(engine)
+    backup = create_backup(db_target, root=tmp_path).path
+    archive = backup / bm.ARCHIVE_NAME
+    data = archive.read_bytes()
+    found = re.search(statement, data)
+    assert found is not None
+    evil = b"CHECKPOINT;".ljust(len(found[0]))  # the same length keeps the archive readable
+    archive.write_bytes(data[: found.start()] + evil + data[found.end() :])
+    reseal_archive(backup)
+    with pytest.raises(
+        DataError, match="data statement medz1 does not write, so nothing was restored: CHECKPOINT"
+    ):
         restore(db_target, policy, backup, into=empty_target.database)
     assert not database_exists(empty_target)

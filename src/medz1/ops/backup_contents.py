@@ -328,3 +328,70 @@ def declared_contents(
         finally:
             engine.dispose()
         return dump_schema(tools, scratch.target)
+
+
+_COPY = re.compile(rb'^COPY ([a-z_][a-z0-9_]*)\.("?[a-z_][a-z0-9_]*"?) \(([^;]*)\) FROM stdin;$')
+_COLUMNS = re.compile(rb'^"?[a-z_][a-z0-9_]*"?(, "?[a-z_][a-z0-9_]*"?)*$')
+_SETVAL = re.compile(
+    rb"^SELECT pg_catalog\.setval\('([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)', \d+, (true|false)\);$"
+)
+_HARMLESS = re.compile(rb"^(--.*|\\restrict \w+|\\unrestrict \w+|SET [a-z_]+ = [^;]*;)?$")
+
+
+def check_data_statements(tools: PgTools, archive: Path, reference: Contents) -> None:
+    """Refuse data entries whose SQL is anything but a COPY into a declared table or a
+    ``setval`` of a declared sequence (S35).
+
+    The statements of ``TABLE DATA`` and ``SEQUENCE SET`` entries are stored in the archive
+    and run as they are; ``pg_dump`` writes only those two shapes, so anything else was put
+    there by hand. The data itself is streamed past, never kept.
+
+    Raises:
+        DataError: naming the first such statement's kind (exit 8).
+    """
+    declared = {
+        (e.schema.encode(), e.name.encode()): e.kind
+        for e in reference.entries
+        if e.kind in ("TABLE", "SEQUENCE")
+    }
+    command = [str(tools.pg_restore), "--data-only", "--file=-", str(archive)]
+    process = subprocess.Popen(  # noqa: S603 - fixed program, arguments built here
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_env()
+    )
+    assert process.stdout is not None
+    problem = None
+    try:
+        in_copy = False
+        for raw in process.stdout:
+            line = raw.rstrip(b"\n")
+            if in_copy:
+                in_copy = line != b"\\."
+                continue
+            problem = _data_problem(line, declared)
+            if problem is not None:
+                break
+            in_copy = line.startswith(b"COPY ")
+    finally:
+        process.stdout.close()
+        process.kill()
+        process.wait()
+    if problem is not None:
+        raise DataError(
+            f"the archive {archive} holds a data statement medz1 does not write, so nothing "
+            f"was restored: {problem}",
+            hint="use a backup written by `medz1 backup create`",
+        )
+
+
+def _data_problem(line: bytes, declared: dict[tuple[bytes, bytes], str]) -> str | None:
+    if _HARMLESS.match(line) or line == b"SELECT pg_catalog.set_config('search_path', '', false);":
+        return None
+    copy = _COPY.match(line)
+    if copy is not None:
+        if declared.get((copy[1], copy[2].strip(b'"'))) == "TABLE" and _COLUMNS.match(copy[3]):
+            return None
+        return f"COPY into {copy[1].decode()}.{copy[2].decode()}"
+    setval = _SETVAL.match(line)
+    if setval is not None and declared.get((setval[1], setval[2])) == "SEQUENCE":
+        return None
+    return line[:80].decode(errors="replace").strip()

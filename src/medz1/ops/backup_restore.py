@@ -43,6 +43,7 @@ from medz1.ops import migrate
 from medz1.ops.backup import check_archive, normalize_schemas, open_backup
 from medz1.ops.backup_contents import (
     SKIPPED_PRIVILEGES,
+    check_data_statements,
     check_declared,
     declared_contents,
     read_contents,
@@ -205,6 +206,7 @@ def _prepare(
     contents = read_contents(tools, backup.archive)
     reference = declared_contents(target, policy, tools, backup.manifest.revision)
     check_declared(contents, reference, source=f"the archive {backup.archive}")
+    check_data_statements(tools, backup.archive, reference)
     return Job(backup, chosen, toc, tools, policy, report), dest
 
 
