@@ -21,7 +21,7 @@ from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.errors import NotFoundError, UsageError
 from medz1.ops.backup import create_backup
-from medz1.ops.backup_restore import restore
+from medz1.ops.backup_restore import restore, verify
 from medz1.ops.backup_scratch import (
     COMMENT_PREFIX,
     drop_unfinished,
@@ -226,3 +226,13 @@ def test_drop_restore_refuses_a_database_a_live_restore_is_building(
     finally:
         admin.execute(text("SELECT pg_advisory_unlock_all()"))
         drop_database(admin, _LEFTOVER)
+
+
+def test_verify_works_while_a_database_named_like_its_scratch_exists(
+    db_target: Target, full_backup: Path, policy: Policy, admin: Connection
+) -> None:
+    make_leftover(admin, "medz1_verify", None)
+    try:
+        assert verify(db_target, policy, full_backup).differences == []
+    finally:
+        drop_database(admin, "medz1_verify")

@@ -76,6 +76,8 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: TOC entries a new database already has (``public`` comes with every database).
 _SKIP_IN_NEW = re.compile(r"^\d+; \d+ \d+ (SCHEMA - public|COMMENT - SCHEMA public) ")
 _SHOWN_DIFFERENCES = 3
+#: The name verify's scratch database is built for (it is always dropped, never renamed).
+_VERIFY = "medz1_verify"
 #: pg_restore jobs, and connections digesting meanwhile.
 _JOBS = max(2, min(4, os.cpu_count() or 1))
 #: pg_restore --verbose with several jobs, when the data of a table is committed.
@@ -162,7 +164,7 @@ def verify(
 ) -> VerifyReport:
     """Restore the backup into a scratch database, compare it with the manifest, drop it."""
     started = time.monotonic()
-    job, dest = _prepare(target, policy, path, None, "medz1_verify", False, reporter)
+    job, dest = _prepare(target, policy, path, None, _VERIFY, False, reporter)
     outcome = _in_new_database(dest, job, keep=False)
     return VerifyReport(
         path=job.backup.path,
@@ -199,7 +201,8 @@ def _prepare(
     report.step("checking the backup")
     backup = open_backup(path)
     chosen = normalize_schemas(schemas, backup.manifest.schemas)
-    dest = _destination(target, into, replace)
+    # verify's scratch database gets a unique unfinished name and is never renamed.
+    dest = _on(target, _VERIFY) if into == _VERIFY else _destination(target, into, replace)
     tools = choose_tools(_server_major(target))
     toc = check_archive(backup, tools)
     report.step("comparing the archive with medz1's schema")
