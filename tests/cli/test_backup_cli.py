@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from medz1.cli import backup as backup_cmd
 from medz1.cli import main
 from medz1.db.target import Target
-from medz1.ops import backup_manifest as bm
+from medz1.ops.backup import _manifest as bm
 from tests.cli.conftest import Invoke
 
 pytestmark = pytest.mark.db

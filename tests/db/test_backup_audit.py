@@ -14,8 +14,7 @@ from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.target import Target
 from medz1.errors import UsageError
 from medz1.models import SCHEMAS
-from medz1.ops.backup import create_backup
-from medz1.ops.backup_restore import restore
+from medz1.ops.backup import create, restore
 from medz1.provision.credentials import Policy
 from tests.db.test_backup import count, fill
 
@@ -56,7 +55,7 @@ def test_replace_from_an_older_backup_refuses_to_remove_newer_audit_rows(
     db_target: Target, engine: Engine, policy: Policy, tmp_path: Path, schemas: list[str] | None
 ) -> None:
     fill(engine)
-    backup = create_backup(db_target, root=tmp_path, schemas=schemas).path
+    backup = create(db_target, root=tmp_path, schemas=schemas).path
     write_newer_rows(engine, 4)
     before = count(engine, "auth.audit_logs")
     with pytest.raises(UsageError, match="would remove 4 audit row") as refused:
@@ -70,7 +69,7 @@ def test_replace_with_the_stated_count_discards_them_and_records_it(
     db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
 ) -> None:
     fill(engine)
-    backup = create_backup(db_target, root=tmp_path, schemas=["auth"]).path
+    backup = create(db_target, root=tmp_path, schemas=["auth"]).path
     before = count(engine, "auth.audit_logs")
     write_newer_rows(engine, 3)
     restore(db_target, policy, backup, replace=True, discard_newer_audit_rows=3)
@@ -85,7 +84,7 @@ def test_replace_with_another_count_than_the_rows_it_removes_is_refused(
     db_target: Target, engine: Engine, policy: Policy, tmp_path: Path, stated: int
 ) -> None:
     fill(engine)
-    backup = create_backup(db_target, root=tmp_path, schemas=["auth"]).path
+    backup = create(db_target, root=tmp_path, schemas=["auth"]).path
     write_newer_rows(engine, 3)
     with pytest.raises(UsageError, match="would remove 3 audit row"):
         restore(db_target, policy, backup, replace=True, discard_newer_audit_rows=stated)
@@ -96,7 +95,7 @@ def test_discard_count_without_newer_rows_is_refused(
     db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
 ) -> None:
     fill(engine)
-    backup = create_backup(db_target, root=tmp_path, schemas=["auth"]).path
+    backup = create(db_target, root=tmp_path, schemas=["auth"]).path
     with pytest.raises(UsageError, match="removes no audit row"):
         restore(db_target, policy, backup, replace=True, discard_newer_audit_rows=1)
 
@@ -106,7 +105,7 @@ def test_every_replace_writes_a_backup_restored_event(
     db_target: Target, engine: Engine, policy: Policy, tmp_path: Path, schemas: list[str] | None
 ) -> None:
     fill(engine)
-    backup = create_backup(db_target, root=tmp_path, schemas=schemas).path
+    backup = create(db_target, root=tmp_path, schemas=schemas).path
     restore(db_target, policy, backup, replace=True)
     [event] = restored_events(engine)
     assert event["mode"] == "replace"
@@ -121,7 +120,7 @@ def test_restore_into_a_new_database_writes_the_event_there(
     db_target: Target, engine: Engine, empty_target: Target, policy: Policy, tmp_path: Path
 ) -> None:
     fill(engine)
-    backup = create_backup(db_target, root=tmp_path, schemas=["auth"]).path
+    backup = create(db_target, root=tmp_path, schemas=["auth"]).path
     restore(db_target, policy, backup, into=empty_target.database)
     restored = make_engine(empty_target.url)
     try:

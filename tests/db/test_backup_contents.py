@@ -21,10 +21,10 @@ from sqlalchemy import Engine, text
 
 from medz1.db.target import Target
 from medz1.errors import DataError
-from medz1.ops import backup_manifest as bm
-from medz1.ops.backup import create_backup, file_digest
-from medz1.ops.backup_restore import restore, verify
-from medz1.ops.backup_tools import choose_tools, libpq_env
+from medz1.ops.backup import _manifest as bm
+from medz1.ops.backup import create, restore, verify
+from medz1.ops.backup._tools import choose_tools, libpq_env
+from medz1.ops.backup.archive import file_digest
 from medz1.ops.database import database_exists
 from medz1.provision.credentials import Policy
 from tests.db.test_backup import count, fill
@@ -120,7 +120,7 @@ def crafted_backup(target: Target, engine: Engine, folder: Path, ddl: str, marke
     """A valid backup of ``target`` whose archive also holds the objects ``ddl`` adds
     (``{marker}`` and ``{source}`` in it are replaced by the marker file and the database)."""
     fill(engine)
-    backup = create_backup(target, root=folder).path
+    backup = create(target, root=folder).path
     with engine.begin() as conn:
         conn.exec_driver_sql(
             ddl.replace("{marker}", str(marker)).replace("{source}", target.database)
@@ -200,7 +200,7 @@ def test_backup_create_refuses_a_database_with_an_undeclared_object(
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE VIEW auth.v_extra AS SELECT 1 AS one")
     with pytest.raises(DataError, match=r"VIEW auth\.v_extra") as refused:
-        create_backup(db_target, root=tmp_path, schemas=["auth"])
+        create(db_target, root=tmp_path, schemas=["auth"])
     assert "no backup was written" in refused.value.message
     assert list(tmp_path.iterdir()) == []
 
@@ -208,7 +208,7 @@ def test_backup_create_refuses_a_database_with_an_undeclared_object(
 def test_a_manifest_naming_an_undeclared_extension_is_refused(
     db_target: Target, empty_target: Target, policy: Policy, tmp_path: Path
 ) -> None:
-    backup = create_backup(db_target, root=tmp_path, schemas=["admin"]).path
+    backup = create(db_target, root=tmp_path, schemas=["admin"]).path
     path = backup / bm.MANIFEST_NAME
     manifest = bm.Manifest.model_validate(json.loads(path.read_text()))
     extra = bm.Extension(name="plperlu", version="1.0", schema_name="pg_catalog")
@@ -245,7 +245,7 @@ def test_a_data_entry_carrying_other_sql_is_refused_before_restoring(
     statement: bytes,
 ) -> None:
     fill(engine)
-    backup = create_backup(db_target, root=tmp_path).path
+    backup = create(db_target, root=tmp_path).path
     archive = backup / bm.ARCHIVE_NAME
     data = archive.read_bytes()
     found = re.search(statement, data)

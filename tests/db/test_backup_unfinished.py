@@ -20,9 +20,8 @@ from sqlalchemy.pool import NullPool
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.errors import NotFoundError, UsageError
-from medz1.ops.backup import create_backup
-from medz1.ops.backup_restore import restore, verify
-from medz1.ops.backup_scratch import (
+from medz1.ops.backup import create, restore, verify
+from medz1.ops.backup.scratch import (
     COMMENT_PREFIX,
     drop_unfinished,
     list_unfinished,
@@ -53,7 +52,7 @@ def full_backup(db_target: Target, database_url_env: str, tmp_path: Path) -> Pat
     engine = make_engine(db_target.url, poolclass=NullPool)
     fill(engine)
     engine.dispose()
-    return create_backup(db_target, root=tmp_path / "backups").path
+    return create(db_target, root=tmp_path / "backups").path
 
 
 def building(conn: Connection, into: str) -> list[str]:

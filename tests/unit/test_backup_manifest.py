@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medz1.errors import DataError, Medz1Error, NotFoundError, UsageError
-from medz1.ops import backup_manifest as bm
-from medz1.ops.backup import file_digest, list_backups, open_backup
+from medz1.ops.backup import _manifest as bm
+from medz1.ops.backup.archive import file_digest, list_backups, open_backup
 
 
 def manifest(**changes: Any) -> bm.Manifest:

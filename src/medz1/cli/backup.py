@@ -25,11 +25,17 @@ from medz1.cli import console
 from medz1.cli.context import policy, state, target
 from medz1.cli.up import human_size
 from medz1.models import SCHEMAS
-from medz1.ops.backup import BackupEntry, backups_dir, create_backup, list_backups
-from medz1.ops.backup_restore import restore as run_restore
-from medz1.ops.backup_restore import verify as run_verify
-from medz1.ops.backup_scratch import drop_unfinished, list_unfinished
-from medz1.ops.backup_tools import NullReporter, Reporter
+from medz1.ops.backup import create as run_create
+from medz1.ops.backup import restore as run_restore
+from medz1.ops.backup import verify as run_verify
+from medz1.ops.backup.archive import (
+    BackupEntry,
+    NullReporter,
+    Reporter,
+    backups_dir,
+    list_backups,
+)
+from medz1.ops.backup.scratch import drop_unfinished, list_unfinished
 
 app = typer.Typer(
     help="Backups of the medz1 database, whole or per schema: create, restore, verify, list.",
@@ -118,7 +124,7 @@ def create(
     settings = state.settings()
     where = target(settings)
     with _progress() as reporter:
-        report = create_backup(
+        report = run_create(
             where,
             root=backups_dir(settings.data_path),
             schemas=schema,

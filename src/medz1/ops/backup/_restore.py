@@ -8,12 +8,14 @@ against the manifest, then the declared grant policy with 0 differences, S23/S30
   migrated to the backup's revision first, so the other schemas exist, empty. Whatever
   fails or differs, the new database is dropped again.
 - **``--replace``**: the restored schemas of an existing database at the backup's
-  revision are replaced in one transaction (:mod:`medz1.ops.backup_replace`), committed
+  revision are replaced in one transaction (:mod:`medz1.ops.backup._replace`), committed
   only when everything matches.
 
 Roles are created from the declared policy with the passwords from medz1's settings; a
-dump never carries roles or passwords (S31). Data is restored with triggers disabled, so
-append-only and chaining triggers neither refuse nor rewrite the audit rows.
+dump never carries roles or passwords (S31). The archive's SQL runs as ``medz1_owner``
+and only after :mod:`medz1.ops.backup.contents` found it identical to medz1's own (S35).
+Triggers are created after the data (pg_dump's post-data section), so the append-only and
+chaining triggers neither refuse nor rewrite the restored audit rows.
 """
 
 from __future__ import annotations
@@ -37,26 +39,15 @@ from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.errors import CheckFailedError, DataError, NotFoundError, UsageError
-from medz1.ops import backup_manifest as bm
-from medz1.ops import backup_state as state
 from medz1.ops import migrate
-from medz1.ops.backup import check_archive, normalize_schemas, open_backup
-from medz1.ops.backup_contents import (
-    SKIPPED_PRIVILEGES,
-    check_data_statements,
-    check_declared,
-    declared_contents,
-    read_contents,
-)
-from medz1.ops.backup_replace import (
-    Job,
-    Outcome,
+from medz1.ops.backup import _manifest as bm
+from medz1.ops.backup import _state as state
+from medz1.ops.backup._replace import (
     create_extensions,
     record_restore,
     replace_schemas,
 )
-from medz1.ops.backup_scratch import ScratchDatabase
-from medz1.ops.backup_tools import (
+from medz1.ops.backup._tools import (
     NullReporter,
     Reporter,
     choose_tools,
@@ -65,6 +56,15 @@ from medz1.ops.backup_tools import (
     libpq_env,
     toc_data_items,
 )
+from medz1.ops.backup.archive import Job, Outcome, check_archive, normalize_schemas, open_backup
+from medz1.ops.backup.contents import (
+    SKIPPED_PRIVILEGES,
+    check_data_statements,
+    check_declared,
+    declared_contents,
+    read_contents,
+)
+from medz1.ops.backup.scratch import ScratchDatabase
 from medz1.ops.database import database_exists
 from medz1.ops.grants import apply_grants, apply_roles, check_grants
 from medz1.provision.credentials import Policy
@@ -95,18 +95,6 @@ class RestoreReport:
     rows: int
     roles_changed: list[str]
     grants_repaired: list[str]
-    duration: float
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """What ``verify`` compared, and every difference it found."""
-
-    path: Path
-    schemas: tuple[str, ...]
-    tables: int
-    rows: int
-    differences: list[str]
     duration: float
 
 
@@ -155,23 +143,6 @@ def restore(
         rows=sum(t.rows for t in restored),
         roles_changed=outcome.roles_changed,
         grants_repaired=outcome.grants_repaired,
-        duration=time.monotonic() - started,
-    )
-
-
-def verify(
-    target: Target, policy: Policy, path: Path, *, reporter: Reporter | None = None
-) -> VerifyReport:
-    """Restore the backup into a scratch database, compare it with the manifest, drop it."""
-    started = time.monotonic()
-    job, dest = _prepare(target, policy, path, None, _VERIFY, False, reporter)
-    outcome = _in_new_database(dest, job, keep=False)
-    return VerifyReport(
-        path=job.backup.path,
-        schemas=job.schemas,
-        tables=len(job.manifest.tables),
-        rows=job.manifest.rows,
-        differences=outcome.differences,
         duration=time.monotonic() - started,
     )
 

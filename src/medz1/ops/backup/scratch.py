@@ -1,7 +1,7 @@
 """Databases a restore builds: under a name that says unfinished, renamed only when verified.
 
 A restore into a new database, ``verify``'s scratch database and the reference schema a
-restore is compared with (:mod:`medz1.ops.backup_contents`) are all built under
+restore is compared with (:mod:`medz1.ops.backup.contents`) are all built under
 ``<name>__medz1_restoring_<8 hex>`` (S35). The database is created with connections
 refused, CONNECT is revoked from PUBLIC and a marker comment is set before anyone may
 connect, so a half-built database is never reachable by the application roles. A restore

@@ -2,15 +2,16 @@
 
 ``pg_restore --single-transaction`` owns its transaction, so nothing could run before or
 after it in the same one. Here the script ``pg_restore`` prints runs on medz1's own
-connection instead (:mod:`medz1.ops.backup_script`), between the steps that make the
+connection instead (:mod:`medz1.ops.backup._script`), between the steps that make the
 result consistent: foreign keys from other schemas into the replaced ones
 (``admin.user_preferences`` -> ``auth.users``) are dropped and re-created, which
 re-validates them; roles and grants are repaired from the declared policy; counts, digests
 and ACLs are compared with the manifest and the grant policy is checked. Only with 0
 differences does it commit; any error or difference rolls everything back.
 
-Data is restored with triggers disabled, so append-only and chaining triggers neither
-refuse nor rewrite the audit rows: the stored chain values come back verbatim.
+Triggers are created after the data (pg_dump's post-data section), so append-only and
+chaining triggers neither refuse nor rewrite the audit rows: the stored chain values come
+back verbatim.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import getpass
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -38,54 +38,17 @@ from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.errors import DataError, NotFoundError, ServerError, UsageError
-from medz1.models import SCHEMAS
-from medz1.ops import backup_manifest as bm
-from medz1.ops import backup_state as state
-from medz1.ops.backup import Backup
-from medz1.ops.backup_contents import SKIPPED_PRIVILEGES
-from medz1.ops.backup_script import ScriptRunner
-from medz1.ops.backup_tools import PgTools, Reporter, clean_env, last_line
+from medz1.ops.backup import _manifest as bm
+from medz1.ops.backup import _state as state
+from medz1.ops.backup._script import ScriptRunner
+from medz1.ops.backup._tools import clean_env, last_line
+from medz1.ops.backup.archive import Job, Outcome
+from medz1.ops.backup.contents import SKIPPED_PRIVILEGES
 from medz1.provision import apply as provision
 from medz1.provision.credentials import Policy
 from medz1.provision.policy import OWNER
 
 _MAX_GRANT_PASSES = 3
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a restore found and changed."""
-
-    differences: list[str]
-    roles_changed: list[str]
-    grants_repaired: list[str]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One restore: which backup, which schemas, where to, with which programs."""
-
-    backup: Backup
-    schemas: tuple[str, ...]
-    toc: str
-    tools: PgTools
-    policy: Policy
-    reporter: Reporter
-
-    @property
-    def manifest(self) -> bm.Manifest:
-        """The backup's manifest."""
-        return self.backup.manifest
-
-    @property
-    def expected_tables(self) -> list[bm.TableState]:
-        """The manifest's tables in the restored schemas."""
-        return [t for t in self.manifest.tables if t.schema_name in self.schemas]
-
-    @property
-    def whole(self) -> bool:
-        """True when every medz1 schema is restored (database-wide ACLs are compared too)."""
-        return self.schemas == SCHEMAS
 
 
 def replace_schemas(
