@@ -32,9 +32,8 @@ from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import bundled_major_version
 from medz1.models import SCHEMAS
-from medz1.ops.backup import create_backup
-from medz1.ops.backup_restore import restore
-from medz1.ops.backup_tools import choose_tools, dbname_conninfo, libpq_env
+from medz1.ops.backup import create, restore
+from medz1.ops.backup._tools import choose_tools, dbname_conninfo, libpq_env
 
 _FILL = [
     """INSERT INTO public.patient_demographics (patient_key, icn, name_last, name_first, dob,
@@ -149,7 +148,7 @@ def plain_pg_restore(db: BenchDatabase, archive: Path, name: str, jobs: int) -> 
 def medz1_backup(db: BenchDatabase, out: Path) -> tuple[float, Path]:
     """Seconds for ``medz1 backup create`` and the backup directory."""
     started = time.perf_counter()
-    report = create_backup(db.target, root=out.parent, out=out)
+    report = create(db.target, root=out.parent, out=out)
     return time.perf_counter() - started, report.path
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 import typer
+from sqlalchemy import Engine, text
 
 from medz1.cli import backup as backup_cmd
 from medz1.cli import main
 from medz1.db.target import Target
-from medz1.ops import backup_manifest as bm
+from medz1.ops.backup import _manifest as bm
 from tests.cli.conftest import Invoke
 
 pytestmark = pytest.mark.db
@@ -41,7 +42,9 @@ def backup(cli: Invoke, database_url_env: str) -> Path:
     return Path(result.out.split("backup written: ", 1)[1].splitlines()[0].strip())
 
 
-@pytest.mark.parametrize("command", ["create", "restore", "verify", "list"])
+@pytest.mark.parametrize(
+    "command", ["create", "restore", "verify", "list", "list-restores", "drop-restore"]
+)
 def test_every_backup_command_has_help_with_an_example(cli: Invoke, command: str) -> None:
     result = cli("backup", command, "--help")
     assert result.code == 0
@@ -122,3 +125,55 @@ def test_restore_over_an_existing_database_without_replace_is_refused(
     result = cli("backup", "restore", str(backup), "--into", database)
     assert result.code == 2
     assert "exists; a restore never writes over a database" in result.err
+
+
+def test_verify_of_a_manifest_that_is_not_utf8_exits_8_with_one_line(
+    cli: Invoke, backup: Path
+) -> None:
+    (backup / bm.MANIFEST_NAME).write_bytes(b"\xff\xfe\x00{")
+    result = cli("backup", "verify", str(backup))
+    assert (result.code, result.err.count("\n")) == (8, 1)
+    assert "not UTF-8" in result.err
+
+
+@pytest.mark.parametrize("command", [["list"], ["create", "--schema", "auth"]])
+def test_a_backup_folder_that_is_a_file_exits_2_with_one_line(
+    cli: Invoke, database_url_env: str, tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "backups").write_text("not a folder")
+    result = cli("backup", *command)
+    assert (result.code, result.err.count("\n")) == (2, 1)
+    assert "Traceback" not in result.err
+
+
+def test_replace_that_would_drop_newer_audit_rows_exits_2_naming_the_count(
+    cli: Invoke, backup: Path, engine: Engine
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO auth.audit_logs (event_type, success) "
+                "SELECT 'login_failed', false FROM generate_series(1, 2)"
+            )
+        )
+    refused = cli("backup", "restore", str(backup), "--replace")
+    assert refused.code == 2
+    assert "would remove 2 audit row(s)" in refused.err
+    accepted = cli("backup", "restore", str(backup), "--replace", "--discard-newer-audit-rows", "2")
+    assert accepted.code == 0, accepted.err
+
+
+def test_list_restores_json_is_empty_without_leftovers(cli: Invoke, database_url_env: str) -> None:
+    result = cli("backup", "list-restores", "--json")
+    assert (result.code, json.loads(result.out)) == (0, [])
+
+
+def test_drop_restore_of_an_ordinary_database_exits_6_and_drops_nothing(
+    cli: Invoke, database_url_env: str
+) -> None:
+    database = database_url_env.rsplit("/", 1)[1].split("?")[0]
+    result = cli("backup", "drop-restore", database)
+    assert result.code == 6
+    assert "not a database a medz1 restore left behind" in result.err
+    assert cli("backup", "list", "--json").code == 0  # the database is still there

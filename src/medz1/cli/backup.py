@@ -25,10 +25,17 @@ from medz1.cli import console
 from medz1.cli.context import policy, state, target
 from medz1.cli.up import human_size
 from medz1.models import SCHEMAS
-from medz1.ops.backup import BackupEntry, backups_dir, create_backup, list_backups
-from medz1.ops.backup_restore import restore as run_restore
-from medz1.ops.backup_restore import verify as run_verify
-from medz1.ops.backup_tools import NullReporter, Reporter
+from medz1.ops.backup import create as run_create
+from medz1.ops.backup import restore as run_restore
+from medz1.ops.backup import verify as run_verify
+from medz1.ops.backup.archive import (
+    BackupEntry,
+    NullReporter,
+    Reporter,
+    backups_dir,
+    list_backups,
+)
+from medz1.ops.backup.scratch import drop_unfinished, list_unfinished
 
 app = typer.Typer(
     help="Backups of the medz1 database, whole or per schema: create, restore, verify, list.",
@@ -117,7 +124,7 @@ def create(
     settings = state.settings()
     where = target(settings)
     with _progress() as reporter:
-        report = create_backup(
+        report = run_create(
             where,
             root=backups_dir(settings.data_path),
             schemas=schema,
@@ -156,11 +163,24 @@ def restore(
         help="Replace the restored schemas of an existing database (the current one, or "
         "--into) in one transaction; it must be at the backup's migration revision.",
     ),
+    discard_newer_audit_rows: int | None = typer.Option(
+        None,
+        "--discard-newer-audit-rows",
+        metavar="N",
+        min=0,
+        help="With --replace of auth: accept losing the N audit rows written after the "
+        "backup (N must be the exact count the refusal states; the restore's audit event "
+        "records it). Without it such a restore is refused.",
+    ),
 ) -> None:
     """Restore a backup into a new database (default) or, with --replace, in place; verify it.
 
-    Roles are created if missing, with passwords from medz1's settings; grants are
-    re-applied; row counts, digests and ACLs must match the manifest or nothing is kept.
+    The archive is first compared with medz1's own schema at the backup's revision; one
+    undeclared object refuses it (exit 8) before anything is restored. A new database is
+    built as <name>__medz1_restoring_<id> and renamed only once verified. Roles are created
+    if missing, with passwords from medz1's settings; grants are re-applied; row counts,
+    digests and ACLs must match the manifest or nothing is kept. Every restore writes a
+    backup_restored event into the audit chain of the database restored into.
 
     \b
     Example: medz1 backup restore .medz1/backups/20260101T000000Z-auth --replace
@@ -176,6 +196,7 @@ def restore(
             schemas=schema,
             into=into,
             replace=replace,
+            discard_newer_audit_rows=discard_newer_audit_rows,
             reporter=reporter,
         )
     action = "replaced" if report.replaced else "restored"
@@ -290,3 +311,47 @@ def _entry_json(entry: BackupEntry) -> dict[str, object]:
         "postgresql_version": m.postgresql_version,
         "problem": None,
     }
+
+
+@app.command("list-restores")
+def list_restores(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """List databases a restore or verify is building, or left behind when it was killed.
+
+    Leftovers are dropped by the next restore, or by `medz1 backup drop-restore NAME`.
+
+    \b
+    Example: medz1 backup list-restores --json
+    """
+    entries = list_unfinished(target(state.settings()))
+    if as_json:
+        console.print_json([entry.as_json() for entry in entries])
+        return
+    if not entries:
+        console.out.print("no unfinished restores")
+        return
+    table = Table("database", "purpose", "into", "started", "state", "size", box=box.SIMPLE_HEAD)
+    for entry in entries:
+        table.add_row(
+            entry.name,
+            entry.purpose,
+            entry.into,
+            entry.started,
+            "in progress" if entry.in_progress else "left behind",
+            human_size(entry.size),
+        )
+    console.out.print(table)
+
+
+@app.command("drop-restore")
+def drop_restore(
+    name: str = typer.Argument(..., metavar="NAME", help="A database listed by list-restores."),
+) -> None:
+    """Drop a database an interrupted restore left behind (never any other database).
+
+    \b
+    Example: medz1 backup drop-restore medz1_restore_x__medz1_restoring_0a1b2c3d
+    """
+    drop_unfinished(target(state.settings()), name)
+    console.out.print(f"dropped {name}", markup=False)

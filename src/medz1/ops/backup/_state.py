@@ -22,7 +22,7 @@ from psycopg import sql
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
-from medz1.ops.backup_manifest import Extension, RoleAttributes, TableState
+from medz1.ops.backup._manifest import Extension, RoleAttributes, TableState
 from medz1.provision import inspect
 
 #: Output settings pinned while digesting, so the same rows always give the same text.

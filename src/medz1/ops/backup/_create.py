@@ -1,15 +1,13 @@
-"""``medz1 backup create | list``, and opening a backup for ``restore`` and ``verify``.
+"""``medz1 backup create``: the archive and its manifest, read from one snapshot.
 
-A backup is one directory (mode 0700) holding a ``pg_dump`` custom-format archive and
-``manifest.json`` (both 0600, never world-readable, S31). ``pg_dump`` and medz1's own
-reading of counts, digests and ACLs share one exported snapshot, so the manifest describes
-exactly the data in the archive even while the database is written to; the digests are
-computed while ``pg_dump`` runs.
+``pg_dump`` and medz1's own reading of counts, digests and ACLs share one exported
+snapshot, so the manifest describes exactly the data in the archive even while the
+database is written to; the digests are computed while ``pg_dump`` runs. The archive just
+written is compared with medz1's declared schema before the manifest is written (S35).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -31,26 +29,24 @@ from medz1 import __version__
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
-from medz1.errors import DataError, NotFoundError, ServerError, UsageError
+from medz1.errors import NotFoundError, ServerError, UsageError
 from medz1.models import SCHEMAS
-from medz1.ops import backup_manifest as bm
-from medz1.ops import backup_state as state
-from medz1.ops.backup_tools import (
+from medz1.ops.backup import _manifest as bm
+from medz1.ops.backup import _state as state
+from medz1.ops.backup._tools import (
     NullReporter,
     PgTools,
     Reporter,
     choose_tools,
     last_line,
     libpq_env,
-    read_toc,
-    toc_header,
-    toc_tables,
 )
+from medz1.ops.backup.archive import file_digest, normalize_schemas
+from medz1.ops.backup.contents import check_declared, declared_contents, read_contents
 from medz1.provision.policy import MANAGED_ROLES
 
 log = logging.getLogger(__name__)
 
-BACKUPS_FOLDER = "backups"
 #: gzip level of the archive. pg_dump's default (6) spends most of its time compressing;
 #: level 1 halves that for an archive about a tenth larger, which pays for the digests
 #: medz1 computes alongside (see bench/bench_backup.py).
@@ -58,7 +54,6 @@ COMPRESSION = 1
 #: Connections that digest tables while pg_dump runs, all reading its snapshot. The largest
 #: table's digest is the critical path; a second connection takes the others meanwhile.
 DIGEST_WORKERS = max(1, min(4, os.cpu_count() or 1))
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -71,49 +66,10 @@ class BackupReport:
     duration: float
 
 
-@dataclass(frozen=True)
-class BackupEntry:
-    """One directory of the backup folder; ``problem`` says why its manifest is unusable."""
-
-    path: Path
-    manifest: bm.Manifest | None
-    size: int
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class Backup:
-    """A backup whose manifest and archive digest have been checked."""
-
-    path: Path
-    manifest: bm.Manifest
-    archive: Path
-
-
-def backups_dir(data_path: Path) -> Path:
-    """The default folder of backups: ``<MEDZ1_DATA_DIR>/backups``."""
-    return data_path / BACKUPS_FOLDER
-
-
-def normalize_schemas(
-    requested: list[str] | tuple[str, ...] | None, available: tuple[str, ...] = SCHEMAS
-) -> tuple[str, ...]:
-    """The schemas asked for, in medz1's order; all of ``available`` when none are named."""
-    if not requested:
-        return available
-    unknown = sorted(set(requested) - set(available))
-    if unknown:
-        raise UsageError(
-            f"unknown schema {', '.join(unknown)}",
-            hint="choose among " + ", ".join(available),
-        )
-    return tuple(s for s in available if s in requested)
-
-
 # -- create -------------------------------------------------------------------------------
 
 
-def create_backup(
+def create(
     target: Target,
     *,
     root: Path,
@@ -163,6 +119,13 @@ def _create_in_snapshot(
         archive = folder / bm.ARCHIVE_NAME
         with _private_file(archive) as handle:
             tables, acl = _dump_and_digest(conn, target, tools, schemas, snapshot, handle, reporter)
+        reporter.step("comparing the archive with medz1's schema")
+        check_declared(
+            read_contents(tools, archive),
+            declared_contents(target, None, tools, revision),
+            source=f"database {target.database}",
+            creating=True,
+        )
         reporter.step("writing the manifest")
         size, sha256 = file_digest(archive)
         manifest = bm.Manifest(
@@ -302,100 +265,3 @@ def _write_private(path: Path, content: str) -> None:
     with _private_file(temporary) as handle:
         handle.write(content.encode())
     temporary.replace(path)
-
-
-def file_digest(path: Path) -> tuple[int, str]:
-    """Size and SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-# -- list and open ------------------------------------------------------------------------
-
-
-def list_backups(root: Path) -> list[BackupEntry]:
-    """The backups in ``root``, oldest first; a broken manifest is listed with its problem."""
-    if not root.is_dir():
-        return []
-    entries = []
-    for folder in sorted(p for p in root.iterdir() if (p / bm.MANIFEST_NAME).is_file()):
-        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-        manifest_path = folder / bm.MANIFEST_NAME
-        try:
-            manifest = bm.Manifest.from_json(manifest_path.read_text(), source=str(manifest_path))
-        except DataError as exc:
-            entries.append(BackupEntry(folder, None, size, exc.message))
-            continue
-        entries.append(BackupEntry(folder, manifest, size))
-    entries.sort(key=lambda e: (e.manifest.created_at if e.manifest else "", e.path.name))
-    return entries
-
-
-def open_backup(path: Path) -> Backup:
-    """Read a backup's manifest and check the archive against it (size and SHA-256).
-
-    ``path`` is the backup directory, its manifest or its archive.
-    """
-    path = path.expanduser().absolute()
-    if not path.exists():
-        raise NotFoundError(f"no backup at {path}", hint="see `medz1 backup list`")
-    folder = path if path.is_dir() else path.parent
-    manifest_path = folder / bm.MANIFEST_NAME
-    if not manifest_path.is_file():
-        raise NotFoundError(
-            f"{folder} holds no {bm.MANIFEST_NAME}",
-            hint="pass a directory written by `medz1 backup create`",
-        )
-    manifest = bm.Manifest.from_json(manifest_path.read_text(), source=str(manifest_path))
-    if Path(manifest.archive.file).name != manifest.archive.file:
-        raise DataError(
-            f"{manifest_path} names an archive outside its directory",
-            hint="use the manifest.json written with the archive",
-        )
-    archive = folder / manifest.archive.file
-    if not archive.is_file():
-        raise NotFoundError(f"the archive {archive} is missing", hint="copy the whole directory")
-    if path.is_file() and path not in (manifest_path, archive):
-        raise UsageError(f"{path} is not part of the backup", hint="pass the backup directory")
-    size, sha256 = file_digest(archive)
-    if size != manifest.archive.size:
-        raise DataError(
-            f"the archive {archive} is truncated or damaged: {size} bytes, "
-            f"the manifest says {manifest.archive.size}",
-            hint="the copy is incomplete; use another backup",
-        )
-    if sha256 != manifest.archive.sha256:
-        raise DataError(
-            f"the archive {archive} is corrupted: its SHA-256 differs from the manifest's",
-            hint="use another backup",
-        )
-    return Backup(path=folder, manifest=manifest, archive=archive)
-
-
-def check_archive(backup: Backup, tools: PgTools) -> str:
-    """Read the archive's table of contents and check that it matches the manifest."""
-    toc = read_toc(tools, backup.archive)
-    manifest = backup.manifest
-    dumped_from = (toc_header(toc).get("Dumped from database version") or "?").split()[0]
-    if dumped_from != manifest.postgresql_version:
-        raise DataError(
-            f"the manifest does not match the archive: PostgreSQL {manifest.postgresql_version} "
-            f"in the manifest, {dumped_from} in the archive",
-            hint="use the manifest.json written with the archive",
-        )
-    in_archive = toc_tables(toc)
-    in_manifest = {t.name for t in manifest.tables}
-    if in_archive != in_manifest:
-        odd = sorted(in_archive ^ in_manifest)
-        raise DataError(
-            "the manifest does not match the archive: tables "
-            + ", ".join(odd[:5])
-            + (" ..." if len(odd) > 5 else ""),
-            hint="use the manifest.json written with the archive",
-        )
-    return toc

@@ -8,12 +8,14 @@ against the manifest, then the declared grant policy with 0 differences, S23/S30
   migrated to the backup's revision first, so the other schemas exist, empty. Whatever
   fails or differs, the new database is dropped again.
 - **``--replace``**: the restored schemas of an existing database at the backup's
-  revision are replaced in one transaction (:mod:`medz1.ops.backup_replace`), committed
+  revision are replaced in one transaction (:mod:`medz1.ops.backup._replace`), committed
   only when everything matches.
 
 Roles are created from the declared policy with the passwords from medz1's settings; a
-dump never carries roles or passwords (S31). Data is restored with triggers disabled, so
-append-only and chaining triggers neither refuse nor rewrite the audit rows.
+dump never carries roles or passwords (S31). The archive's SQL runs as ``medz1_owner``
+and only after :mod:`medz1.ops.backup.contents` found it identical to medz1's own (S35).
+Triggers are created after the data (pg_dump's post-data section), so the append-only and
+chaining triggers neither refuse nor rewrite the restored audit rows.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import subprocess
 import tempfile
 import time
@@ -32,19 +33,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from psycopg import sql
 from sqlalchemy.pool import NullPool
 
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.errors import CheckFailedError, DataError, NotFoundError, UsageError
-from medz1.ops import backup_manifest as bm
-from medz1.ops import backup_state as state
 from medz1.ops import migrate
-from medz1.ops.backup import check_archive, normalize_schemas, open_backup
-from medz1.ops.backup_replace import Job, Outcome, create_extensions, replace_schemas
-from medz1.ops.backup_tools import (
+from medz1.ops.backup import _manifest as bm
+from medz1.ops.backup import _state as state
+from medz1.ops.backup._replace import (
+    create_extensions,
+    record_restore,
+    replace_schemas,
+)
+from medz1.ops.backup._tools import (
     NullReporter,
     Reporter,
     choose_tools,
@@ -53,9 +56,19 @@ from medz1.ops.backup_tools import (
     libpq_env,
     toc_data_items,
 )
-from medz1.ops.database import database_exists, ensure_database
+from medz1.ops.backup.archive import Job, Outcome, check_archive, normalize_schemas, open_backup
+from medz1.ops.backup.contents import (
+    SKIPPED_PRIVILEGES,
+    check_data_statements,
+    check_declared,
+    declared_contents,
+    read_contents,
+)
+from medz1.ops.backup.scratch import ScratchDatabase
+from medz1.ops.database import database_exists
 from medz1.ops.grants import apply_grants, apply_roles, check_grants
 from medz1.provision.credentials import Policy
+from medz1.provision.policy import OWNER
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +76,8 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: TOC entries a new database already has (``public`` comes with every database).
 _SKIP_IN_NEW = re.compile(r"^\d+; \d+ \d+ (SCHEMA - public|COMMENT - SCHEMA public) ")
 _SHOWN_DIFFERENCES = 3
+#: The name verify's scratch database is built for (it is always dropped, never renamed).
+_VERIFY = "medz1_verify"
 #: pg_restore jobs, and connections digesting meanwhile.
 _JOBS = max(2, min(4, os.cpu_count() or 1))
 #: pg_restore --verbose with several jobs, when the data of a table is committed.
@@ -83,18 +98,6 @@ class RestoreReport:
     duration: float
 
 
-@dataclass(frozen=True)
-class VerifyReport:
-    """What ``verify`` compared, and every difference it found."""
-
-    path: Path
-    schemas: tuple[str, ...]
-    tables: int
-    rows: int
-    differences: list[str]
-    duration: float
-
-
 def restore(
     target: Target,
     policy: Policy,
@@ -103,15 +106,23 @@ def restore(
     schemas: list[str] | tuple[str, ...] | None = None,
     into: str | None = None,
     replace: bool = False,
+    discard_newer_audit_rows: int | None = None,
     reporter: Reporter | None = None,
 ) -> RestoreReport:
     """Restore the backup at ``path`` into a new database, or with ``replace`` into an
-    existing one; verify it; raise :class:`CheckFailedError` (nothing kept) on differences.
+    existing one; verify it; write a ``backup_restored`` audit event into it.
+
+    Raises:
+        CheckFailedError: the restored database differs from the manifest (nothing kept).
+        DataError: the backup is damaged or its archive holds objects medz1 does not
+            declare (S35; nothing restored).
+        UsageError: ``replace`` would remove audit rows written after the backup and
+            ``discard_newer_audit_rows`` does not state their number.
     """
     started = time.monotonic()
     job, dest = _prepare(target, policy, path, schemas, into, replace, reporter)
     if replace:
-        outcome = replace_schemas(dest, job, check_revision=True)
+        outcome = replace_schemas(dest, job, live=True, discard_audit_rows=discard_newer_audit_rows)
     else:
         outcome = _in_new_database(dest, job, keep=True)
     if outcome.differences:
@@ -132,24 +143,6 @@ def restore(
         rows=sum(t.rows for t in restored),
         roles_changed=outcome.roles_changed,
         grants_repaired=outcome.grants_repaired,
-        duration=time.monotonic() - started,
-    )
-
-
-def verify(
-    target: Target, policy: Policy, path: Path, *, reporter: Reporter | None = None
-) -> VerifyReport:
-    """Restore the backup into a scratch database, compare it with the manifest, drop it."""
-    started = time.monotonic()
-    scratch = f"medz1_verify_{os.getpid()}_{secrets.token_hex(4)}"
-    job, dest = _prepare(target, policy, path, None, scratch, False, reporter)
-    outcome = _in_new_database(dest, job, keep=False)
-    return VerifyReport(
-        path=job.backup.path,
-        schemas=job.schemas,
-        tables=len(job.manifest.tables),
-        rows=job.manifest.rows,
-        differences=outcome.differences,
         duration=time.monotonic() - started,
     )
 
@@ -179,9 +172,15 @@ def _prepare(
     report.step("checking the backup")
     backup = open_backup(path)
     chosen = normalize_schemas(schemas, backup.manifest.schemas)
-    dest = _destination(target, into, replace)
+    # verify's scratch database gets a unique unfinished name and is never renamed.
+    dest = _on(target, _VERIFY) if into == _VERIFY else _destination(target, into, replace)
     tools = choose_tools(_server_major(target))
     toc = check_archive(backup, tools)
+    report.step("comparing the archive with medz1's schema")
+    contents = read_contents(tools, backup.archive)
+    reference = declared_contents(target, policy, tools, backup.manifest.revision)
+    check_declared(contents, reference, source=f"the archive {backup.archive}")
+    check_data_statements(tools, backup.archive, reference)
     return Job(backup, chosen, toc, tools, policy, report), dest
 
 
@@ -221,34 +220,24 @@ def _server_major(target: Target) -> int:
         engine.dispose()
 
 
-def _drop_database(dest: Target) -> None:
-    log.info("dropping database %s", dest.database)
-    engine = make_engine(dest.maintenance_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with translated(what="the PostgreSQL server"), engine.connect() as conn:
-            statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(dest.database)
-            )
-            conn.exec_driver_sql(statement.as_string())
-    finally:
-        engine.dispose()
-
-
 # -- into a new database ------------------------------------------------------------------
 
 
 def _in_new_database(dest: Target, job: Job, *, keep: bool) -> Outcome:
-    """Create ``dest``, restore into it; drop it on failure, on differences, or unless ``keep``."""
-    job.reporter.step(f"creating database {dest.database}")
-    if not ensure_database(dest):
-        raise UsageError(f"database {dest.database} appeared meanwhile", hint="try again")
-    try:
-        outcome = _fill_new_database(dest, job)
-    except BaseException:
-        _drop_database(dest)
-        raise
-    if outcome.differences or not keep:
-        _drop_database(dest)
+    """Build ``dest`` under an unfinished name, restore and verify it; rename it to its
+    name only when ``keep`` and 0 differences, drop it otherwise (S35)."""
+    purpose = "restore" if keep else "verify"
+    job.reporter.step(f"creating database {dest.database} (unfinished until verified)")
+    with ScratchDatabase(dest, into=dest.database, purpose=purpose) as scratch:
+        outcome = _fill_new_database(scratch.target, job)
+        if keep and not outcome.differences:
+            engine = make_engine(scratch.target.url, poolclass=NullPool)
+            try:
+                with translated(), engine.begin() as conn:
+                    record_restore(conn, job, mode="new database", discarded=0)
+            finally:
+                engine.dispose()
+            scratch.finish()
     return outcome
 
 
@@ -263,7 +252,7 @@ def _fill_new_database(dest: Target, job: Job) -> Outcome:
             job.reporter.step(f"migrating {dest.database} to revision {job.manifest.revision}")
             with translated():
                 migrate.upgrade(engine, job.manifest.revision)
-            outcome = replace_schemas(dest, job, check_revision=False)
+            outcome = replace_schemas(dest, job, live=False)
             return Outcome(
                 outcome.differences, roles + outcome.roles_changed, outcome.grants_repaired
             )
@@ -285,7 +274,11 @@ def _pg_restore_into(dest: Target, job: Job, *, on_loaded: Callable[[str], None]
     ``on_loaded`` receives each ``schema.table`` whose data is committed, while the other
     jobs go on with the rest (pg_restore reports finished items only with several jobs).
     """
-    listing = "".join(line + "\n" for line in job.toc.splitlines() if not _SKIP_IN_NEW.match(line))
+    listing = "".join(
+        line + "\n"
+        for line in job.toc.splitlines()
+        if not _SKIP_IN_NEW.match(line) and not SKIPPED_PRIVILEGES.match(line)
+    )
     items = toc_data_items(job.toc)
     with tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as list_file:
         list_file.write(listing)
@@ -295,7 +288,8 @@ def _pg_restore_into(dest: Target, job: Job, *, on_loaded: Callable[[str], None]
             f"--dbname={dbname_conninfo(dest.database)}",
             "--no-password",
             "--exit-on-error",
-            "--disable-triggers",
+            "--no-owner",
+            f"--role={OWNER}",
             "--verbose",
             f"--jobs={_JOBS}",
             f"--use-list={list_file.name}",

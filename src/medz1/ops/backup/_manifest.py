@@ -7,7 +7,7 @@ declared roles (names and attributes, never passwords). The same functions read 
 state from the source database when backing up and from the restored one when verifying,
 so the comparison is like with like.
 
-``medz1.ops.backup_state`` reads that state from a database; :func:`compare` lists how a
+``medz1.ops.backup._state`` reads that state from a database; :func:`compare` lists how a
 restored database differs from a manifest.
 """
 
@@ -16,10 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from medz1.errors import DataError
+from medz1.models import SCHEMAS
+from medz1.ops.database import REQUIRED_EXTENSIONS
 
 FORMAT = 1
 MANIFEST_NAME = "manifest.json"
@@ -117,34 +121,87 @@ class Manifest(_Record):
         return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, raw: str, *, source: str) -> Manifest:
-        """Parse and check a manifest; refuse a malformed or modified one (:class:`DataError`)."""
+    def from_json(cls, raw: bytes | str, *, source: str) -> Manifest:
+        """Parse and check a manifest; refuse a malformed or modified one.
+
+        Raises:
+            DataError: the bytes are not UTF-8, not a JSON object, of an unknown format
+                version, miss a key or hold a value of the wrong type, name a schema or an
+                extension medz1 does not declare, or do not match the manifest's own digest.
+        """
+        text, content = _json_object(raw, source)
+        version = content.get("format")
+        if type(version) is not int or version != FORMAT:
+            shown = json.dumps(version)[:20] if "format" in content else "none"
+            raise DataError(
+                f"{source} has format {shown}; this medz1 reads format {FORMAT}",
+                hint="restore it with the medz1 version that wrote it",
+            )
         try:
-            manifest = cls.model_validate(json.loads(raw))
-        except (ValueError, ValidationError) as exc:
+            manifest = cls.model_validate_json(text, strict=True)
+        except ValidationError as exc:
             raise DataError(
                 f"{source} is not a medz1 backup manifest ({_first_problem(exc)})",
                 hint="use the manifest.json written with the archive",
             ) from None
-        if manifest.format != FORMAT:
-            raise DataError(
-                f"{source} has format {manifest.format}; this medz1 reads format {FORMAT}",
-                hint="restore it with the medz1 version that wrote it",
-            )
         if manifest.manifest_sha256 != manifest._digest():
             raise DataError(
                 f"{source} was modified after the backup (its digest does not match)",
                 hint="use an unmodified copy of the backup",
             )
+        _check_declared(manifest, source)
         return manifest
 
 
-def _first_problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        error = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in error["loc"]) or "manifest"
-        return f"{where}: {error['msg']}"
-    return "not valid JSON"
+def _json_object(raw: bytes | str, source: str) -> tuple[str, dict[str, Any]]:
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        content = json.loads(text)
+    except UnicodeDecodeError:
+        problem = "not UTF-8 text"
+    except (ValueError, RecursionError):
+        problem = "not valid JSON"
+    else:
+        if isinstance(content, dict):
+            return text, content
+        problem = "not a JSON object"
+    raise DataError(
+        f"{source} is not a medz1 backup manifest ({problem})",
+        hint="use the manifest.json written with the archive",
+    )
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "manifest"
+    return f"{where}: {error['msg']}"
+
+
+def _check_declared(manifest: Manifest, source: str) -> None:
+    """Refuse schemas, tables and extensions medz1 does not declare (S35): a restore acts on
+    them as the administrator (it creates the extensions and restores the schemas)."""
+    problems = [f"schema {s!r}" for s in manifest.schemas if s not in SCHEMAS]
+    if len(set(manifest.schemas)) != len(manifest.schemas):
+        problems.append("a schema listed twice")
+    problems += [
+        f"table {t.name!r}"
+        for t in manifest.tables
+        if "." not in t.name or t.schema_name not in manifest.schemas
+    ]
+    problems += [
+        f"extension {e.name!r}" for e in manifest.extensions if e.name not in REQUIRED_EXTENSIONS
+    ]
+    if Path(manifest.archive.file).name != manifest.archive.file or manifest.archive.file in (
+        "",
+        ".",
+        "..",
+    ):
+        problems.append(f"archive {manifest.archive.file!r} outside its directory")
+    if problems:
+        raise DataError(
+            f"{source} names what medz1 does not declare: " + ", ".join(problems[:5]),
+            hint="use the manifest.json written with the archive by `medz1 backup create`",
+        )
 
 
 # -- comparing ----------------------------------------------------------------------------

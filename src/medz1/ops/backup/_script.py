@@ -15,7 +15,7 @@ from typing import IO, Any
 import psycopg
 
 from medz1.errors import DataError
-from medz1.ops.backup_tools import Reporter
+from medz1.ops.backup._tools import Reporter
 
 _CHUNK = 1 << 20
 #: End of the data of one COPY block: a line holding only ``\.``.

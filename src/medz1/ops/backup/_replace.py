@@ -2,22 +2,25 @@
 
 ``pg_restore --single-transaction`` owns its transaction, so nothing could run before or
 after it in the same one. Here the script ``pg_restore`` prints runs on medz1's own
-connection instead (:mod:`medz1.ops.backup_script`), between the steps that make the
+connection instead (:mod:`medz1.ops.backup._script`), between the steps that make the
 result consistent: foreign keys from other schemas into the replaced ones
 (``admin.user_preferences`` -> ``auth.users``) are dropped and re-created, which
 re-validates them; roles and grants are repaired from the declared policy; counts, digests
 and ACLs are compared with the manifest and the grant policy is checked. Only with 0
 differences does it commit; any error or difference rolls everything back.
 
-Data is restored with triggers disabled, so append-only and chaining triggers neither
-refuse nor rewrite the audit rows: the stored chain values come back verbatim.
+Triggers are created after the data (pg_dump's post-data section), so append-only and
+chaining triggers neither refuse nor rewrite the audit rows: the stored chain values come
+back verbatim.
 """
 
 from __future__ import annotations
 
+import getpass
+import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
@@ -26,67 +29,42 @@ from psycopg import sql
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from medz1.auth import audit
+from medz1.auth.audit import AuditEvent
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.errors import DataError, NotFoundError, ServerError, UsageError
-from medz1.models import SCHEMAS
-from medz1.ops import backup_manifest as bm
-from medz1.ops import backup_state as state
-from medz1.ops.backup import Backup
-from medz1.ops.backup_script import ScriptRunner
-from medz1.ops.backup_tools import PgTools, Reporter, clean_env, last_line
+from medz1.ops.backup import _manifest as bm
+from medz1.ops.backup import _state as state
+from medz1.ops.backup._script import ScriptRunner
+from medz1.ops.backup._tools import clean_env, last_line
+from medz1.ops.backup.archive import Job, Outcome
+from medz1.ops.backup.contents import SKIPPED_PRIVILEGES
 from medz1.provision import apply as provision
 from medz1.provision.credentials import Policy
+from medz1.provision.policy import OWNER
 
 _MAX_GRANT_PASSES = 3
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a restore found and changed."""
+def replace_schemas(
+    dest: Target, job: Job, *, live: bool, discard_audit_rows: int | None = None
+) -> Outcome:
+    """Replace ``job.schemas`` in ``dest`` in one transaction; commit only with 0 differences.
 
-    differences: list[str]
-    roles_changed: list[str]
-    grants_repaired: list[str]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One restore: which backup, which schemas, where to, with which programs."""
-
-    backup: Backup
-    schemas: tuple[str, ...]
-    toc: str
-    tools: PgTools
-    policy: Policy
-    reporter: Reporter
-
-    @property
-    def manifest(self) -> bm.Manifest:
-        """The backup's manifest."""
-        return self.backup.manifest
-
-    @property
-    def expected_tables(self) -> list[bm.TableState]:
-        """The manifest's tables in the restored schemas."""
-        return [t for t in self.manifest.tables if t.schema_name in self.schemas]
-
-    @property
-    def whole(self) -> bool:
-        """True when every medz1 schema is restored (database-wide ACLs are compared too)."""
-        return self.schemas == SCHEMAS
-
-
-def replace_schemas(dest: Target, job: Job, *, check_revision: bool) -> Outcome:
-    """Replace ``job.schemas`` in ``dest`` in one transaction; commit only with 0 differences."""
+    ``live`` is a ``--replace`` of a database in use: its revision must be the backup's, no
+    audit row written after the backup may silently go (``discard_audit_rows`` must state
+    their number), and a ``backup_restored`` event is written in the same transaction.
+    """
     job.reporter.step(f"replacing {', '.join(job.schemas)} in {dest.database}")
     engine = make_engine(dest.url, poolclass=NullPool)
     try:
         with translated(), engine.connect() as conn, conn.begin() as transaction:
-            outcome = _replace_in(conn, job, dest.database, check_revision)
+            outcome = _replace_in(conn, job, dest.database, live, discard_audit_rows)
             if outcome.differences:
                 transaction.rollback()
             return outcome
@@ -96,11 +74,16 @@ def replace_schemas(dest: Target, job: Job, *, check_revision: bool) -> Outcome:
         engine.dispose()
 
 
-def _replace_in(conn: Connection, job: Job, database: str, check_revision: bool) -> Outcome:
+def _replace_in(
+    conn: Connection, job: Job, database: str, live: bool, discard: int | None
+) -> Outcome:
     # Every name below is schema-qualified; pg_get_constraintdef then qualifies too.
     conn.execute(text("SELECT set_config('search_path', '', true)"))
-    if check_revision:
+    guard_audit = live and "auth" in job.schemas
+    if live:
         _check_revision(conn, job.manifest.revision, database)
+    if guard_audit:
+        conn.execute(text(_KEEP_LIVE_AUDIT))
     policy = job.policy
     roles = provision.execute(
         conn, provision.plan_roles(conn, policy.matrix, policy.specs, policy.passwords)
@@ -115,6 +98,7 @@ def _replace_in(conn: Connection, job: Job, database: str, check_revision: bool)
         )
     _run_script(conn, job)
     conn.execute(text("SELECT set_config('search_path', '', true)"))
+    discarded = _check_newer_audit_rows(conn, database, job, discard) if guard_audit else 0
     for foreign_key in foreign_keys:
         _restore_foreign_key(conn, foreign_key, job.schemas)
     job.reporter.step("applying grants")
@@ -122,7 +106,85 @@ def _replace_in(conn: Connection, job: Job, database: str, check_revision: bool)
     differences = _verify_in_transaction(conn, job)
     check = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
     differences += [f"grants: {d.description}" for d in check]
+    if live and not differences:
+        record_restore(conn, job, mode="replace", discarded=discarded)
     return Outcome(differences, roles, repaired)
+
+
+#: The live audit rows, kept aside in the transaction to find those a restore would remove.
+_KEEP_LIVE_AUDIT = """
+CREATE TEMPORARY TABLE medz1_live_audit ON COMMIT DROP AS
+SELECT audit_id, chain_seq, row_hash FROM auth.audit_logs
+"""
+_REMOVED_AUDIT = """
+SELECT count(*), min(l.chain_seq), max(l.chain_seq) FROM pg_temp.medz1_live_audit l
+WHERE NOT EXISTS (SELECT 1 FROM auth.audit_logs a WHERE a.audit_id = l.audit_id
+                  AND a.row_hash IS NOT DISTINCT FROM l.row_hash)
+"""
+
+
+def _check_newer_audit_rows(conn: Connection, database: str, job: Job, discard: int | None) -> int:
+    """Refuse a restore that removes audit rows unless ``discard`` states how many (S18).
+
+    Returns the number of rows removed (then recorded in the ``backup_restored`` event).
+    """
+    removed, first, last = conn.execute(text(_REMOVED_AUDIT)).one()
+    removed = int(removed)
+    if removed == (discard or 0):
+        return removed
+    if removed == 0:
+        raise UsageError(
+            f"--discard-newer-audit-rows {discard} was given, but restoring "
+            f"{', '.join(job.schemas)} removes no audit row of {database}; nothing was restored",
+            hint="run the restore without --discard-newer-audit-rows",
+        )
+    raise UsageError(
+        f"the backup is older than the audit log of {database}: restoring "
+        f"{', '.join(job.schemas)} would remove {removed} audit row(s) written since "
+        f"(chain_seq {first} to {last}); nothing was restored",
+        hint="keep them: restore into a new database (without --replace) and compare; or "
+        f"accept their loss with --discard-newer-audit-rows {removed} (the count must match; "
+        "the restore's audit event records it)",
+    )
+
+
+#: Until ``auth.audit`` declares it, the event type is written by its value.
+BACKUP_RESTORED = cast(AuditEvent, "backup_restored")
+
+
+def record_restore(conn: Connection, job: Job, *, mode: str, discarded: int) -> None:
+    """Write the ``backup_restored`` event into the audit chain of the restored database.
+
+    Who (operating-system user and database user), which backup (folder name, archive and
+    manifest SHA-256), which schemas, the mode and how many newer audit rows were
+    discarded. Written in the caller's transaction; skipped only when the database has no
+    audit table (a revision before it).
+    """
+    if not conn.execute(text("SELECT to_regclass('auth.audit_logs') IS NOT NULL")).scalar():
+        return
+    manifest = job.manifest
+    details = {
+        "os_user": _os_user(),
+        "database_user": str(conn.execute(text("SELECT session_user")).scalar_one()),
+        "backup": job.backup.path.name,
+        "backup_created_at": manifest.created_at,
+        "archive_sha256": manifest.archive.sha256,
+        "manifest_sha256": manifest.manifest_sha256,
+        "revision": manifest.revision,
+        "schemas": list(job.schemas),
+        "mode": mode,
+        "discarded_audit_rows": discarded,
+    }
+    session = Session(bind=conn)
+    audit.record(session, [audit.Event(BACKUP_RESTORED, details=details)], now=datetime.now(UTC))
+    session.flush()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password file
+        return f"uid {os.getuid()}"
 
 
 def _check_revision(conn: Connection, revision: str, database: str) -> None:
@@ -202,19 +264,33 @@ def _run_script(conn: Connection, job: Job) -> None:
         str(job.tools.pg_restore),
         "--clean",
         "--if-exists",
-        "--disable-triggers",
+        "--no-owner",
         "--file=-",
         *(f"--schema={s}" for s in job.schemas),
         str(job.backup.archive),
     ]
     raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
-    with tempfile.TemporaryFile() as errors:
+    listing = "".join(
+        line + "\n" for line in job.toc.splitlines() if not SKIPPED_PRIVILEGES.match(line)
+    )
+    with (
+        tempfile.TemporaryFile() as errors,
+        tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as list_file,
+    ):
+        list_file.write(listing)
+        list_file.flush()
+        command.insert(-1, f"--use-list={list_file.name}")
         process = subprocess.Popen(  # noqa: S603 - fixed program, arguments built here
             command, stdout=subprocess.PIPE, stderr=errors, env=clean_env()
         )
         assert process.stdout is not None
         try:
+            # The archive's SQL runs as the schema owner, not as the administrator.
+            conn.exec_driver_sql(
+                sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(OWNER)).as_string()
+            )
             ScriptRunner(raw, job.reporter).run(process.stdout)
+            conn.exec_driver_sql("RESET ROLE")
         except BaseException:
             process.kill()
             raise

@@ -1,0 +1,43 @@
+"""``medz1 backup verify``: restore into a scratch database, compare, always drop it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from medz1.db.target import Target
+from medz1.ops.backup._restore import _VERIFY, _in_new_database, _prepare
+from medz1.ops.backup._tools import (
+    Reporter,
+)
+from medz1.provision.credentials import Policy
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What ``verify`` compared, and every difference it found."""
+
+    path: Path
+    schemas: tuple[str, ...]
+    tables: int
+    rows: int
+    differences: list[str]
+    duration: float
+
+
+def verify(
+    target: Target, policy: Policy, path: Path, *, reporter: Reporter | None = None
+) -> VerifyReport:
+    """Restore the backup into a scratch database, compare it with the manifest, drop it."""
+    started = time.monotonic()
+    job, dest = _prepare(target, policy, path, None, _VERIFY, False, reporter)
+    outcome = _in_new_database(dest, job, keep=False)
+    return VerifyReport(
+        path=job.backup.path,
+        schemas=job.schemas,
+        tables=len(job.manifest.tables),
+        rows=job.manifest.rows,
+        differences=outcome.differences,
+        duration=time.monotonic() - started,
+    )
