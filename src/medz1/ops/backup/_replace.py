@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool
 from medz1.auth import audit
 from medz1.auth.audit import AuditEvent
 from medz1.db.engine import make_engine
-from medz1.db.errors import translated
+from medz1.db.errors import describe, translated
 from medz1.db.target import Target
 from medz1.errors import DataError, NotFoundError, ServerError, UsageError
 from medz1.ops.backup import _manifest as bm
@@ -334,8 +334,7 @@ def _verify_in_transaction(conn: Connection, job: Job) -> list[str]:
 
 def _restore_failed(exc: BaseException) -> DataError:
     original = getattr(exc, "orig", exc)
-    lines = str(original).strip().splitlines()
-    detail = lines[0] if lines else type(original).__name__
+    detail = describe(exc)  # condition and names only: never row values
     if isinstance(original, pg_errors.ForeignKeyViolation):
         detail += " (restore the schemas that refer to each other together)"
     return DataError(
