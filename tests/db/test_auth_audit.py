@@ -28,6 +28,7 @@ from medz1.embedded import binary
 from medz1.errors import DataError, PrivilegeError
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import Policy
+from tests.db.audit_support import seed_history
 from tests.db.test_auth_support import PASSWORD, Store, open_store, report
 
 pytestmark = pytest.mark.db
@@ -340,8 +341,8 @@ def test_purge_at_seven_years_deletes_nothing_younger_than_2192_days(
     store: Store, auditor: Engine
 ) -> None:
     real_now = datetime.now(UTC)
-    for month in range(84, -1, -1):  # one row a month, oldest first, over seven years
-        _write(store, 1, at=real_now - timedelta(days=30.4 * month))
+    # one row a month, oldest first, over seven years
+    seed_history(store, [real_now - timedelta(days=30.4 * month) for month in range(84, -1, -1)])
     cutoff = real_now - timedelta(days=2192)
     old = store.scalar("SELECT count(*) FROM auth.audit_logs WHERE event_timestamp < :c", c=cutoff)
     with unit_of_work(auditor) as session:
@@ -362,9 +363,10 @@ def test_purge_at_seven_years_deletes_nothing_younger_than_2192_days(
 
 def test_purge_keeps_old_rows_that_follow_a_young_one(store: Store, auditor: Engine) -> None:
     real_now = datetime.now(UTC)
-    _write(store, 1, at=real_now - timedelta(days=3000))
-    _write(store, 1, at=real_now)
-    _write(store, 1, at=real_now - timedelta(days=3000))  # back-dated, after a young row
+    # the third row is back-dated, after a young row
+    seed_history(
+        store, [real_now - timedelta(days=3000), real_now, real_now - timedelta(days=3000)]
+    )
     with unit_of_work(auditor) as session:
         assert audit.purge(session, retention_days=2192) == 1
     assert store.scalar("SELECT count(*) FROM auth.audit_logs") == 3  # 2 kept + audit_purged

@@ -14,6 +14,7 @@ import traceback as tb
 import typer
 
 from medz1 import __version__
+from medz1.auth import checkpoints
 from medz1.cli import audit as audit_cmd
 from medz1.cli import backup as backup_cmd
 from medz1.cli import check as check_cmd
@@ -96,6 +97,12 @@ def run(argv: list[str] | None = None) -> None:
     code); medz1's own errors become one line on stderr and their exit code.
     """
     state.reset()
+    # Every audit row a command commits gets a signed checkpoint outside the database (S19).
+    uninstall = checkpoints.install(
+        lambda: checkpoints.log_for(
+            state.settings().data_path, state.settings().audit_key, create_key=True
+        )
+    )
     try:
         app(args=argv, prog_name="medz1")
     except Medz1Error as exc:
@@ -112,3 +119,5 @@ def run(argv: list[str] | None = None) -> None:
             markup=False,
         )
         sys.exit(1)
+    finally:
+        uninstall()
