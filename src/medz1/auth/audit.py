@@ -140,8 +140,12 @@ class AuditRecord:
 
 _TABLE = AuditLog.__table__
 assert isinstance(_TABLE, Table)
+# Rows go in the order of the events (sort_by_parameter_order), so the chain keeps it.
 _INSERT = insert(_TABLE).returning(
-    _TABLE.c.chain_seq, _TABLE.c.row_hash, func.pg_catalog.current_database()
+    _TABLE.c.chain_seq,
+    _TABLE.c.row_hash,
+    func.pg_catalog.current_database(),
+    sort_by_parameter_order=True,
 )
 _TAIL = "medz1.audit.tail"
 _HOOKED = "medz1.audit.hooked"
@@ -347,10 +351,12 @@ def purge(session: Session, *, retention_days: int) -> int:
     deleted = session.execute(
         text("SELECT auth.purge_audit_logs(:days)"), {"days": retention_days}
     ).scalar_one()
-    # The function appended an audit_purged row and still holds the chain head lock, so
-    # the newest row is that one: checkpoint it when the purge commits.
-    seq, hash_, database = session.execute(_NEWEST).one()
-    _note_tail(session, _Tail(str(database), int(seq), bytes(hash_), int(seq), None))
+    # After deleting, the function appended an audit_purged row and still holds the chain
+    # head lock, so the newest row is that one: checkpoint it when the purge commits.
+    newest = session.execute(_NEWEST).first() if deleted else None
+    if newest is not None:
+        seq, hash_, database = newest
+        _note_tail(session, _Tail(str(database), int(seq), bytes(hash_), int(seq), None))
     return int(deleted)
 
 
