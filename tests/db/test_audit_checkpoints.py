@@ -22,6 +22,7 @@ from medz1.auth.checkpoints import CheckpointLog
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import sqlstate
 from medz1.db.target import Target
+from medz1.errors import DataError
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import Policy
 from tests.db.audit_support import rewind, rewrite_from, seed_history
@@ -203,6 +204,46 @@ def test_purge_is_checkpointed_and_still_verifies(
     chain = _verify(store, log)
     assert chain.ok, chain.first_break
     assert chain.checkpoint_seq == 6  # the audit_purged row
+
+
+def test_owner_purge_of_young_rows_is_detected(
+    store: Store, owner: Engine, log: CheckpointLog
+) -> None:
+    for _ in range(5):
+        _write(store, 1)
+    with owner.begin() as conn:  # a purge done by hand, anchor moved past young rows
+        conn.execute(text("ALTER TABLE auth.audit_logs DISABLE TRIGGER USER"))
+        conn.execute(
+            text(
+                "UPDATE auth.audit_chain_head SET anchor_seq = 3, purged_rows = 3, "
+                "anchor_hash = (SELECT row_hash FROM auth.audit_logs WHERE chain_seq = 3)"
+            )
+        )
+        conn.execute(text("DELETE FROM auth.audit_logs WHERE chain_seq <= 3"))
+        conn.execute(text("ALTER TABLE auth.audit_logs ENABLE TRIGGER USER"))
+    assert _verify(store, None).ok  # the rest of the chain verifies by itself
+    found = _verify(store, log).first_break
+    assert found is not None
+    assert (found.kind, found.chain_seq) == ("purged_early", 1)
+
+
+def test_audit_write_fails_closed_when_a_trigger_swallows_rows(store: Store, owner: Engine) -> None:
+    with owner.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE FUNCTION auth.swallow() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RETURN NULL; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER a_swallow BEFORE INSERT ON auth.audit_logs FOR EACH ROW "
+                "WHEN (NEW.event_type = 'login_failed') EXECUTE FUNCTION auth.swallow()"
+            )
+        )
+    with pytest.raises(DataError, match="1 of 2 audit row"), unit_of_work(store.app) as session:
+        audit.record(session, [Event(AuditEvent.LOGIN_FAILED), Event(AuditEvent.LOGOUT)])
+    assert store.scalar("SELECT count(*) FROM auth.audit_logs") == 0
 
 
 # -- the server, not the writer, assigns ids and times --------------------------------------

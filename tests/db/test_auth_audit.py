@@ -19,8 +19,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from medz1.auth import audit, login
+from medz1.auth import audit, checkpoints, login
 from medz1.auth.audit import AuditEvent, Event
+from medz1.auth.checkpoints import CheckpointLog
 from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.errors import sqlstate
 from medz1.db.target import Target
@@ -202,21 +203,45 @@ def _concurrent_writers(store: Store, writers: int, events: int) -> float:
     return time.perf_counter() - start
 
 
-def test_32_concurrent_writers_chain_without_a_break(store: Store, auditor: Engine) -> None:
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[CheckpointLog]:
+    """A checkpoint log installed as the CLI installs it: every commit is checkpointed."""
+    opened = checkpoints.log_for(tmp_path / "data", None, create_key=True)
+    assert opened is not None
+    with checkpoints.installed(lambda: opened):
+        yield opened
+
+
+def _verify_signed(engine: Engine, log: CheckpointLog) -> audit.ChainReport:
+    with unit_of_work(engine) as session:
+        return audit.verify_chain(session, checkpoints=log)
+
+
+def test_32_concurrent_writers_chain_without_a_break(
+    store: Store, auditor: Engine, log: CheckpointLog
+) -> None:
     elapsed = _concurrent_writers(store, 32, 50)
-    chain = _verify(auditor)
-    report(f"S19: 32 writers x 50 events in {elapsed:.1f} s, breaks: {0 if chain.ok else 1}")
+    chain = _verify_signed(auditor, log)
+    report(
+        f"S19: 32 writers x 50 events in {elapsed:.1f} s, {chain.checkpoints_checked} "
+        f"signed checkpoints, breaks: {0 if chain.ok else 1}"
+    )
     assert chain.ok
-    assert chain.rows_checked == 1600
+    assert chain.rows_checked == chain.checkpoints_checked == 1600
 
 
 @pytest.mark.slow
-def test_32_writers_times_1000_events_chain_without_a_break(store: Store, auditor: Engine) -> None:
+def test_32_writers_times_1000_events_chain_without_a_break(
+    store: Store, auditor: Engine, log: CheckpointLog
+) -> None:
     elapsed = _concurrent_writers(store, 32, 1000)
-    chain = _verify(auditor)
-    report(f"S19: 32 writers x 1000 events in {elapsed:.1f} s, breaks: {0 if chain.ok else 1}")
+    chain = _verify_signed(auditor, log)
+    report(
+        f"S19: 32 writers x 1000 events in {elapsed:.1f} s, {chain.checkpoints_checked} "
+        f"signed checkpoints, breaks: {0 if chain.ok else 1}"
+    )
     assert chain.ok
-    assert chain.rows_checked == 32_000
+    assert chain.rows_checked == chain.checkpoints_checked == 32_000
 
 
 # (column, SQL expression that surely differs from the current value)

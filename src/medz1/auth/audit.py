@@ -188,6 +188,8 @@ def record(
 
     Raises:
         ValueError: ``new_epoch`` is a reason medz1 reserves for itself.
+        DataError: the database stored fewer rows than given (a trigger discards them); the
+            caller's transaction must then roll back (S17).
         sqlalchemy.exc.DBAPIError: the INSERT failed (for example 42501 when the role may
             not write audit rows); the caller's transaction must then roll back (S17).
     """
@@ -211,6 +213,13 @@ def record(
     if not rows:
         return 0
     written = session.execute(_INSERT, rows).all()
+    if len(written) != len(rows):
+        # A trigger that swallows inserts (RETURN NULL) would lose events silently (S17).
+        raise DataError(
+            f"{len(rows) - len(written)} of {len(rows)} audit row(s) were not stored",
+            hint="a trigger on auth.audit_logs discards rows; run `medz1 check` and "
+            "`medz1 audit verify`",
+        )
     first = min(int(row[0]) for row in written)
     seq, row_hash_, database = max(written, key=lambda row: int(row[0]))
     _note_tail(session, _Tail(str(database), int(seq), bytes(row_hash_), first, new_epoch))

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from medz1.auth.checkpoints import Checkpoint, CheckpointLog, CheckpointScan
+from medz1.auth.config import MIN_AUDIT_RETENTION_DAYS
 from medz1.errors import DataError
 
 __all__ = [
@@ -38,6 +39,9 @@ GENESIS_HASH = bytes(32)
 """The anchor of a chain from which nothing was ever purged."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+#: A checkpoint younger than this covers rows no lawful purge removes (the day spares
+#: clock differences between the writer and the server).
+_RETENTION = timedelta(days=MIN_AUDIT_RETENTION_DAYS - 1)
 
 
 def _field(value: str | None) -> bytes:
@@ -99,8 +103,9 @@ class ChainBreak:
         reason: what is wrong, in words.
         kind: ``row`` (a row does not verify or is missing), ``rewind`` (a checkpoint is
             beyond the newest row), ``rewrite`` (a row's hash differs from its checkpoint),
-            ``forged_checkpoint`` (a checkpoint line fails its signature) or
-            ``checkpoints_missing`` (the checkpoint log was deleted).
+            ``forged_checkpoint`` (a checkpoint line fails its signature),
+            ``checkpoints_missing`` (the checkpoint log was deleted) or ``purged_early``
+            (rows checkpointed within the retention period are gone as purged).
     """
 
     chain_seq: int | None
@@ -294,6 +299,7 @@ def _check_checkpoints(
             "checkpoints_missing",
         )
     anchor_seq, anchor_hash = int(head["anchor_seq"]), bytes(head["anchor_hash"])
+    now = datetime.now(UTC)
     for point in sorted(scan.current, key=lambda p: p.seq):
         if point.seq > walk.max_seq and point.seq > anchor_seq:
             return ChainBreak(
@@ -305,7 +311,18 @@ def _check_checkpoints(
             )
         stored = anchor_hash if point.seq == anchor_seq else walk.hashes.get(point.seq)
         if point.seq < anchor_seq:
-            continue  # purged by retention; the anchor and later checkpoints cover the rest
+            # Purged by retention; the anchor and later checkpoints cover the rest. A row
+            # checkpointed within the retention period cannot have been purged lawfully.
+            if point.at > now - _RETENTION:
+                return ChainBreak(
+                    point.seq,
+                    None,
+                    f"rows up to chain_seq {anchor_seq} are gone as purged, but a signed "
+                    f"checkpoint ({_when(point)}) shows chain_seq {point.seq} is younger than "
+                    f"{MIN_AUDIT_RETENTION_DAYS} days",
+                    "purged_early",
+                )
+            continue
         if stored is None or stored != point.row_hash:
             return ChainBreak(
                 point.seq,
