@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -356,3 +357,30 @@ def test_1000_random_owner_tampers_are_all_detected(
     session.close()
     report(f"S19: 1000/1000 owner tampers detected and named: {sorted(found.items())}")
     assert sum(found.values()) == 1000
+
+
+# -- the functions themselves ---------------------------------------------------------------
+
+_AUDIT_FUNCTIONS = {"audit_chain_row", "refuse_audit_change", "purge_audit_logs"}
+_BUILTINS = (
+    "sha256|convert_to|octet_length|extract|now|clock_timestamp|nextval|txid_current|"
+    "make_interval|jsonb_build_object|min|max|set_config|current_setting"
+)
+
+
+def test_audit_functions_pin_search_path_and_qualify_every_builtin(store: Store) -> None:
+    with store.admin.connect() as conn:
+        functions = conn.execute(
+            text(
+                "SELECT p.proname, p.prosecdef, p.proconfig, p.prosrc FROM pg_proc p "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'auth' "
+                "AND p.proname = ANY(:names)"
+            ),
+            {"names": list(_AUDIT_FUNCTIONS)},
+        ).all()
+    assert {name for name, *_ in functions} == _AUDIT_FUNCTIONS
+    for name, definer, config, source in functions:
+        assert definer, name
+        assert config == ["search_path=pg_catalog, pg_temp"], name
+        unqualified = re.findall(rf"(?<![\w.])({_BUILTINS})\s*\(", source, flags=re.IGNORECASE)
+        assert unqualified == [], (name, unqualified)

@@ -318,8 +318,8 @@ def tail(
         text(
             f"""
             SELECT {_COLUMNS} FROM auth.audit_logs
-            WHERE (CAST(:user_id AS uuid) IS NULL OR user_id = :user_id)
-              AND (CAST(:event_type AS text) IS NULL OR event_type = :event_type)
+            WHERE (CAST(:user_id AS pg_catalog.uuid) IS NULL OR user_id = :user_id)
+              AND (CAST(:event_type AS pg_catalog.text) IS NULL OR event_type = :event_type)
             ORDER BY chain_seq DESC LIMIT :limit
             """
         ),
@@ -334,7 +334,7 @@ def export(session: Session, *, since: datetime | None = None) -> Iterator[Audit
     statement = text(
         f"""
         SELECT {_COLUMNS} FROM auth.audit_logs
-        WHERE CAST(:since AS timestamptz) IS NULL OR event_timestamp >= :since
+        WHERE CAST(:since AS pg_catalog.timestamptz) IS NULL OR event_timestamp >= :since
         ORDER BY chain_seq
         """
     ).execution_options(yield_per=2000)
