@@ -384,3 +384,15 @@ def test_audit_functions_pin_search_path_and_qualify_every_builtin(store: Store)
         assert config == ["search_path=pg_catalog, pg_temp"], name
         unqualified = re.findall(rf"(?<![\w.])({_BUILTINS})\s*\(", source, flags=re.IGNORECASE)
         assert unqualified == [], (name, unqualified)
+
+
+def test_rows_of_a_rolled_back_savepoint_get_no_checkpoint(
+    store: Store, log: CheckpointLog
+) -> None:
+    _write(store, 2)
+    with unit_of_work(store.app) as session:
+        nested = session.begin_nested()
+        audit.record(session, [Event(AuditEvent.LOGOUT)])
+        nested.rollback()
+    assert [p.seq for p in log.scan(str(store.target.url.database)).current] == [2]
+    assert _verify(store, log).ok

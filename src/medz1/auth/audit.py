@@ -236,11 +236,13 @@ def _note_tail(session: Session, tail: _Tail) -> None:
     session.info[_TAIL] = tail
     if not session.info.get(_HOOKED):
         event.listen(session, "after_commit", checkpoint_committed)
-        event.listen(session, "after_rollback", _forget_tail)
+        # Any rollback, a savepoint's included, may have taken rows of the tail with it:
+        # forget it (a missed checkpoint is safe, one naming a rolled-back row is not).
+        event.listen(session, "after_soft_rollback", _forget_tail)
         session.info[_HOOKED] = True
 
 
-def _forget_tail(session: Session) -> None:
+def _forget_tail(session: Session, _previous: object) -> None:
     session.info.pop(_TAIL, None)
 
 
