@@ -169,7 +169,9 @@ class CheckpointLog:
             created = not self.path.exists()
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, data)
+                written = 0
+                while written < len(data):  # one write, unless the kernel takes less
+                    written += os.write(fd, data[written:])
                 os.fsync(fd)
             finally:
                 os.close(fd)
