@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from medz1.auth import checkpoints
 from medz1.cli import audit as audit_cmd
@@ -47,6 +47,13 @@ def medz1(cli: Invoke, monkeypatch: pytest.MonkeyPatch, database_url_env: str) -
 @pytest.fixture
 def owner(db_target: Target, policy: Policy) -> Iterator[Engine]:
     engine = engine_for_role(db_target, "owner", policy.passwords)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store_app(db_target: Target, policy: Policy) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "app", policy.passwords)
     yield engine
     engine.dispose()
 
@@ -153,3 +160,31 @@ def test_short_configured_key_is_refused(medz1: Invoke, monkeypatch: pytest.Monk
     assert result.code == 2
     assert "MEDZ1_AUDIT_KEY" in result.err
     assert "short" not in result.err.replace("MEDZ1_AUDIT_KEY", "")
+
+
+def test_checkpoint_command_pins_rows_written_by_other_writers(
+    medz1: Invoke, monkeypatch: pytest.MonkeyPatch, owner: Engine, store_app: Engine
+) -> None:
+    _history(medz1, monkeypatch, users=1)
+    with store_app.begin() as conn:  # med-z1's own INSERT: no checkpoint of its own
+        conn.execute(
+            text("INSERT INTO auth.audit_logs (event_type, success) VALUES ('login', true)")
+        )
+    signed = json.loads(medz1("audit", "checkpoint", "--json").out)
+    assert signed == {"checkpoint_seq": 4}
+    with unit_of_work(owner) as session:
+        rewrite_from(session, 4)
+    result = medz1("audit", "verify")
+    assert result.code == 5
+    assert "(rewrite) at chain_seq 4" in result.err
+
+
+def test_checkpoint_command_refuses_to_sign_a_tampered_trail(
+    medz1: Invoke, monkeypatch: pytest.MonkeyPatch, owner: Engine, data_dir: Path
+) -> None:
+    _history(medz1, monkeypatch, users=1)
+    with unit_of_work(owner) as session:
+        rewind(session, keep=1)
+    lines = len((data_dir / checkpoints.CHECKPOINTS_FILE).read_text().splitlines())
+    assert medz1("audit", "checkpoint").code == 5
+    assert len((data_dir / checkpoints.CHECKPOINTS_FILE).read_text().splitlines()) == lines

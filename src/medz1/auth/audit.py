@@ -49,6 +49,7 @@ __all__ = [
     "canonical_bytes",
     "checkpoint_committed",
     "export",
+    "newest_row",
     "purge",
     "record",
     "record_grant_changes",
@@ -375,3 +376,12 @@ _NEWEST = text(
     "SELECT l.chain_seq, l.row_hash, pg_catalog.current_database() FROM auth.audit_logs AS l "
     "ORDER BY l.chain_seq DESC LIMIT 1"
 )
+
+
+def newest_row(session: Session) -> tuple[str, int, bytes] | None:
+    """``(database, chain_seq, row_hash)`` of the newest audit row, or None when empty."""
+    found = session.execute(_NEWEST).first()
+    if found is None:
+        return None
+    seq, hash_, database = found
+    return str(database), int(seq), bytes(hash_)

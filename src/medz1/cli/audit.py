@@ -31,7 +31,8 @@ from medz1.cli.users import JSON_OPTION, role_session
 from medz1.errors import CheckFailedError, UsageError
 
 app = typer.Typer(
-    help="The audit trail: tail, verify the hash chain, export, purge past retention.",
+    help="The audit trail: tail, verify the hash chain and checkpoints, checkpoint, export, "
+    "purge past retention.",
     no_args_is_help=True,
 )
 
@@ -150,6 +151,46 @@ def verify(as_json: bool = JSON_OPTION) -> None:
                 "no audit key yet, so no signed checkpoints were checked (the first medz1 "
                 "command that writes an audit event creates both)"
             )
+
+
+@app.command()
+def checkpoint(as_json: bool = JSON_OPTION) -> None:
+    """Verify the trail, then sign a checkpoint of its newest row.
+
+    medz1 checkpoints its own audit writes as they commit; rows other writers add (med-z1's
+    own INSERT) are pinned from the next checkpoint on, so run this regularly.
+    Example: medz1 audit checkpoint   (e.g. hourly from cron)
+    """
+    log = _checkpoint_log()
+    with role_session("auditor") as session:
+        report = audit.verify_chain(session, checkpoints=log)
+        if report.first_break is not None:
+            raise CheckFailedError(
+                report.first_break.describe(),
+                hint="nothing was signed; find out what changed before checkpointing again",
+            )
+        newest = audit.newest_row(session)
+    signed = None
+    if newest is not None:
+        settings = state.settings()
+        log = log or checkpoints.log_for(settings.data_path, settings.audit_key, create_key=True)
+        assert log is not None  # create_key=True always yields a log
+        database, seq, row_hash = newest
+        started = not log.path.exists()
+        log.append(
+            database=database,
+            seq=seq,
+            row_hash=row_hash,
+            kind="epoch" if started else "checkpoint",
+            reason="started" if started else None,
+        )
+        signed = seq
+    if as_json:
+        print_json({"checkpoint_seq": signed})
+    elif signed is None:
+        out.print("no audit rows yet: nothing to checkpoint")
+    else:
+        out.print(f"audit trail verified; checkpoint signed at chain_seq {signed}")
 
 
 def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:
