@@ -188,3 +188,19 @@ def test_checkpoint_command_refuses_to_sign_a_tampered_trail(
     lines = len((data_dir / checkpoints.CHECKPOINTS_FILE).read_text().splitlines())
     assert medz1("audit", "checkpoint").code == 5
     assert len((data_dir / checkpoints.CHECKPOINTS_FILE).read_text().splitlines()) == lines
+
+
+def test_new_epoch_accepts_an_investigated_trail_and_keeps_the_evidence(
+    medz1: Invoke, monkeypatch: pytest.MonkeyPatch, owner: Engine, data_dir: Path
+) -> None:
+    _history(medz1, monkeypatch, users=1)
+    with unit_of_work(owner) as session:
+        rewind(session, keep=1)
+    assert medz1("audit", "verify").code == 5
+    assert medz1("audit", "checkpoint", "--new-epoch").code == 0
+    assert medz1("audit", "verify").code == 0
+    lines = [
+        json.loads(x) for x in (data_dir / checkpoints.CHECKPOINTS_FILE).read_text().splitlines()
+    ]
+    assert [(x["kind"], x.get("reason")) for x in lines][-1] == ("epoch", "acknowledged")
+    assert len(lines) == 4  # the three checkpoints of the rewound rows are kept

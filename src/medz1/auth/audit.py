@@ -151,7 +151,7 @@ _INSERT = insert(_TABLE).returning(
 _TAIL = "medz1.audit.tail"
 _HOOKED = "medz1.audit.hooked"
 #: Reasons of epoch lines that medz1 itself writes; callers may not use them.
-RESERVED_EPOCH_REASONS = frozenset({"started", "file-missing"})
+RESERVED_EPOCH_REASONS = frozenset({"started", "file-missing", "acknowledged"})
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ def checkpoint_committed(session: Session) -> None:
         # A file that appears here for the first time starts the log; a file that vanished
         # while the key and older rows stayed is recorded as lost, never silently restarted.
         fresh = log.fresh_key or tail.first_seq == 1
-        kind, reason = "epoch", reason or ("started" if fresh else "file-missing")
+        kind, reason = "epoch", (reason or "started") if fresh else "file-missing"
     log.append(
         database=tail.database, seq=tail.seq, row_hash=tail.row_hash, kind=kind, reason=reason
     )

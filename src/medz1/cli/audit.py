@@ -154,7 +154,15 @@ def verify(as_json: bool = JSON_OPTION) -> None:
 
 
 @app.command()
-def checkpoint(as_json: bool = JSON_OPTION) -> None:
+def checkpoint(
+    new_epoch: bool = typer.Option(
+        False,
+        "--new-epoch",
+        help="Accept the trail as it is now: check the rows only and start a new epoch "
+        "(after investigating a reported fault; earlier checkpoints stay in the log).",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Verify the trail, then sign a checkpoint of its newest row.
 
     medz1 checkpoints its own audit writes as they commit; rows other writers add (med-z1's
@@ -163,7 +171,7 @@ def checkpoint(as_json: bool = JSON_OPTION) -> None:
     """
     log = _checkpoint_log()
     with role_session("auditor") as session:
-        report = audit.verify_chain(session, checkpoints=log)
+        report = audit.verify_chain(session, checkpoints=None if new_epoch else log)
         if report.first_break is not None:
             raise CheckFailedError(
                 report.first_break.describe(),
@@ -177,12 +185,13 @@ def checkpoint(as_json: bool = JSON_OPTION) -> None:
         assert log is not None  # create_key=True always yields a log
         database, seq, row_hash = newest
         started = not log.path.exists()
+        reason = "acknowledged" if new_epoch else "started" if started else None
         log.append(
             database=database,
             seq=seq,
             row_hash=row_hash,
-            kind="epoch" if started else "checkpoint",
-            reason="started" if started else None,
+            kind="checkpoint" if reason is None else "epoch",
+            reason=reason,
         )
         signed = seq
     if as_json:
