@@ -59,7 +59,8 @@ def store_app(db_target: Target, policy: Policy) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def data_dir(tmp_path: Path) -> Path:
+    """MEDZ1_DATA_DIR of the test (set by the autouse fixture in tests/conftest.py)."""
     return tmp_path / "data"
 
 

@@ -53,12 +53,12 @@ def _verify(engine: Engine) -> audit.ChainReport:
         return audit.verify_chain(session)
 
 
-def _write(store: Store, count: int, *, at: datetime | None = None) -> None:
+def _write(store: Store, count: int) -> None:
     with unit_of_work(store.app) as session:
         audit.record(
             session,
             [Event(AuditEvent.LOGIN_FAILED, email=f"x{i}@va.example.org") for i in range(count)],
-            now=at or store.now,
+            now=store.now,  # not stored: the server stamps audit rows
         )
 
 
