@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(
         default=2192, ge=2192, description="Audit rows younger than this are never purged."
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key (at least 32 characters) signing audit checkpoints; unset: a key "
+        "generated once in <data dir>/secrets/audit.key. Never stored in the database.",
+    )
 
     @field_validator("app_password", "reporting_password", "loader_password", "auditor_password")
     @classmethod

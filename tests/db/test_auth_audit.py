@@ -19,8 +19,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from medz1.auth import audit, login
+from medz1.auth import audit, checkpoints, login
 from medz1.auth.audit import AuditEvent, Event
+from medz1.auth.checkpoints import CheckpointLog
 from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.errors import sqlstate
 from medz1.db.target import Target
@@ -28,6 +29,7 @@ from medz1.embedded import binary
 from medz1.errors import DataError, PrivilegeError
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import Policy
+from tests.db.audit_support import seed_history
 from tests.db.test_auth_support import PASSWORD, Store, open_store, report
 
 pytestmark = pytest.mark.db
@@ -51,12 +53,12 @@ def _verify(engine: Engine) -> audit.ChainReport:
         return audit.verify_chain(session)
 
 
-def _write(store: Store, count: int, *, at: datetime | None = None) -> None:
+def _write(store: Store, count: int) -> None:
     with unit_of_work(store.app) as session:
         audit.record(
             session,
             [Event(AuditEvent.LOGIN_FAILED, email=f"x{i}@va.example.org") for i in range(count)],
-            now=at or store.now,
+            now=store.now,  # not stored: the server stamps audit rows
         )
 
 
@@ -201,21 +203,45 @@ def _concurrent_writers(store: Store, writers: int, events: int) -> float:
     return time.perf_counter() - start
 
 
-def test_32_concurrent_writers_chain_without_a_break(store: Store, auditor: Engine) -> None:
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[CheckpointLog]:
+    """A checkpoint log installed as the CLI installs it: every commit is checkpointed."""
+    opened = checkpoints.log_for(tmp_path / "data", None, create_key=True)
+    assert opened is not None
+    with checkpoints.installed(lambda: opened):
+        yield opened
+
+
+def _verify_signed(engine: Engine, log: CheckpointLog) -> audit.ChainReport:
+    with unit_of_work(engine) as session:
+        return audit.verify_chain(session, checkpoints=log)
+
+
+def test_32_concurrent_writers_chain_without_a_break(
+    store: Store, auditor: Engine, log: CheckpointLog
+) -> None:
     elapsed = _concurrent_writers(store, 32, 50)
-    chain = _verify(auditor)
-    report(f"S19: 32 writers x 50 events in {elapsed:.1f} s, breaks: {0 if chain.ok else 1}")
+    chain = _verify_signed(auditor, log)
+    report(
+        f"S19: 32 writers x 50 events in {elapsed:.1f} s, {chain.checkpoints_checked} "
+        f"signed checkpoints, breaks: {0 if chain.ok else 1}"
+    )
     assert chain.ok
-    assert chain.rows_checked == 1600
+    assert chain.rows_checked == chain.checkpoints_checked == 1600
 
 
 @pytest.mark.slow
-def test_32_writers_times_1000_events_chain_without_a_break(store: Store, auditor: Engine) -> None:
+def test_32_writers_times_1000_events_chain_without_a_break(
+    store: Store, auditor: Engine, log: CheckpointLog
+) -> None:
     elapsed = _concurrent_writers(store, 32, 1000)
-    chain = _verify(auditor)
-    report(f"S19: 32 writers x 1000 events in {elapsed:.1f} s, breaks: {0 if chain.ok else 1}")
+    chain = _verify_signed(auditor, log)
+    report(
+        f"S19: 32 writers x 1000 events in {elapsed:.1f} s, {chain.checkpoints_checked} "
+        f"signed checkpoints, breaks: {0 if chain.ok else 1}"
+    )
     assert chain.ok
-    assert chain.rows_checked == 32_000
+    assert chain.rows_checked == chain.checkpoints_checked == 32_000
 
 
 # (column, SQL expression that surely differs from the current value)
@@ -340,8 +366,8 @@ def test_purge_at_seven_years_deletes_nothing_younger_than_2192_days(
     store: Store, auditor: Engine
 ) -> None:
     real_now = datetime.now(UTC)
-    for month in range(84, -1, -1):  # one row a month, oldest first, over seven years
-        _write(store, 1, at=real_now - timedelta(days=30.4 * month))
+    # one row a month, oldest first, over seven years
+    seed_history(store, [real_now - timedelta(days=30.4 * month) for month in range(84, -1, -1)])
     cutoff = real_now - timedelta(days=2192)
     old = store.scalar("SELECT count(*) FROM auth.audit_logs WHERE event_timestamp < :c", c=cutoff)
     with unit_of_work(auditor) as session:
@@ -362,9 +388,10 @@ def test_purge_at_seven_years_deletes_nothing_younger_than_2192_days(
 
 def test_purge_keeps_old_rows_that_follow_a_young_one(store: Store, auditor: Engine) -> None:
     real_now = datetime.now(UTC)
-    _write(store, 1, at=real_now - timedelta(days=3000))
-    _write(store, 1, at=real_now)
-    _write(store, 1, at=real_now - timedelta(days=3000))  # back-dated, after a young row
+    # the third row is back-dated, after a young row
+    seed_history(
+        store, [real_now - timedelta(days=3000), real_now, real_now - timedelta(days=3000)]
+    )
     with unit_of_work(auditor) as session:
         assert audit.purge(session, retention_days=2192) == 1
     assert store.scalar("SELECT count(*) FROM auth.audit_logs") == 3  # 2 kept + audit_purged

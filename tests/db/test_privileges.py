@@ -348,7 +348,8 @@ def test_each_repaired_grant_is_audited(db_target: Target, engine: Engine, polic
         rows = (
             conn.execute(
                 text(
-                    "SELECT details->>'change' FROM auth.audit_logs WHERE event_type = 'grants_changed'"
+                    "SELECT details->>'change' FROM auth.audit_logs WHERE event_type = 'grants_changed' "
+                    "ORDER BY chain_seq"
                 )
             )
             .scalars()

@@ -2,31 +2,44 @@
 
 Every authentication event is written by the function that makes the change, in the same
 transaction (S16, S17): if the INSERT fails, the change fails with it. Rows are append-only
-(S18). The database chains each row as it is inserted (trigger ``audit_logs_chain``,
-migration 0003); :func:`verify_chain` recomputes every hash here, in Python, from the
-row's fields, so a verification does not trust code stored in the database it checks (S19).
+(S18). The database chains each row as it is inserted and stamps its id and time (trigger
+``audit_logs_chain``, migrations 0003 and 0005); :func:`verify_chain` recomputes every hash
+here, in Python, from the row's fields, so a verification does not trust code stored in the
+database it checks (S19). After a transaction that wrote audit rows commits, a signed
+checkpoint of the newest row goes to the checkpoint log installed by the edge
+(:mod:`medz1.auth.checkpoints`), which :func:`verify_chain` compares with the rows.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Table, event, func, insert, text
 from sqlalchemy.orm import Session
 
+from medz1.auth import checkpoints
+from medz1.auth.chain import (
+    CANONICAL_VERSION,
+    GENESIS_HASH,
+    ChainBreak,
+    ChainReport,
+    canonical_bytes,
+    row_hash,
+    verify_chain,
+)
 from medz1.auth.config import MIN_AUDIT_RETENTION_DAYS
 from medz1.auth.inputs import as_utc, require_utc
 from medz1.errors import DataError
+from medz1.models.auth import AuditLog
 
 __all__ = [
     "CANONICAL_VERSION",
+    "GENESIS_HASH",
     "SESSION_END_EVENTS",
     "AuditEvent",
     "AuditRecord",
@@ -34,7 +47,9 @@ __all__ = [
     "ChainReport",
     "Event",
     "canonical_bytes",
+    "checkpoint_committed",
     "export",
+    "newest_row",
     "purge",
     "record",
     "record_grant_changes",
@@ -42,13 +57,6 @@ __all__ = [
     "tail",
     "verify_chain",
 ]
-
-CANONICAL_VERSION = b"medz1-audit-v1"
-"""First bytes of the canonical text of a row; a new encoding gets a new version."""
-GENESIS_HASH = bytes(32)
-"""The anchor of a chain from which nothing was ever purged."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class AuditEvent(enum.StrEnum):
@@ -70,6 +78,7 @@ class AuditEvent(enum.StrEnum):
     USER_DELETED = "user_deleted"
     GRANTS_CHANGED = "grants_changed"
     AUDIT_PURGED = "audit_purged"
+    BACKUP_RESTORED = "backup_restored"
 
 
 #: Events that end a session; every ended session has exactly one of them (S15).
@@ -130,46 +139,145 @@ class AuditRecord:
         }
 
 
-_INSERT = text(
-    """
-    INSERT INTO auth.audit_logs (user_id, event_type, event_timestamp, email, ip_address,
-                                 user_agent, success, failure_reason, session_id, details)
-    VALUES (:user_id, :event_type, :at, :email, :ip_address, :user_agent, :success,
-            :failure_reason, :session_id, CAST(:details AS jsonb))
-    """
+_TABLE = AuditLog.__table__
+assert isinstance(_TABLE, Table)
+# Rows go in the order of the events (sort_by_parameter_order), so the chain keeps it.
+_INSERT = insert(_TABLE).returning(
+    _TABLE.c.chain_seq,
+    _TABLE.c.row_hash,
+    func.pg_catalog.current_database(),
+    sort_by_parameter_order=True,
 )
+_TAIL = "medz1.audit.tail"
+_HOOKED = "medz1.audit.hooked"
+#: Reasons of epoch lines that medz1 itself writes; callers may not use them.
+RESERVED_EPOCH_REASONS = frozenset({"started", "file-missing", "acknowledged"})
 
 
-def record(session: Session, events: Iterable[Event], *, now: datetime) -> int:
-    """Write ``events`` in the caller's transaction, all stamped ``now``; return how many.
+@dataclass(frozen=True)
+class _Tail:
+    """The newest audit row a transaction wrote, to be checkpointed when it commits."""
+
+    database: str
+    seq: int
+    row_hash: bytes
+    first_seq: int
+    epoch: str | None
+
+
+def record(
+    session: Session,
+    events: Iterable[Event],
+    *,
+    now: datetime | None = None,
+    new_epoch: str | None = None,
+) -> int:
+    """Write ``events`` in the caller's transaction; return how many.
+
+    The database assigns each row's ``audit_id``, ``event_timestamp`` (its clock) and chain
+    values (S19); ``now`` is accepted so callers that pass their clock need not change, but
+    it is not stored. When the transaction commits, a signed checkpoint of the newest row is
+    appended to the installed checkpoint log (see :mod:`medz1.auth.checkpoints`); a session
+    joined to a transaction it does not commit must call :func:`checkpoint_committed` after
+    that commit. ``new_epoch`` (for example ``"restore"``) makes that checkpoint start a new
+    epoch: earlier checkpoints of the database are no longer compared with its rows (a
+    restore that rewinds the chain on purpose).
 
     Call it after the change the events record and after every row lock the transaction
     needs: the insert trigger locks the chain head until commit, so taking other locks
     afterwards could make two transactions wait for each other.
 
     Raises:
+        ValueError: ``new_epoch`` is a reason medz1 reserves for itself.
+        DataError: the database stored fewer rows than given (a trigger discards them); the
+            caller's transaction must then roll back (S17).
         sqlalchemy.exc.DBAPIError: the INSERT failed (for example 42501 when the role may
             not write audit rows); the caller's transaction must then roll back (S17).
     """
-    at = require_utc(now)
+    del now  # the server's clock stamps audit rows (S19)
+    if new_epoch is not None and new_epoch in RESERVED_EPOCH_REASONS:
+        raise ValueError(f"epoch reason {new_epoch!r} is reserved")
     rows = [
         {
             "user_id": event.user_id,
             "event_type": str(event.event_type),
-            "at": at,
             "email": event.email,
             "ip_address": event.ip_address,
             "user_agent": event.user_agent,
             "success": event.success,
             "failure_reason": event.failure_reason,
             "session_id": event.session_id,
-            "details": None if event.details is None else json.dumps(dict(event.details)),
+            "details": None if event.details is None else dict(event.details),
         }
         for event in events
     ]
-    if rows:
-        session.execute(_INSERT, rows)
+    if not rows:
+        return 0
+    written = session.execute(_INSERT, rows).all()
+    if len(written) != len(rows):
+        # A trigger that swallows inserts (RETURN NULL) would lose events silently (S17).
+        raise DataError(
+            f"{len(rows) - len(written)} of {len(rows)} audit row(s) were not stored",
+            hint="a trigger on auth.audit_logs discards rows; run `medz1 check` and "
+            "`medz1 audit verify`",
+        )
+    first = min(int(row[0]) for row in written)
+    seq, row_hash_, database = max(written, key=lambda row: int(row[0]))
+    _note_tail(session, _Tail(str(database), int(seq), bytes(row_hash_), first, new_epoch))
     return len(rows)
+
+
+def _note_tail(session: Session, tail: _Tail) -> None:
+    known: _Tail | None = session.info.get(_TAIL)
+    if known is not None:
+        newest = known if known.seq > tail.seq else tail
+        tail = replace(
+            newest, first_seq=min(tail.first_seq, known.first_seq), epoch=tail.epoch or known.epoch
+        )
+    session.info[_TAIL] = tail
+    if not session.info.get(_HOOKED):
+        event.listen(session, "after_commit", checkpoint_committed)
+        # Any rollback, a savepoint's included, may have taken rows of the tail with it:
+        # forget it (a missed checkpoint is safe, one naming a rolled-back row is not).
+        event.listen(session, "after_soft_rollback", _forget_tail)
+        session.info[_HOOKED] = True
+
+
+def _forget_tail(session: Session, _previous: object) -> None:
+    session.info.pop(_TAIL, None)
+
+
+def checkpoint_committed(session: Session, *, database: str | None = None) -> None:
+    """Checkpoint the audit rows ``session`` wrote, now that their transaction committed.
+
+    Runs by itself when the session commits; call it only for a session joined to a
+    connection whose transaction the caller commits (``Session(bind=connection)``), after
+    that commit. Does nothing when no rows were written or no checkpoint log is installed.
+    ``database`` names the database the rows live in when it was renamed since they were
+    written (a restore builds under an unfinished name).
+
+    Raises:
+        ConfigurationError: the checkpoint could not be written (the rows stay committed).
+    """
+    tail: _Tail | None = session.info.pop(_TAIL, None)
+    if tail is None:
+        return
+    log = checkpoints.active()
+    if log is None:
+        return
+    kind, reason = ("epoch", tail.epoch) if tail.epoch else ("checkpoint", None)
+    if not log.path.exists():
+        # A file that appears here for the first time starts the log; a file that vanished
+        # while the key and older rows stayed is recorded as lost, never silently restarted.
+        fresh = log.fresh_key or tail.first_seq == 1
+        kind, reason = "epoch", (reason or "started") if fresh else "file-missing"
+    log.append(
+        database=database or tail.database,
+        seq=tail.seq,
+        row_hash=tail.row_hash,
+        kind=kind,
+        reason=reason,
+    )
 
 
 def record_grant_changes(
@@ -219,8 +327,8 @@ def tail(
         text(
             f"""
             SELECT {_COLUMNS} FROM auth.audit_logs
-            WHERE (CAST(:user_id AS uuid) IS NULL OR user_id = :user_id)
-              AND (CAST(:event_type AS text) IS NULL OR event_type = :event_type)
+            WHERE (CAST(:user_id AS pg_catalog.uuid) IS NULL OR user_id = :user_id)
+              AND (CAST(:event_type AS pg_catalog.text) IS NULL OR event_type = :event_type)
             ORDER BY chain_seq DESC LIMIT :limit
             """
         ),
@@ -235,173 +343,12 @@ def export(session: Session, *, since: datetime | None = None) -> Iterator[Audit
     statement = text(
         f"""
         SELECT {_COLUMNS} FROM auth.audit_logs
-        WHERE CAST(:since AS timestamptz) IS NULL OR event_timestamp >= :since
+        WHERE CAST(:since AS pg_catalog.timestamptz) IS NULL OR event_timestamp >= :since
         ORDER BY chain_seq
         """
     ).execution_options(yield_per=2000)
     for row in session.execute(statement, {"since": start}).mappings():
         yield _audit_record(row)
-
-
-# -- the hash chain -------------------------------------------------------------------------
-
-
-def _field(value: str | None) -> bytes:
-    if value is None:
-        return b"-"
-    data = value.encode("utf-8")
-    return str(len(data)).encode("ascii") + b":" + data
-
-
-def _micros(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return str((value - _EPOCH) // _MICROSECOND)
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def canonical_bytes(chain_seq: int, row: Mapping[Any, Any]) -> bytes:
-    """The canonical text of an audit row, as the trigger builds it (see migration 0003).
-
-    ``row`` holds the columns by name, ``details`` as PostgreSQL's text of the ``jsonb``
-    value (``details::text``), timestamps as aware datetimes.
-    """
-    fields = (
-        str(chain_seq),
-        _text(row["audit_id"]),
-        _text(row["user_id"]),
-        _text(row["event_type"]),
-        _micros(row["event_timestamp"]),
-        _text(row["email"]),
-        _text(row["ip_address"]),
-        _text(row["user_agent"]),
-        _text(row["success"]),
-        _text(row["failure_reason"]),
-        _text(row["session_id"]),
-        _text(row["details"]),
-    )
-    return CANONICAL_VERSION + b"".join(_field(value) for value in fields)
-
-
-def row_hash(prev_hash: bytes, chain_seq: int, row: Mapping[Any, Any]) -> bytes:
-    """``sha256(prev_hash || canonical text)``: the hash the trigger stores for ``row``."""
-    return hashlib.sha256(prev_hash + canonical_bytes(chain_seq, row)).digest()
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    """Where the chain first fails to verify.
-
-    Attributes:
-        chain_seq: position of the first bad row (or where a missing row should be).
-        audit_id: that row's id, None when the row is missing.
-        reason: what is wrong, in words.
-    """
-
-    chain_seq: int | None
-    audit_id: int | None
-    reason: str
-
-    def describe(self) -> str:
-        """One line naming the row."""
-        where = f"audit_id {self.audit_id}" if self.audit_id is not None else "a missing row"
-        return f"chain broken at chain_seq {self.chain_seq} ({where}): {self.reason}"
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """The outcome of :func:`verify_chain`."""
-
-    rows_checked: int
-    anchor_seq: int
-    last_seq: int
-    purged_rows: int
-    first_break: ChainBreak | None = field(default=None)
-
-    @property
-    def ok(self) -> bool:
-        """True when every row verified and nothing is missing."""
-        return self.first_break is None
-
-
-_HEAD = text(
-    "SELECT anchor_seq, anchor_hash, last_seq, last_hash, purged_rows "
-    "FROM auth.audit_chain_head WHERE head_id = 1"
-)
-_CHAIN_ROWS = text(
-    """
-    SELECT chain_seq, audit_id, user_id, event_type, event_timestamp, email, ip_address,
-           user_agent, success, failure_reason, session_id, details::text AS details,
-           prev_hash, row_hash
-    FROM auth.audit_logs
-    WHERE chain_seq IS NULL OR chain_seq <= :last_seq
-    ORDER BY chain_seq NULLS FIRST, audit_id
-    """
-).execution_options(yield_per=5000)
-
-
-def verify_chain(session: Session) -> ChainReport:
-    """Recompute the whole chain and report the first row that does not verify.
-
-    The head is read first and rows after its ``last_seq`` (committed meanwhile) are left
-    for the next run, so writers may keep writing during a verification.
-
-    Raises:
-        DataError: the chain head row is missing (which is itself a break, reported as one
-            by the CLI).
-    """
-    head = session.execute(_HEAD).mappings().first()
-    if head is None:
-        raise DataError(
-            "auth.audit_chain_head has no row: the audit chain cannot be verified",
-            hint="the chain head was deleted; restore it from a backup",
-        )
-    anchor_seq, last_seq = int(head["anchor_seq"]), int(head["last_seq"])
-    expected_seq, expected_prev = anchor_seq + 1, bytes(head["anchor_hash"])
-    checked = 0
-    first_break: ChainBreak | None = None
-    for row in session.execute(_CHAIN_ROWS, {"last_seq": last_seq}).mappings():
-        first_break = _check_row(row, expected_seq, expected_prev)
-        if first_break is not None:
-            break
-        checked += 1
-        expected_seq, expected_prev = expected_seq + 1, bytes(row["row_hash"])
-    if first_break is None and (
-        expected_seq != last_seq + 1 or expected_prev != bytes(head["last_hash"])
-    ):
-        first_break = ChainBreak(
-            expected_seq, None, f"rows missing: the chain head ends at chain_seq {last_seq}"
-        )
-    return ChainReport(
-        rows_checked=checked,
-        anchor_seq=anchor_seq,
-        last_seq=last_seq,
-        purged_rows=int(head["purged_rows"]),
-        first_break=first_break,
-    )
-
-
-def _check_row(row: Mapping[Any, Any], seq: int, prev: bytes) -> ChainBreak | None:
-    audit_id = int(row["audit_id"])
-    if row["chain_seq"] is None or row["prev_hash"] is None or row["row_hash"] is None:
-        return ChainBreak(seq, audit_id, "the row is not chained (inserted with triggers off)")
-    actual_seq = int(row["chain_seq"])
-    if actual_seq != seq:
-        return ChainBreak(
-            actual_seq, audit_id, f"chain_seq {seq} is missing before this row (deleted?)"
-        )
-    if bytes(row["prev_hash"]) != prev:
-        return ChainBreak(seq, audit_id, "prev_hash is not the previous row's hash")
-    if row_hash(prev, seq, row) != bytes(row["row_hash"]):
-        return ChainBreak(seq, audit_id, "row_hash does not match the row's fields (changed)")
-    return None
 
 
 def purge(session: Session, *, retention_days: int) -> int:
@@ -422,4 +369,25 @@ def purge(session: Session, *, retention_days: int) -> int:
     deleted = session.execute(
         text("SELECT auth.purge_audit_logs(:days)"), {"days": retention_days}
     ).scalar_one()
+    # After deleting, the function appended an audit_purged row and still holds the chain
+    # head lock, so the newest row is that one: checkpoint it when the purge commits.
+    newest = session.execute(_NEWEST).first() if deleted else None
+    if newest is not None:
+        seq, hash_, database = newest
+        _note_tail(session, _Tail(str(database), int(seq), bytes(hash_), int(seq), None))
     return int(deleted)
+
+
+_NEWEST = text(
+    "SELECT l.chain_seq, l.row_hash, pg_catalog.current_database() FROM auth.audit_logs AS l "
+    "ORDER BY l.chain_seq DESC LIMIT 1"
+)
+
+
+def newest_row(session: Session) -> tuple[str, int, bytes] | None:
+    """``(database, chain_seq, row_hash)`` of the newest audit row, or None when empty."""
+    found = session.execute(_NEWEST).first()
+    if found is None:
+        return None
+    seq, hash_, database = found
+    return str(database), int(seq), bytes(hash_)

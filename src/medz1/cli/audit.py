@@ -1,8 +1,10 @@
 """``medz1 audit tail | verify | export | purge``: the authentication audit trail.
 
 Commands connect as the auditor role (``medz1_auditor``), which may read audit rows and
-purge rows past retention, nothing else. ``verify`` recomputes the hash chain and exits 5
-naming the first row that does not verify.
+purge rows past retention, nothing else. ``verify`` recomputes the hash chain of every row
+and compares it with the signed checkpoints kept outside the database
+(``<data dir>/audit/checkpoints.jsonl``), and exits 5 naming the first bad row, rewind,
+rewrite, forged checkpoint or deleted checkpoint log.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import TextIO
 import typer
 from rich.table import Table
 
-from medz1.auth import audit
+from medz1.auth import audit, checkpoints
 from medz1.auth.audit import AuditRecord
+from medz1.auth.checkpoints import CheckpointLog
 from medz1.auth.config import AuthConfig
 from medz1.cli.console import err, out, print_json
 from medz1.cli.context import state
@@ -28,7 +31,8 @@ from medz1.cli.users import JSON_OPTION, role_session
 from medz1.errors import CheckFailedError, UsageError
 
 app = typer.Typer(
-    help="The audit trail: tail, verify the hash chain, export, purge past retention.",
+    help="The audit trail: tail, verify the hash chain and checkpoints, checkpoint, export, "
+    "purge past retention.",
     no_args_is_help=True,
 )
 
@@ -89,14 +93,30 @@ def tail(
         out.print(_table(rows))
 
 
+def _checkpoint_log() -> CheckpointLog | None:
+    """The checkpoint log to verify against; None when no key exists and no log either."""
+    settings = state.settings()
+    log = checkpoints.log_for(settings.data_path, settings.audit_key, create_key=False)
+    path = settings.data_path / checkpoints.CHECKPOINTS_FILE
+    if log is None and path.exists():
+        raise CheckFailedError(
+            f"the audit checkpoint log {path} exists but the key that signs it is "
+            "gone, so its checkpoints cannot be checked",
+            hint="restore <data dir>/secrets/audit.key from a backup, or set MEDZ1_AUDIT_KEY",
+        )
+    return log
+
+
 @app.command()
 def verify(as_json: bool = JSON_OPTION) -> None:
-    """Recompute the hash chain of every audit row; exit 5 naming the first bad row.
+    """Recompute the hash chain of every audit row and check the signed checkpoints;
+    exit 5 naming the first bad row, rewind, rewrite or forged checkpoint.
 
     Example: medz1 audit verify
     """
+    log = _checkpoint_log()
     with role_session("auditor") as session:
-        report = audit.verify_chain(session)
+        report = audit.verify_chain(session, checkpoints=log)
     if as_json:
         print_json(
             {
@@ -105,6 +125,9 @@ def verify(as_json: bool = JSON_OPTION) -> None:
                 "anchor_seq": report.anchor_seq,
                 "last_seq": report.last_seq,
                 "purged_rows": report.purged_rows,
+                "checkpoints_used": report.checkpoints_used,
+                "checkpoints_checked": report.checkpoints_checked,
+                "checkpoint_seq": report.checkpoint_seq,
                 "first_break": None if report.first_break is None else report.first_break.__dict__,
             }
         )
@@ -118,6 +141,65 @@ def verify(as_json: bool = JSON_OPTION) -> None:
             f"audit chain verified: {report.rows_checked} row(s), chain_seq "
             f"{report.anchor_seq + 1} to {report.last_seq}, {report.purged_rows} purged"
         )
+        if report.checkpoints_used:
+            out.print(
+                f"{report.checkpoints_checked} signed checkpoint(s) match, the newest at "
+                f"chain_seq {report.checkpoint_seq if report.checkpoint_seq else '-'}"
+            )
+        else:
+            out.print(
+                "no audit key yet, so no signed checkpoints were checked (the first medz1 "
+                "command that writes an audit event creates both)"
+            )
+
+
+@app.command()
+def checkpoint(
+    new_epoch: bool = typer.Option(
+        False,
+        "--new-epoch",
+        help="Accept the trail as it is now: check the rows only and start a new epoch "
+        "(after investigating a reported fault; earlier checkpoints stay in the log).",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Verify the trail, then sign a checkpoint of its newest row.
+
+    medz1 checkpoints its own audit writes as they commit; rows other writers add (med-z1's
+    own INSERT) are pinned from the next checkpoint on, so run this regularly.
+    Example: medz1 audit checkpoint   (e.g. hourly from cron)
+    """
+    log = _checkpoint_log()
+    with role_session("auditor") as session:
+        report = audit.verify_chain(session, checkpoints=None if new_epoch else log)
+        if report.first_break is not None:
+            raise CheckFailedError(
+                report.first_break.describe(),
+                hint="nothing was signed; find out what changed before checkpointing again",
+            )
+        newest = audit.newest_row(session)
+    signed = None
+    if newest is not None:
+        settings = state.settings()
+        log = log or checkpoints.log_for(settings.data_path, settings.audit_key, create_key=True)
+        assert log is not None  # create_key=True always yields a log
+        database, seq, row_hash = newest
+        started = not log.path.exists()
+        reason = "acknowledged" if new_epoch else "started" if started else None
+        log.append(
+            database=database,
+            seq=seq,
+            row_hash=row_hash,
+            kind="checkpoint" if reason is None else "epoch",
+            reason=reason,
+        )
+        signed = seq
+    if as_json:
+        print_json({"checkpoint_seq": signed})
+    elif signed is None:
+        out.print("no audit rows yet: nothing to checkpoint")
+    else:
+        out.print(f"audit trail verified; checkpoint signed at chain_seq {signed}")
 
 
 def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:

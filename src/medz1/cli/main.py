@@ -17,6 +17,7 @@ import typer
 from sqlalchemy import exc as sa_exc
 
 from medz1 import __version__
+from medz1.auth import checkpoints
 from medz1.cli import audit as audit_cmd
 from medz1.cli import backup as backup_cmd
 from medz1.cli import check as check_cmd
@@ -133,6 +134,12 @@ def run(argv: list[str] | None = None) -> None:
     else prints only :func:`describe_unexpected` and exits 1.
     """
     state.reset()
+    # Every audit row a command commits gets a signed checkpoint outside the database (S19).
+    uninstall = checkpoints.install(
+        lambda: checkpoints.log_for(
+            state.settings().data_path, state.settings().audit_key, create_key=True
+        )
+    )
     try:
         app(args=argv, prog_name="medz1")
     except Medz1Error as exc:
@@ -145,6 +152,8 @@ def run(argv: list[str] | None = None) -> None:
             _fail(mapped)
     except Exception as exc:  # noqa: BLE001 - the outermost boundary: one line, not a stack
         _unexpected(exc)
+    finally:
+        uninstall()
 
 
 def _fail(exc: Medz1Error) -> NoReturn:

@@ -7,7 +7,8 @@ deleting a user can never rewrite audit rows (security requirement S18).
 medz1 adds columns of its own: the lock end and disable state of users, the SHA-256 of the
 session token (the token itself is never stored, S12) and the absolute session end, and the
 hash chain of audit rows (S19), whose head lives in ``auth.audit_chain_head``. The chain is
-computed by a trigger in the database (migration 0003), so every writer is chained.
+computed by a trigger in the database (migrations 0003 and 0005), so every writer is
+chained, and the trigger, not the writer, sets each row's id and time.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    FetchedValue,
     ForeignKey,
-    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -212,11 +213,15 @@ class AuditLog(Base):
         },
     )
 
+    # No identity: the insert trigger draws the id from auth.audit_logs_audit_id_seq and
+    # overwrites whatever the writer gave (S19, migration 0005).
     audit_id: Mapped[int] = mapped_column(
         BigInteger,
-        Identity(always=False),
+        FetchedValue(),
         primary_key=True,
-        comment="Audit row id (identity)",
+        autoincrement=False,
+        comment="Audit row id, assigned by the insert trigger from auth.audit_logs_audit_id_seq; "
+        "a value given by the writer is overwritten",
     )
     # Deliberately no ForeignKey: ON DELETE SET NULL would rewrite audit rows (S18).
     user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -230,7 +235,10 @@ class AuditLog(Base):
         "logout, timeout, password change, rehash, user created or disabled, ...",
     )
     event_timestamp: Mapped[datetime | None] = mapped_column(
-        UTCDateTime(), server_default=text("now()"), comment="When the event happened (UTC)"
+        UTCDateTime(),
+        server_default=text("now()"),
+        comment="When the event was written (UTC), set by the insert trigger from the server "
+        "clock; a value given by the writer is overwritten",
     )
     email: Mapped[str | None] = mapped_column(
         String(255),
@@ -314,4 +322,9 @@ class AuditChainHead(Base):
     )
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), comment="When the head last moved (UTC)"
+    )
+    purge_txid: Mapped[int | None] = mapped_column(
+        BigInteger,
+        comment="Transaction id of a running auth.purge_audit_logs (null otherwise): the only "
+        "transaction whose deletes the append-only trigger lets through",
     )

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from medz1.auth.audit import record_grant_changes
+from medz1.auth.audit import checkpoint_committed, record_grant_changes
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
@@ -49,18 +49,22 @@ def apply_roles(target: Target, policy: Policy) -> list[str]:
         engine.dispose()
 
 
-def _audit(conn: Connection, target: Target, changes: list[str]) -> None:
-    """Record each applied change in the audit log, in the same transaction (S16)."""
+def _audit(conn: Connection, target: Target, changes: list[str]) -> Session | None:
+    """Record each applied change in the audit log, in the same transaction (S16).
+
+    Returns the session that wrote them, for :func:`checkpoint_committed` after the commit.
+    """
     if not changes:
-        return
+        return None
     exists = conn.execute(text("SELECT to_regclass('auth.audit_logs') IS NOT NULL")).scalar()
     if not exists:
-        return
+        return None
     session = Session(bind=conn)
     record_grant_changes(
         session, changes=changes, now=datetime.now(UTC), actor=target.url.username or None
     )
     session.flush()
+    return session
 
 
 def apply_grants(
@@ -77,6 +81,7 @@ def apply_grants(
     as a ``grants_changed`` row in that same transaction (S16).
     """
     engine = make_engine(target.url)
+    audited: Session | None = None
     try:
         with translated(), engine.begin() as conn:
             _require_medz1_database(conn, target.database)
@@ -91,7 +96,9 @@ def apply_grants(
                     break
                 repaired.extend(done)
             if audit:
-                _audit(conn, target, [*(earlier_changes or []), *repaired])
+                audited = _audit(conn, target, [*(earlier_changes or []), *repaired])
+        if audited is not None:
+            checkpoint_committed(audited)  # the rows are committed: checkpoint them (S19)
         return GrantsReport(
             repaired=repaired,
             unrepairable=[d.description for d in differences if d.repair is None],

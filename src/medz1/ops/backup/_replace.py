@@ -20,7 +20,6 @@ import getpass
 import os
 import subprocess
 import tempfile
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
@@ -64,19 +63,21 @@ def replace_schemas(
     engine = make_engine(dest.url, poolclass=NullPool)
     try:
         with translated(), engine.connect() as conn, conn.begin() as transaction:
-            outcome = _replace_in(conn, job, dest.database, live, discard_audit_rows)
+            outcome, audit_session = _replace_in(conn, job, dest.database, live, discard_audit_rows)
             if outcome.differences:
                 transaction.rollback()
-            return outcome
     except (sa_exc.DBAPIError, psycopg.Error) as exc:
         raise _restore_failed(exc) from exc
     finally:
         engine.dispose()
+    if audit_session is not None and not outcome.differences:
+        audit.checkpoint_committed(audit_session)
+    return outcome
 
 
 def _replace_in(
     conn: Connection, job: Job, database: str, live: bool, discard: int | None
-) -> Outcome:
+) -> tuple[Outcome, Session | None]:
     # Every name below is schema-qualified; pg_get_constraintdef then qualifies too.
     conn.execute(text("SELECT set_config('search_path', '', true)"))
     guard_audit = live and "auth" in job.schemas
@@ -106,9 +107,10 @@ def _replace_in(
     differences = _verify_in_transaction(conn, job)
     check = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
     differences += [f"grants: {d.description}" for d in check]
+    audit_session = None
     if live and not differences:
-        record_restore(conn, job, mode="replace", discarded=discarded)
-    return Outcome(differences, roles, repaired)
+        audit_session = record_restore(conn, job, mode="replace", discarded=discarded)
+    return Outcome(differences, roles, repaired), audit_session
 
 
 #: The live audit rows, kept aside in the transaction to find those a restore would remove.
@@ -148,20 +150,18 @@ def _check_newer_audit_rows(conn: Connection, database: str, job: Job, discard: 
     )
 
 
-#: Until ``auth.audit`` declares it, the event type is written by its value.
-BACKUP_RESTORED = cast(AuditEvent, "backup_restored")
-
-
-def record_restore(conn: Connection, job: Job, *, mode: str, discarded: int) -> None:
+def record_restore(conn: Connection, job: Job, *, mode: str, discarded: int) -> Session | None:
     """Write the ``backup_restored`` event into the audit chain of the restored database.
 
     Who (operating-system user and database user), which backup (folder name, archive and
     manifest SHA-256), which schemas, the mode and how many newer audit rows were
     discarded. Written in the caller's transaction; skipped only when the database has no
-    audit table (a revision before it).
+    audit table (a revision before it). The event starts a new checkpoint epoch (the chain
+    was rewound on purpose): the caller passes the returned session to
+    :func:`medz1.auth.audit.checkpoint_committed` once its transaction has committed.
     """
     if not conn.execute(text("SELECT to_regclass('auth.audit_logs') IS NOT NULL")).scalar():
-        return
+        return None
     manifest = job.manifest
     details = {
         "os_user": _os_user(),
@@ -176,8 +176,13 @@ def record_restore(conn: Connection, job: Job, *, mode: str, discarded: int) -> 
         "discarded_audit_rows": discarded,
     }
     session = Session(bind=conn)
-    audit.record(session, [audit.Event(BACKUP_RESTORED, details=details)], now=datetime.now(UTC))
+    audit.record(
+        session,
+        [audit.Event(AuditEvent.BACKUP_RESTORED, details=details)],
+        new_epoch="restore",
+    )
     session.flush()
+    return session
 
 
 def _os_user() -> str:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlalchemy.pool import NullPool
 
+from medz1.auth import audit
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
@@ -234,10 +235,12 @@ def _in_new_database(dest: Target, job: Job, *, keep: bool) -> Outcome:
             engine = make_engine(scratch.target.url, poolclass=NullPool)
             try:
                 with translated(), engine.begin() as conn:
-                    record_restore(conn, job, mode="new database", discarded=0)
+                    audit_session = record_restore(conn, job, mode="new database", discarded=0)
             finally:
                 engine.dispose()
             scratch.finish()
+            if audit_session is not None:
+                audit.checkpoint_committed(audit_session, database=dest.database)
     return outcome
 
 
