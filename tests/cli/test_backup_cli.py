@@ -177,3 +177,37 @@ def test_drop_restore_of_an_ordinary_database_exits_6_and_drops_nothing(
     assert result.code == 6
     assert "not a database a medz1 restore left behind" in result.err
     assert cli("backup", "list", "--json").code == 0  # the database is still there
+
+
+def test_audit_verifies_after_a_replace_that_discards_checkpointed_rows(
+    cli: Invoke, backup: Path, engine: Engine
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO auth.audit_logs (event_type, success) "
+                "SELECT 'login_failed', false FROM generate_series(1, 3)"
+            )
+        )
+    assert cli("audit", "checkpoint").code == 0  # the three rows are now signed outside
+    restored = cli("backup", "restore", str(backup), "--replace", "--discard-newer-audit-rows", "3")
+    assert restored.code == 0, restored.err
+    verified = cli("audit", "verify")
+    assert verified.code == 0, verified.err + verified.out
+
+
+def test_audit_verifies_in_a_database_restored_under_a_new_name(
+    cli: Invoke,
+    backup: Path,
+    empty_target: Target,
+    database_url_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert cli("audit", "checkpoint").code == 0
+    restored = cli("backup", "restore", str(backup), "--into", empty_target.database)
+    assert restored.code == 0, restored.err
+    base, _, query = database_url_env.partition("?")
+    new_url = base.rsplit("/", 1)[0] + "/" + empty_target.database + ("?" + query if query else "")
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", new_url)
+    verified = cli("audit", "verify")
+    assert verified.code == 0, verified.err + verified.out
