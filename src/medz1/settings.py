@@ -56,7 +56,10 @@ class Settings(BaseSettings):
         description="Also listen on 127.0.0.1:PORT (embedded server); default: unix socket only.",
     )
     start_timeout: float = Field(
-        default=30.0, gt=0, le=600, description="Seconds to wait for the embedded server to start."
+        default=30.0,
+        ge=1,  # pg_ctl waits whole seconds: below 1 it would not wait at all
+        le=600,
+        description="Seconds to wait for the embedded server to start.",
     )
 
     app_password: SecretStr | None = Field(

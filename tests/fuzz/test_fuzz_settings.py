@@ -191,3 +191,10 @@ def test_largest_accepted_audit_retention_is_a_valid_interval(engine: Engine) ->
             text("SELECT now() - make_interval(days => :d)"), {"d": largest}
         ).scalar_one()
     assert cutoff.year > 1
+
+
+@pytest.mark.parametrize("seconds", ["0.5", "0.999", "1e-9"])
+def test_start_timeout_below_one_second_is_refused(seconds: str) -> None:
+    # pg_ctl takes whole seconds (-t): a shorter wait would become "do not wait".
+    with environment({"start_timeout": seconds}), pytest.raises(ConfigurationError):
+        load_settings()
