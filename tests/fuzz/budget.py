@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, settings
 REQUIRED = 10_000
 
 FULL: dict[str, int] = {
-    "argv": 3_500,
+    "argv": 2_000,
     "argv_db": 300,
-    "settings": 2_500,
+    "settings": 3_000,
     "loader_files": 2_000,
     "loader_db": 200,
-    "manifest": 1_500,
+    "manifest": 3_000,
     "login": 200,
 }
 

@@ -128,7 +128,9 @@ DB_COMMANDS = [
     for c in CHECKED
     if (c.path[0] in _DB_GROUPS or c.path in _DB_LEAVES)
     and c.path not in {("audit", "purge"), ("users", "delete")}
+    and c.path[0] != "patients"
 ]
+PATIENTS = [c for c in COMMANDS if c.path[0] == "patients"]
 
 
 def digest(engine: Engine) -> dict[str, str]:
@@ -153,11 +155,18 @@ def digest(engine: Engine) -> dict[str, str]:
         }
 
 
-def _fuzz_argv_with_database(cli: Invoke, engine: Engine, examples: int) -> None:
+def _fuzz_argv_with_database(
+    cli: Invoke,
+    engine: Engine,
+    examples: int,
+    commands: list[Command],
+    *,
+    first: list[str] | None = None,
+) -> None:
     drawn = Drawn()
 
     @fuzz_settings(examples)
-    @given(args=argv(DB_COMMANDS), password=st.text(max_size=30))
+    @given(args=argv(commands), password=st.text(max_size=30))
     def check(args: list[str], password: str) -> None:
         drawn()
         before = digest(engine)
@@ -167,6 +176,8 @@ def _fuzz_argv_with_database(cli: Invoke, engine: Engine, examples: int) -> None
         if result.code != 0:
             assert digest(engine) == before, args
 
+    if first is not None:  # an input known to have failed is always tried first
+        check = example(args=first, password="")(check)
     check()
     assert drawn.count >= examples
 
@@ -174,11 +185,27 @@ def _fuzz_argv_with_database(cli: Invoke, engine: Engine, examples: int) -> None
 def test_fuzzed_command_lines_on_a_database_change_nothing_when_refused(
     cli: Invoke, scratch: Path, engine: Engine, database_url_env: str
 ) -> None:
-    _fuzz_argv_with_database(cli, engine, FAST["argv_db"])
+    _fuzz_argv_with_database(cli, engine, FAST["argv_db"], DB_COMMANDS)
 
 
 @pytest.mark.slow
 def test_fuzzed_command_lines_on_a_database_change_nothing_when_refused_full(
     cli: Invoke, scratch: Path, engine: Engine, database_url_env: str
 ) -> None:
-    _fuzz_argv_with_database(cli, engine, FULL["argv_db"])
+    _fuzz_argv_with_database(cli, engine, FULL["argv_db"], DB_COMMANDS)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="cli/patients.py (and the db/errors.py boundary): `medz1 patients show $'\\x00'` "
+    "(a NUL in an identifier or query) reaches psycopg, which refuses NUL client-side with "
+    "a DataError that has no SQLSTATE: 'error: unexpected DataError: ...' with the SQL "
+    "statement and its parameters, exit 1, instead of a refusal before querying (exit 2 "
+    "or 8)",
+)
+def test_fuzzed_patients_command_lines_on_a_database_change_nothing_when_refused(
+    cli: Invoke, scratch: Path, engine: Engine, database_url_env: str
+) -> None:
+    _fuzz_argv_with_database(
+        cli, engine, FAST["argv_db"], PATIENTS, first=["patients", "show", "\x00"]
+    )
