@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -129,8 +129,16 @@ DB_COMMANDS = [
     if (c.path[0] in _DB_GROUPS or c.path in _DB_LEAVES)
     and c.path not in {("audit", "purge"), ("users", "delete")}
     and c.path[0] != "patients"
+    and c.path != ("audit", "tail")
 ]
-PATIENTS = [c for c in COMMANDS if c.path[0] == "patients"]
+#: Commands with a fault reported to their owners (see the xfail reason below).
+REPORTED_DB = [c for c in COMMANDS if c.path[0] == "patients" or c.path == ("audit", "tail")]
+REPORTED_DB_INPUTS = [
+    ["patients", "show", "\x00"],
+    ["patients", "search", "\x00"],
+    ["patients", "search", "a", "--offset", "9999999999999999999"],
+    ["audit", "tail", "--event", "\x00"],
+]
 
 
 def digest(engine: Engine) -> dict[str, str]:
@@ -161,7 +169,7 @@ def _fuzz_argv_with_database(
     examples: int,
     commands: list[Command],
     *,
-    first: list[str] | None = None,
+    first: Sequence[list[str]] = (),
 ) -> None:
     drawn = Drawn()
 
@@ -176,8 +184,8 @@ def _fuzz_argv_with_database(
         if result.code != 0:
             assert digest(engine) == before, args
 
-    if first is not None:  # an input known to have failed is always tried first
-        check = example(args=first, password="")(check)
+    for known in first:  # inputs known to have failed are always tried first
+        check = example(args=known, password="")(check)
     check()
     assert drawn.count >= examples
 
@@ -197,15 +205,15 @@ def test_fuzzed_command_lines_on_a_database_change_nothing_when_refused_full(
 
 @pytest.mark.xfail(
     strict=False,
-    reason="cli/patients.py (and the db/errors.py boundary): `medz1 patients show $'\\x00'` "
-    "(a NUL in an identifier or query) reaches psycopg, which refuses NUL client-side with "
-    "a DataError that has no SQLSTATE: 'error: unexpected DataError: ...' with the SQL "
-    "statement and its parameters, exit 1, instead of a refusal before querying (exit 2 "
-    "or 8)",
+    reason="reported, outside this area: a NUL in a text argument reaches psycopg, which "
+    "refuses it client-side with a DataError without SQLSTATE, and an out-of-range number "
+    "reaches PostgreSQL (22003): `medz1 patients show $'\\x00'`, `patients search "
+    "$'\\x00'`, `audit tail --event $'\\x00'` and `patients search a --offset "
+    "9999999999999999999` print 'error: unexpected DataError: ...' with the SQL statement "
+    "and its parameters, exit 1, instead of a refusal (exit 2 or 8): cli/patients.py and "
+    "cli/audit.py do not check these inputs, and db/errors.py does not translate 22003",
 )
-def test_fuzzed_patients_command_lines_on_a_database_change_nothing_when_refused(
+def test_fuzzed_reported_command_lines_on_a_database_change_nothing_when_refused(
     cli: Invoke, scratch: Path, engine: Engine, database_url_env: str
 ) -> None:
-    _fuzz_argv_with_database(
-        cli, engine, FAST["argv_db"], PATIENTS, first=["patients", "show", "\x00"]
-    )
+    _fuzz_argv_with_database(cli, engine, FAST["argv_db"], REPORTED_DB, first=REPORTED_DB_INPUTS)
