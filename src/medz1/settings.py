@@ -19,8 +19,12 @@ from sqlalchemy.exc import ArgumentError
 from medz1.errors import ConfigurationError
 
 ENV_PREFIX = "MEDZ1_"
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SCHEMES = {"postgresql", "postgresql+psycopg", "postgres"}
+#: PostgreSQL keeps role timeouts (ms) and connection limits as 32-bit integers.
+_PG_INT_MAX = 2_147_483_647
+#: Longer than any retention rule asks for, and far from PostgreSQL's date range.
+_MAX_RETENTION_DAYS = 36_500
 
 
 class Settings(BaseSettings):
@@ -52,7 +56,10 @@ class Settings(BaseSettings):
         description="Also listen on 127.0.0.1:PORT (embedded server); default: unix socket only.",
     )
     start_timeout: float = Field(
-        default=30.0, gt=0, le=600, description="Seconds to wait for the embedded server to start."
+        default=30.0,
+        ge=1,  # pg_ctl waits whole seconds: below 1 it would not wait at all
+        le=600,
+        description="Seconds to wait for the embedded server to start.",
     )
 
     app_password: SecretStr | None = Field(
@@ -67,18 +74,18 @@ class Settings(BaseSettings):
     auditor_password: SecretStr | None = Field(
         default=None, description="Password of medz1_auditor (generated when unset)."
     )
-    app_statement_timeout_ms: int = Field(default=30_000, ge=0)
-    app_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
-    app_connection_limit: int = Field(default=100, ge=-1)
-    reporting_statement_timeout_ms: int = Field(default=300_000, ge=0)
-    reporting_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
-    reporting_connection_limit: int = Field(default=10, ge=-1)
-    loader_statement_timeout_ms: int = Field(default=0, ge=0)
-    loader_idle_in_transaction_timeout_ms: int = Field(default=600_000, ge=0)
-    loader_connection_limit: int = Field(default=4, ge=-1)
-    auditor_statement_timeout_ms: int = Field(default=60_000, ge=0)
-    auditor_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
-    auditor_connection_limit: int = Field(default=5, ge=-1)
+    app_statement_timeout_ms: int = Field(default=30_000, ge=0, le=_PG_INT_MAX)
+    app_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
+    app_connection_limit: int = Field(default=100, ge=-1, le=_PG_INT_MAX)
+    reporting_statement_timeout_ms: int = Field(default=300_000, ge=0, le=_PG_INT_MAX)
+    reporting_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
+    reporting_connection_limit: int = Field(default=10, ge=-1, le=_PG_INT_MAX)
+    loader_statement_timeout_ms: int = Field(default=0, ge=0, le=_PG_INT_MAX)
+    loader_idle_in_transaction_timeout_ms: int = Field(default=600_000, ge=0, le=_PG_INT_MAX)
+    loader_connection_limit: int = Field(default=4, ge=-1, le=_PG_INT_MAX)
+    auditor_statement_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
+    auditor_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
+    auditor_connection_limit: int = Field(default=5, ge=-1, le=_PG_INT_MAX)
 
     argon2_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id passes (t).")
     argon2_memory_kib: int = Field(
@@ -106,7 +113,10 @@ class Settings(BaseSettings):
         default=30, ge=1, le=3650, description="Accounts unused this long are disabled."
     )
     audit_retention_days: int = Field(
-        default=2192, ge=2192, description="Audit rows younger than this are never purged."
+        default=2192,
+        ge=2192,
+        le=_MAX_RETENTION_DAYS,
+        description="Audit rows younger than this are never purged.",
     )
     audit_key: SecretStr | None = Field(
         default=None,
@@ -149,7 +159,7 @@ class Settings(BaseSettings):
     @field_validator("database_name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _IDENTIFIER.match(value):
+        if not _IDENTIFIER.fullmatch(value):  # match() would let a final newline by
             raise ValueError("must be a lower-case identifier (letters, digits, _; 63 at most)")
         return value
 

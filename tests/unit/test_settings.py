@@ -33,7 +33,7 @@ def test_database_url_selects_external_server(monkeypatch: pytest.MonkeyPatch) -
         ("MEDZ1_PORT", "eighty", "valid integer"),
         ("MEDZ1_PORT", "80", "greater than or equal to 1024"),
         ("MEDZ1_DATABASE_NAME", "Robert'); DROP", "lower-case identifier"),
-        ("MEDZ1_START_TIMEOUT", "-1", "greater than 0"),
+        ("MEDZ1_START_TIMEOUT", "-1", "greater than or equal to 1"),
         ("MEDZ1_APP_PASSWORD", "short-" + SECRET[:3], "16 to 256 characters"),
         ("MEDZ1_LOADER_PASSWORD", SECRET + "\x07bell", "control characters"),
         ("MEDZ1_APP_STATEMENT_TIMEOUT_MS", "-5", "greater than or equal to 0"),

@@ -7,11 +7,50 @@ from pathlib import Path
 import typer
 
 from medz1.cli.console import out
-from medz1.errors import CheckFailedError
+from medz1.errors import CheckFailedError, UsageError
 from medz1.models import metadata
 from medz1.ops.dictionary import render
 
 app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
+
+
+def _read(path: Path) -> str:
+    """The current text of ``path`` ("" when it does not exist yet).
+
+    Raises:
+        UsageError: ``path`` is a folder, unreadable or not UTF-8 text.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"cannot read {path}: {_reason(exc)}",
+            hint="pass --out a UTF-8 text file, e.g. docs/data-dictionary.md",
+        ) from exc
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``.
+
+    Raises:
+        UsageError: ``path`` is a folder, its folder does not exist, or it cannot be written.
+    """
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: {_reason(exc)}",
+            hint="pass --out a file in an existing folder you may write, "
+            "e.g. docs/data-dictionary.md",
+        ) from exc
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return "not UTF-8 text"
 
 
 @app.command()
@@ -25,17 +64,18 @@ def dictionary(
 
     Example: medz1 docs dictionary --out docs/data-dictionary.md
     """
+    if check and out_path is None:
+        raise UsageError("--check compares a file: it needs --out", hint="add --out FILE")
     text = render(metadata)
     if out_path is None:
         out.print(text, markup=False, end="")
         return
     if check:
-        current = out_path.read_text(encoding="utf-8") if out_path.exists() else ""
-        if current != text:
+        if _read(out_path) != text:
             raise CheckFailedError(
                 f"{out_path} is stale", hint=f"run `medz1 docs dictionary --out {out_path}`"
             )
-        out.print(f"{out_path} is up to date")
+        out.print(f"{out_path} is up to date", markup=False)
         return
-    out_path.write_text(text, encoding="utf-8")
-    out.print(f"wrote {out_path}")
+    _write(out_path, text)
+    out.print(f"wrote {out_path}", markup=False)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from medz1.cli.console import out, print_json
 from medz1.cli.context import admin_engine, state
@@ -57,10 +59,10 @@ def tables(
     table = Table("table", "est. rows", "size", "comment")
     for t in found:
         table.add_row(
-            f"{t.schema}.{t.name}",
+            Text(f"{t.schema}.{t.name}"),
             f"{t.estimated_rows:,}",
             human_size(t.size_bytes),
-            t.comment or "",
+            Text(t.comment or ""),
         )
     out.print(table)
 
@@ -74,28 +76,30 @@ def describe(
 
     Example: medz1 schema describe patient_vitals
     """
+    schema_info.split_table_name(name)  # bad names are refused before connecting
     _, engine = admin_engine(state.settings())
     with translated(), engine.connect() as conn:
         found = schema_info.describe_table(conn, name)
     if as_json:
         print_json(dataclasses.asdict(found))
         return
-    out.print(f"[bold]{found.qualified_name}[/bold]: {found.comment or ''}")
+    # Catalog text (comments, defaults) is shown as it is, never read as rich markup.
+    out.print(f"[bold]{escape(found.qualified_name)}[/bold]: {escape(found.comment or '')}")
     columns = Table("column", "type", "null", "default", "comment")
     for c in found.columns:
         columns.add_row(
-            ("* " if c.primary_key else "") + c.name,
-            c.type,
+            Text(("* " if c.primary_key else "") + c.name),
+            Text(c.type),
             "yes" if c.nullable else "no",
-            c.default or "",
-            c.comment or "",
+            Text(c.default or ""),
+            Text(c.comment or ""),
         )
     out.print(columns)
     keys = Table("constraint", "definition")
     for cname, definition in found.constraints:
-        keys.add_row(cname, definition)
+        keys.add_row(Text(cname), Text(definition))
     out.print(keys)
     indexes = Table("index", "definition")
     for iname, definition in found.indexes:
-        indexes.add_row(iname, definition)
+        indexes.add_row(Text(iname), Text(definition))
     out.print(indexes)

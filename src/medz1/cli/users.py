@@ -73,16 +73,46 @@ def now() -> datetime:
 
 
 def read_password(from_stdin: bool) -> str:
-    """A new password: the first line of stdin, or asked for twice without echo."""
+    """A new password: the first line of stdin, or asked for twice without echo.
+
+    Raises:
+        UsageError: stdin is empty or unreadable, or there is no terminal to prompt on
+            (a script or a pipe: the hint names ``--password-stdin``).
+    """
     if from_stdin:
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline() if sys.stdin is not None else ""
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                "cannot read the password from stdin",
+                hint="pipe it in as UTF-8 text: printf '%s\\n' \"$PW\" | medz1 ...",
+            ) from exc
         password = line.removesuffix("\n").removesuffix("\r")
         if not password:
             raise UsageError(
                 "no password on stdin", hint="pipe it in: printf '%s\\n' \"$PW\" | medz1 ..."
             )
         return password
-    return str(typer.prompt("New password", hide_input=True, confirmation_prompt=True))
+    if not _interactive():
+        raise UsageError(
+            "no terminal to ask for the password on",
+            hint="use --password-stdin: printf '%s\\n' \"$PW\" | medz1 ...",
+        )
+    try:
+        return str(typer.prompt("New password", hide_input=True, confirmation_prompt=True))
+    except typer.Abort as exc:
+        raise UsageError(
+            "no password was given (input ended or was interrupted)",
+            hint="type it twice at the prompt, or use --password-stdin",
+        ) from exc
+
+
+def _interactive() -> bool:
+    """True when stdin is a terminal, so a hidden prompt can be answered."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # closed or replaced streams
+        return False
 
 
 def _users_table(found: list[UserRecord]) -> Table:

@@ -14,7 +14,7 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.errors import NotFoundError
+from medz1.errors import NotFoundError, UsageError
 from medz1.models import SCHEMAS
 
 
@@ -147,9 +147,56 @@ _COLUMNS_SQL = text(
 )
 
 
+#: PostgreSQL keeps at most NAMEDATALEN - 1 = 63 bytes of an identifier.
+_MAX_IDENTIFIER_BYTES = 63
+
+
+def split_table_name(name: str) -> tuple[str | None, str]:
+    """Check a table name given by a user and split it into (schema or None, table).
+
+    A name is ``table`` or ``schema.table``, each part 1 to 63 bytes of UTF-8 without
+    control characters (PostgreSQL identifiers; a NUL can never reach the server), and the
+    schema one of medz1's. Checked before any query, so bad input never becomes a driver
+    error.
+
+    Raises:
+        UsageError: empty part, control character, more than 63 bytes, or not UTF-8.
+        NotFoundError: the schema is not one of medz1's.
+    """
+    schema, dot, table = name.rpartition(".")
+    for part in ([schema] if dot else []) + [table]:
+        if not part:
+            raise UsageError(
+                f"{name!r} is not a table name: a part is empty",
+                hint="pass TABLE or SCHEMA.TABLE, e.g. auth.users",
+            )
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in part):
+            raise UsageError(
+                f"{name!r} is not a table name: it holds a control character",
+                hint="pass TABLE or SCHEMA.TABLE, e.g. auth.users",
+            )
+        try:
+            size = len(part.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise UsageError(
+                f"{name!r} is not a table name: it is not valid text",
+                hint="pass TABLE or SCHEMA.TABLE, e.g. auth.users",
+            ) from exc
+        if size > _MAX_IDENTIFIER_BYTES:
+            raise UsageError(
+                f"{name[:80]!r}... is not a table name: longer than {_MAX_IDENTIFIER_BYTES} bytes",
+                hint="see `medz1 schema tables` for the tables that exist",
+            )
+    if dot and schema not in SCHEMAS:
+        raise NotFoundError(
+            f"no medz1 schema named {schema!r}", hint="use one of " + ", ".join(SCHEMAS)
+        )
+    return (schema if dot else None), table
+
+
 def _resolve(conn: Connection, name: str) -> tuple[int, str, str, str | None]:
     """Find a table by ``schema.table`` or bare name (searched in medz1's schemas)."""
-    schema, _, table = name.rpartition(".")
+    schema, table = split_table_name(name)
     rows = conn.execute(
         text(
             """
@@ -180,7 +227,8 @@ def describe_table(conn: Connection, name: str) -> TableDescription:
     """Columns, types, nullability, defaults, keys, indexes and comments of one table.
 
     Raises:
-        NotFoundError: no such table; the hint suggests near names.
+        UsageError: ``name`` cannot be a table name (see :func:`split_table_name`).
+        NotFoundError: no such table or schema; the hint suggests near names.
     """
     oid, schema, table, comment = _resolve(conn, name)
     columns = [ColumnInfo(**row) for row in conn.execute(_COLUMNS_SQL, {"oid": oid}).mappings()]
