@@ -71,7 +71,6 @@ def test_fuzzed_login_inputs_give_an_attempt_or_a_medz1_error_full(store: Store)
     _fuzz_login(store, FULL["login"], texts, "\x00")
 
 
-@pytest.mark.xfail(strict=False, reason=AUTH_FAULT)
 def test_fuzzed_login_inputs_of_any_type_give_an_attempt_or_a_medz1_error(
     store: Store,
 ) -> None:

@@ -220,14 +220,19 @@ def export(
     Example: medz1 audit export --since 2026-01-01 --out audit-2026.jsonl
     """
     start = _since(since)
-    with role_session("auditor") as session:
-        rows = audit.export(session, since=start)
-        if out_file is None:
-            _write_lines(rows, sys.stdout)
-            return
+    if out_file is None:
+        with role_session("auditor") as session:
+            _write_lines(audit.export(session, since=start), sys.stdout)
+        return
+    try:  # opened before anything is read, so a path that cannot be written reads nothing
         fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            count = _write_lines(rows, handle)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {out_file}: {exc.strerror or type(exc).__name__}",
+            hint="name a file in a folder you can write to",
+        ) from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as handle, role_session("auditor") as session:
+        count = _write_lines(audit.export(session, since=start), handle)
     err.print(f"{count} row(s) written to {out_file}", markup=False)  # stdout stays data
 
 

@@ -108,12 +108,14 @@ def read_file(path: Path, table: Table, *, csv: CsvOptions | None = None) -> pa.
         return read_csv(path, csv or CsvOptions())
     except FileNotFoundError as exc:
         raise NotFoundError(f"{path} does not exist", hint="check the path") from exc
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeError) as exc:
         # pyarrow's CSV messages may quote a whole row: only their first clause is shown.
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         reason = first if kind == "parquet" else first.split(":")[0]
         if isinstance(exc, UnicodeDecodeError):
             reason = f"byte {exc.start:,} of a block is not valid {exc.encoding}"
+        elif isinstance(exc, UnicodeError):  # e.g. UTF-16 without a byte order mark
+            reason = f"the text cannot be decoded as {csv.encoding if csv else 'utf8'}"
         raise DataError(
             f"{path.name} cannot be read as {kind}: {reason}", hint=_read_hint(kind)
         ) from exc

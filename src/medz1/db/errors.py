@@ -220,7 +220,7 @@ def translate(error: BaseException, *, what: str = "the database") -> Medz1Error
 
     Returns:
         DataError (exit 8) for SQLSTATE classes 22 and 23, naming the constraint, table and
-        column but never a value; PrivilegeError (7) for 42501; DatabaseMissingError,
+        column but never a value, and for a value the driver itself refuses (a NUL in text); PrivilegeError (7) for 42501; DatabaseMissingError,
         ConnectionFailedError, DatabaseServerError or RetryableError (3) for a missing
         database, refused logins and connections, timeouts, lock and serialisation
         failures, exhausted resources and shutdowns; None otherwise.
@@ -246,6 +246,14 @@ def translate(error: BaseException, *, what: str = "the database") -> Medz1Error
         mapped = _server_condition(code, error)
         if mapped is not None:
             return mapped
+    if code is None and isinstance(_original(error), psycopg.DataError):
+        # Refused by the driver before it reached the server (no SQLSTATE): a value
+        # PostgreSQL cannot hold, such as a NUL character in text. Its text is not shown.
+        return DataError(
+            f"{what} cannot take a value given: it holds something PostgreSQL cannot store "
+            "(for example a NUL character in text); nothing was changed",
+            hint="remove control characters from the input and run the command again",
+        )
     connection_problem = code is None or code.startswith(CONNECTION_EXCEPTION_CLASS)
     if connection_problem and isinstance(
         error, (sa_exc.OperationalError, psycopg.OperationalError)
