@@ -85,7 +85,13 @@ def apply_grants(
             # included), so revoking from PUBLIC can uncover a grant a role still needs:
             # plan again until nothing is left to repair.
             for _ in range(_MAX_PASSES):
-                differences = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
+                differences = provision.plan(
+                    conn,
+                    policy.matrix,
+                    policy.specs,
+                    policy.passwords,
+                    other_databases="repair" if target.embedded else "skip",
+                )
                 done = provision.execute(conn, differences)
                 if not done:
                     break
@@ -100,16 +106,33 @@ def apply_grants(
         engine.dispose()
 
 
-def check_grants(target: Target, policy: Policy) -> list[str]:
+def check_grants(
+    target: Target, policy: Policy, *, other_databases: bool = False
+) -> list[str]:
     """Every difference between the declared policy and the database; [] when they match.
 
     Read-only. Passwords are compared only when ``policy`` carries them.
+
+    Args:
+        target: the medz1 database.
+        policy: the declared roles, matrix and (optionally) passwords.
+        other_databases: also report what medz1's login roles may do on ``postgres`` and
+            ``template1`` (``grants check`` and ``medz1 check`` do; a restore does not).
+
+    Returns:
+        One line per difference.
     """
     engine = make_engine(target.url)
     try:
         with translated(), engine.connect() as conn:
             _require_medz1_database(conn, target.database)
-            differences = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
+            differences = provision.plan(
+                conn,
+                policy.matrix,
+                policy.specs,
+                policy.passwords,
+                other_databases="report" if other_databases else "skip",
+            )
             conn.rollback()
         return [d.description for d in differences]
     finally:
