@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     )
     app_statement_timeout_ms: int = Field(default=30_000, ge=0)
     app_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
-    app_connection_limit: int = Field(default=100, ge=-1)
+    app_connection_limit: int = Field(default=60, ge=-1)
     reporting_statement_timeout_ms: int = Field(default=300_000, ge=0)
     reporting_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
     reporting_connection_limit: int = Field(default=10, ge=-1)

@@ -53,7 +53,7 @@ def check(as_json: bool = typer.Option(False, "--json", help="Print JSON for scr
     A grant added or revoked by hand shows up here. Example: medz1 grants check
     """
     settings = state.settings()
-    differences = check_grants(target(settings), policy(settings))
+    differences = check_grants(target(settings), policy(settings), other_databases=True)
     if as_json:
         print_json({"ok": not differences, "differences": differences})
     else:

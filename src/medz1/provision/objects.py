@@ -51,11 +51,14 @@ _CATALOGS: tuple[tuple[str, str, str], ...] = (
 )
 
 _FIRST_USER_OID = 16384
+_CLASS = {"pg_largeobject_metadata": "pg_largeobject"}
 
 
 def _query() -> str:
+    # Large objects are identified by pg_largeobject, though their rows live in the
+    # metadata catalog.
     parts = [
-        f"SELECT '{catalog}'::regclass AS classid, oid AS objid, {owner} AS owner, "
+        f"SELECT '{_CLASS.get(catalog, catalog)}'::regclass AS classid, oid AS objid, {owner} AS owner, "
         f"{namespace} AS nsp FROM {catalog} WHERE oid >= {_FIRST_USER_OID}"
         for catalog, owner, namespace in _CATALOGS
     ]
