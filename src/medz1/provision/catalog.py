@@ -114,6 +114,9 @@ def snapshot(conn: Connection, schemas: tuple[str, ...]) -> Snapshot:
         function), ``row_security`` and ``policies``.
     """
     params = {"schemas": list(schemas)}
+    # With an empty search_path every name in the output is schema-qualified
+    # (``public.lower(character varying)``), until the end of the caller's transaction.
+    conn.execute(text("SELECT set_config('search_path', '', true)"))
     functions = {
         str(sig): {
             "kind": kind,
@@ -160,6 +163,7 @@ def snapshot(conn: Connection, schemas: tuple[str, ...]) -> Snapshot:
 
 def shadowing_functions(conn: Connection, schemas: tuple[str, ...]) -> set[str]:
     """Functions in ``schemas`` named like a built-in (``public.lower(varchar)``)."""
+    conn.execute(text("SELECT set_config('search_path', '', true)"))
     return {
         str(row[0]) for row in conn.execute(text(_FUNCTIONS), {"schemas": list(schemas)}) if row[7]
     }
