@@ -30,7 +30,8 @@ def test_check_json_names_each_drift_and_prints_no_hash(
     result = cli("check", "--json")
     assert result.code == 5
     report = json.loads(result.out)
-    assert set(report) == {"ok", "findings"} and report["ok"] is False
+    assert set(report) == {"ok", "findings"}
+    assert report["ok"] is False
     by_name = {f["name"]: f for f in report["findings"]}
     assert set(by_name["catalog"]) == {"name", "ok", "detail", "differences"}
     assert by_name["catalog"]["differences"] == [
@@ -39,7 +40,8 @@ def test_check_json_names_each_drift_and_prints_no_hash(
     assert by_name["passwords"]["differences"] == [
         "1 user(s) with a legacy password hash (not argon2id; replaced at their next login)"
     ]
-    assert "$2b$" not in result.out and "legacy@example.org" not in result.out
+    assert "$2b$" not in result.out
+    assert "legacy@example.org" not in result.out
 
 
 def test_grants_check_prints_a_column_grant_and_exits_5(
