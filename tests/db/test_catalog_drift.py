@@ -4,6 +4,9 @@ hashes below the S1 floor, and connection limits the server cannot hold (S36).""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import Engine, text
 
@@ -13,8 +16,9 @@ from medz1.models import SCHEMAS
 from medz1.ops.check import check
 from medz1.ops.grants import apply_grants
 from medz1.provision import catalog
+from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import Policy
-from medz1.provision.policy import APP, RoleLimits, role_specs
+from medz1.provision.policy import APP, REPORTING, RoleLimits, role_specs
 
 pytestmark = pytest.mark.db
 
@@ -314,3 +318,64 @@ def test_grants_apply_refuses_limits_the_server_cannot_hold(
     )
     with pytest.raises(ConfigurationError, match=r"max_connections|unlimited"):
         apply_grants(db_target, greedy)
+
+
+def _strict(policy: Policy, role: str, limits: RoleLimits) -> Policy:
+    return Policy(
+        specs=role_specs({role: limits}), matrix=policy.matrix, passwords=policy.passwords
+    )
+
+
+def test_transaction_idling_past_a_raised_timeout_is_reported(
+    db_target: Target, policy: Policy
+) -> None:
+    app = engine_for_role(db_target, "app", policy.passwords)
+    try:
+        with app.connect() as conn:
+            conn.execute(text("SET idle_in_transaction_session_timeout = 0"))
+            conn.execute(text("SELECT 1"))  # the transaction stays open, idle
+            report = check(db_target, _strict(policy, APP, RoleLimits(30_000, 1, 60)))
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    finally:
+        app.dispose()
+    sessions = next(f for f in report.findings if f.name == "sessions")
+    assert any(d.startswith(f"role {APP}: transaction idle for ") for d in sessions.differences)
+    assert any(f"in backend {pid}," in d for d in sessions.differences)
+
+
+def test_statement_running_past_a_raised_timeout_is_reported(
+    db_target: Target, engine: Engine, policy: Policy
+) -> None:
+    reporting = engine_for_role(db_target, "reporting", policy.passwords)
+
+    def sleep() -> None:
+        with reporting.connect() as conn:
+            conn.execute(text("SET statement_timeout = 0"))
+            conn.execute(text("SELECT pg_sleep(30)"))
+
+    worker = threading.Thread(target=sleep)
+    worker.start()
+    try:
+        with engine.connect() as conn:
+            while not conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = :r "
+                    "AND state = 'active' AND query LIKE 'SELECT pg_sleep%'"
+                ),
+                {"r": REPORTING},
+            ).scalar():
+                time.sleep(0.05)
+        report = check(db_target, _strict(policy, REPORTING, RoleLimits(1, 60_000, 10)))
+    finally:
+        with engine.connect() as conn:
+            conn.execute(
+                text("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE usename = :r"),
+                {"r": REPORTING},
+            )
+        worker.join()
+        reporting.dispose()
+    sessions = next(f for f in report.findings if f.name == "sessions")
+    assert any(
+        d.startswith(f"role {REPORTING}: statement running for ") for d in sessions.differences
+    )
+    assert not any("pg_sleep" in d for d in sessions.differences)

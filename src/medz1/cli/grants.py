@@ -48,9 +48,12 @@ def apply() -> None:
 
 @app.command()
 def check(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
-    """List every difference between the declared matrix and the database; exit 5 if any.
+    """List every difference between the declared policy and the database; exit 5 if any.
 
-    A grant added or revoked by hand shows up here. Example: medz1 grants check
+    A grant (table, column, function, sequence, type, large object, parameter, WITH GRANT
+    OPTION), role attribute, membership, setting or owner changed by hand shows up here,
+    and so does PUBLIC's access to the server's postgres and template1 databases.
+    Example: medz1 grants check
     """
     settings = state.settings()
     differences = check_grants(target(settings), policy(settings), other_databases=True)

@@ -18,7 +18,7 @@ from medz1.ops import migrate
 from medz1.ops.compare import schema_differences
 from medz1.ops.database import database_exists, missing_extensions
 from medz1.ops.grants import check_grants
-from medz1.provision import catalog, slots
+from medz1.provision import activity, catalog, slots
 from medz1.provision.credentials import Policy
 
 
@@ -121,12 +121,26 @@ def _connections(conn: Connection) -> Finding:
     return Finding("connections", False, reason, [reason])
 
 
+def _sessions(conn: Connection, policy: Policy) -> Finding:
+    """S26: no session runs or idles past its role's declared timeout."""
+    found = [o.describe() for o in activity.overruns(conn, policy.specs)]
+    return Finding(
+        "sessions",
+        not found,
+        "no session past its role's timeouts"
+        if not found
+        else f"{len(found)} session(s) past their role's timeouts",
+        found,
+    )
+
+
 def check(target: Target, policy: Policy | None = None) -> CheckReport:
     """Check server, database, migration revision, schema objects, extensions and grants.
 
     Also the declared catalog (functions, triggers, CHECK constraints, row security and
     every other object), stored password hashes against the S1 floor, and the login
-    roles' connection limits against the server's slots (S36).
+    roles' connection limits against the server's slots (S36), and (with a policy)
+    sessions running or idling past their role's declared timeouts (S26).
 
     Stops at the first finding that makes the later ones meaningless (no server, no
     database); otherwise reports every difference.
@@ -162,6 +176,8 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
             findings.append(_catalog(conn))
             findings.append(_password_hashes(conn))
             findings.append(_connections(conn))
+            if policy is not None:
+                findings.append(_sessions(conn, policy))
         missing = missing_extensions(engine)
         findings.append(
             Finding(
