@@ -9,6 +9,7 @@ import time
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from medz1.db.target import Target
 from medz1.errors import ConfigurationError
@@ -343,6 +344,21 @@ def test_transaction_idling_past_a_raised_timeout_is_reported(
     assert any(f"in backend {pid}," in d for d in sessions.differences)
 
 
+def _wait_until_sleeping(engine: Engine) -> None:
+    for _ in range(1200):
+        with engine.connect() as conn:  # a new transaction: a fresh activity snapshot
+            if conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = :r "
+                    "AND state = 'active' AND query LIKE 'SELECT pg_sleep%'"
+                ),
+                {"r": REPORTING},
+            ).scalar():
+                return
+        time.sleep(0.05)
+    pytest.fail("the reporting session never started its statement")
+
+
 def test_statement_running_past_a_raised_timeout_is_reported(
     db_target: Target, engine: Engine, policy: Policy
 ) -> None:
@@ -351,20 +367,13 @@ def test_statement_running_past_a_raised_timeout_is_reported(
     def sleep() -> None:
         with reporting.connect() as conn:
             conn.execute(text("SET statement_timeout = 0"))
-            conn.execute(text("SELECT pg_sleep(30)"))
+            with pytest.raises(DBAPIError):  # cancelled below, once checked
+                conn.execute(text("SELECT pg_sleep(30)"))
 
     worker = threading.Thread(target=sleep)
     worker.start()
     try:
-        with engine.connect() as conn:
-            while not conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE usename = :r "
-                    "AND state = 'active' AND query LIKE 'SELECT pg_sleep%'"
-                ),
-                {"r": REPORTING},
-            ).scalar():
-                time.sleep(0.05)
+        _wait_until_sleeping(engine)
         report = check(db_target, _strict(policy, REPORTING, RoleLimits(1, 60_000, 10)))
     finally:
         with engine.connect() as conn:
