@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
+from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.ops.grants import apply_grants, check_grants
 from medz1.provision.credentials import Policy
@@ -291,3 +293,28 @@ def test_cluster_databases_are_only_reported_on_an_external_server(
     found = _check(external, policy)
     assert any(f.startswith("CONNECT on database template1 for PUBLIC") for f in found)
     assert "revoke it yourself" in " ".join(found)
+
+
+def test_fresh_database_reports_nothing_including_the_cluster_databases(
+    db_target: Target, policy: Policy
+) -> None:
+    assert _check(db_target, policy) == []
+
+
+@pytest.mark.parametrize("database", ["postgres", "template1"])
+def test_login_role_cannot_connect_to_the_cluster_databases(
+    db_target: Target, policy: Policy, database: str
+) -> None:
+    url = db_target.url.set(
+        database=database,
+        username="reporting_user",
+        password=policy.passwords["reporting_user"].get_secret_value(),
+    )
+    engine = make_engine(url)
+    try:
+        with pytest.raises(DBAPIError) as caught:
+            engine.connect().close()
+    finally:
+        engine.dispose()
+    # No SQLSTATE reaches psycopg at connect time, only the server's FATAL text.
+    assert f'permission denied for database "{database}"' in str(caught.value.orig)
