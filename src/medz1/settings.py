@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     )
     app_statement_timeout_ms: int = Field(default=30_000, ge=0, le=_PG_INT_MAX)
     app_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
-    app_connection_limit: int = Field(default=100, ge=-1, le=_PG_INT_MAX)
+    app_connection_limit: int = Field(default=60, ge=-1, le=_PG_INT_MAX)
     reporting_statement_timeout_ms: int = Field(default=300_000, ge=0, le=_PG_INT_MAX)
     reporting_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
     reporting_connection_limit: int = Field(default=10, ge=-1, le=_PG_INT_MAX)

@@ -15,9 +15,12 @@ def check(
     """Check that the database matches what medz1 declares.
 
     Checks the server, the migration revision, every table, column, index and constraint
-    (an Alembic comparison of models and database), the extensions, and the roles and
-    grants against the declared matrix. Exits 0 when all
-    match, 5 and one line per difference otherwise. Example: medz1 check
+    (an Alembic comparison of models and database), the declared catalog (CHECK
+    constraints, function definitions, triggers, row security, undeclared objects), stored
+    password hashes against the argon2id floor (counts only), connection limits against
+    the server's slots, sessions past their role's timeouts, the extensions, and the roles
+    and grants against the declared policy. Exits 0 when all match, 5 and one line per
+    difference otherwise. Example: medz1 check
     """
     settings = state.settings()
     report = run_check(target(settings), policy(settings))

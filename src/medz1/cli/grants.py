@@ -8,7 +8,7 @@ from rich.table import Table
 from medz1.cli.console import out, print_json
 from medz1.cli.context import policy, state, target
 from medz1.ops.grants import apply_grants, apply_roles, check_grants
-from medz1.provision.policy import LOGIN_ROLES, PUBLIC
+from medz1.provision.policy import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC
 
 app = typer.Typer(help="Roles, grants and limits as one declared policy.", no_args_is_help=True)
 
@@ -22,6 +22,7 @@ _LETTERS = {
     "CONNECT": "c",
     "TEMPORARY": "t",
     "CREATE": "C",
+    "EXECUTE": "X",
 }
 
 
@@ -48,12 +49,15 @@ def apply() -> None:
 
 @app.command()
 def check(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
-    """List every difference between the declared matrix and the database; exit 5 if any.
+    """List every difference between the declared policy and the database; exit 5 if any.
 
-    A grant added or revoked by hand shows up here. Example: medz1 grants check
+    A grant (table, column, function, sequence, type, large object, parameter, WITH GRANT
+    OPTION), role attribute, membership, setting or owner changed by hand shows up here,
+    and so does PUBLIC's access to the server's postgres and template1 databases.
+    Example: medz1 grants check
     """
     settings = state.settings()
-    differences = check_grants(target(settings), policy(settings))
+    differences = check_grants(target(settings), policy(settings), other_databases=True)
     if as_json:
         print_json({"ok": not differences, "differences": differences})
     else:
@@ -68,7 +72,8 @@ def check(as_json: bool = typer.Option(False, "--json", help="Print JSON for scr
 def show(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """Print the declared matrix: objects down, roles across.
 
-    Letters: S select, I insert, U update, D delete, u usage, c connect, t temporary.
+    Letters: S select, I insert, U update, D delete, u usage, c connect, t temporary,
+    X execute.
     Example: medz1 grants show
     """
     declared = policy(state.settings()).matrix
@@ -77,6 +82,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON for scri
         "database",
         *(f"schema:{s}" for s in declared.schemas),
         *(f"table:{t}" for t in declared.tables),
+        *(f"function:{f}" for f in FUNCTION_EXECUTE),
     ]
     if as_json:
         print_json(

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from medz1.auth.passwords import hash_meets_floor, identify_scheme
 from medz1.db.engine import make_engine
 from medz1.db.errors import translate
 from medz1.db.target import Target
 from medz1.errors import Medz1Error
+from medz1.models import SCHEMAS
 from medz1.ops import migrate
 from medz1.ops.compare import schema_differences
 from medz1.ops.database import database_exists, missing_extensions
 from medz1.ops.grants import check_grants
+from medz1.provision import activity, catalog, slots
 from medz1.provision.credentials import Policy
 
 
@@ -56,8 +61,86 @@ def _reach(target: Target) -> Finding:
     return Finding("server", True, f"reachable; database {target.database} exists")
 
 
+def _catalog(conn: Connection) -> Finding:
+    schemas = tuple(SCHEMAS)
+    found = catalog.differences(
+        catalog.declared(),
+        catalog.snapshot(conn, schemas),
+        shadowing=catalog.shadowing_functions(conn, schemas),
+    )
+    return Finding(
+        "catalog",
+        not found,
+        "functions, triggers, CHECK constraints, row security and other objects as declared"
+        if not found
+        else f"{len(found)} difference(s) from the declared catalog",
+        found,
+    )
+
+
+def _password_hashes(conn: Connection) -> Finding:
+    """S1: every stored hash is argon2id at or above the floor; only counts are reported."""
+    if not conn.execute(text("SELECT to_regclass('auth.users') IS NOT NULL")).scalar():
+        return Finding("passwords", True, "no user table")
+    legacy = weak = total = 0
+    for stored in conn.execute(text("SELECT password_hash FROM auth.users")).scalars():
+        total += 1
+        if stored is None or identify_scheme(stored) != "argon2id":
+            legacy += 1
+        elif not hash_meets_floor(stored):
+            weak += 1
+    found = []
+    if legacy:
+        found.append(
+            f"{legacy} user(s) with a legacy password hash (not argon2id; replaced at their "
+            "next login)"
+        )
+    if weak:
+        found.append(
+            f"{weak} user(s) with an argon2id hash below the floor (m >= 19 MiB, t >= 2, p >= 1)"
+        )
+    detail = (
+        f"all {total} stored hash(es) are argon2id at or above the S1 floor"
+        if not found
+        else "; ".join(found)
+    )
+    return Finding("passwords", not found, detail, found)
+
+
+def _connections(conn: Connection) -> Finding:
+    """S36: the login roles' limits fit the server's ordinary slots."""
+    server = slots.server_slots(conn)
+    limits = slots.actual_limits(conn)
+    reason = slots.overcommit(limits, server)
+    if reason is None:
+        return Finding(
+            "connections",
+            True,
+            f"login roles may hold {sum(limits.values())} of {server.ordinary} ordinary slots",
+        )
+    return Finding("connections", False, reason, [reason])
+
+
+def _sessions(conn: Connection, policy: Policy) -> Finding:
+    """S26: no session runs or idles past its role's declared timeout."""
+    found = [o.describe() for o in activity.overruns(conn, policy.specs)]
+    return Finding(
+        "sessions",
+        not found,
+        "no session past its role's timeouts"
+        if not found
+        else f"{len(found)} session(s) past their role's timeouts",
+        found,
+    )
+
+
 def check(target: Target, policy: Policy | None = None) -> CheckReport:
     """Check server, database, migration revision, schema objects, extensions and grants.
+
+    Also the declared catalog (functions, triggers, CHECK constraints, row security and
+    every other object), stored password hashes against the S1 floor, and the login
+    roles' connection limits against the server's slots (S36), and (with a policy)
+    sessions running or idling past their role's declared timeouts (S26).
 
     Stops at the first finding that makes the later ones meaningless (no server, no
     database); otherwise reports every difference.
@@ -90,6 +173,11 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
                     differences,
                 )
             )
+            findings.append(_catalog(conn))
+            findings.append(_password_hashes(conn))
+            findings.append(_connections(conn))
+            if policy is not None:
+                findings.append(_sessions(conn, policy))
         missing = missing_extensions(engine)
         findings.append(
             Finding(
@@ -99,7 +187,7 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
             )
         )
         if policy is not None:
-            grants = check_grants(target, policy)
+            grants = check_grants(target, policy, other_databases=True)
             findings.append(
                 Finding(
                     "grants",

@@ -6,7 +6,6 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from medz1.models import SCHEMAS, metadata
@@ -64,35 +63,12 @@ def _describe(diff: Any) -> str:
     return f"{kind}: {diff[1:]!r}"
 
 
-#: Triggers the migrations create that the models cannot declare: (table, trigger).
-EXPECTED_TRIGGERS: tuple[tuple[str, str], ...] = (
-    ("auth.audit_logs", "audit_logs_append_only_row"),
-    ("auth.audit_logs", "audit_logs_append_only_truncate"),
-    ("auth.audit_logs", "audit_logs_chain"),
-)
-
-
-def missing_triggers(connection: Connection) -> list[str]:
-    """Expected triggers that are absent or disabled."""
-    rows = connection.execute(
-        text(
-            """
-            SELECT c.oid::regclass::text, t.tgname FROM pg_trigger t
-            JOIN pg_class c ON c.oid = t.tgrelid
-            WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
-            """
-        )
-    ).all()
-    present = {(str(table), str(name)) for table, name in rows}
-    return [
-        f"trigger {name} on {table}: missing or disabled"
-        for table, name in EXPECTED_TRIGGERS
-        if (table, name) not in present
-    ]
-
-
 def schema_differences(connection: Connection) -> list[str]:
-    """Every difference between the models and the database, one line each; [] when equal."""
+    """Every difference between the models and the database, one line each; [] when equal.
+
+    Triggers, functions and CHECK constraints are not Alembic's business:
+    ``provision.catalog`` compares them.
+    """
     context = MigrationContext.configure(
         connection,
         opts={
@@ -104,4 +80,4 @@ def schema_differences(connection: Connection) -> list[str]:
         },
     )
     found = [_describe(diff) for diff in compare_metadata(context, metadata)]
-    return found + missing_triggers(connection)
+    return found

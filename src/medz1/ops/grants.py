@@ -17,6 +17,7 @@ from medz1.db.target import Target
 from medz1.errors import NotFoundError
 from medz1.provision import apply as provision
 from medz1.provision.credentials import Policy
+from medz1.provision.slots import require_fit
 
 _MAX_PASSES = 3
 
@@ -39,10 +40,15 @@ def _require_medz1_database(conn: Connection, database: str) -> None:
 
 
 def apply_roles(target: Target, policy: Policy) -> list[str]:
-    """Create or repair the roles and hand the database to the owner (before migrations)."""
+    """Create or repair the roles and hand the database to the owner (before migrations).
+
+    Raises:
+        ConfigurationError: the roles' connection limits do not fit the server (S36).
+    """
     engine = make_engine(target.url)
     try:
         with translated(), engine.begin() as conn:
+            require_fit(conn, policy.specs)
             differences = provision.plan_roles(conn, policy.matrix, policy.specs, policy.passwords)
             return provision.execute(conn, differences)
     finally:
@@ -78,19 +84,31 @@ def apply_grants(
 
     With ``audit``, every change, and ``earlier_changes`` (those ``apply_roles`` made
     before migrations, when there was no audit table yet), is written to the audit log
-    as a ``grants_changed`` row in that same transaction (S16).
+    as a ``grants_changed`` row in that same transaction (S16). On the embedded server
+    PUBLIC's CONNECT and TEMPORARY on ``postgres`` and ``template1`` are revoked too.
+
+    Raises:
+        ConfigurationError: the roles' connection limits do not fit the server (S36).
+        NotFoundError: the database holds no medz1 schema.
     """
     engine = make_engine(target.url)
     audited: Session | None = None
     try:
         with translated(), engine.begin() as conn:
             _require_medz1_database(conn, target.database)
+            require_fit(conn, policy.specs)
             repaired: list[str] = []
             # Privileges are compared as PostgreSQL answers them (effective, PUBLIC
             # included), so revoking from PUBLIC can uncover a grant a role still needs:
             # plan again until nothing is left to repair.
             for _ in range(_MAX_PASSES):
-                differences = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
+                differences = provision.plan(
+                    conn,
+                    policy.matrix,
+                    policy.specs,
+                    policy.passwords,
+                    other_databases="repair" if target.embedded else "skip",
+                )
                 done = provision.execute(conn, differences)
                 if not done:
                     break
@@ -107,16 +125,31 @@ def apply_grants(
         engine.dispose()
 
 
-def check_grants(target: Target, policy: Policy) -> list[str]:
+def check_grants(target: Target, policy: Policy, *, other_databases: bool = False) -> list[str]:
     """Every difference between the declared policy and the database; [] when they match.
 
     Read-only. Passwords are compared only when ``policy`` carries them.
+
+    Args:
+        target: the medz1 database.
+        policy: the declared roles, matrix and (optionally) passwords.
+        other_databases: also report what medz1's login roles may do on ``postgres`` and
+            ``template1`` (``grants check`` and ``medz1 check`` do; a restore does not).
+
+    Returns:
+        One line per difference.
     """
     engine = make_engine(target.url)
     try:
         with translated(), engine.connect() as conn:
             _require_medz1_database(conn, target.database)
-            differences = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
+            differences = provision.plan(
+                conn,
+                policy.matrix,
+                policy.specs,
+                policy.passwords,
+                other_databases="report" if other_databases else "skip",
+            )
             conn.rollback()
         return [d.description for d in differences]
     finally:

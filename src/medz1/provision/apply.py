@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Literal
 
 from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.errors import PrivilegeError
-from medz1.provision import inspect
+from medz1.provision import acl, inspect, objects, roles
+from medz1.provision.difference import Difference
 from medz1.provision.policy import (
     DATABASE_PRIVILEGES,
+    DEFINER_SEARCH_PATH,
     LOGIN_ROLES,
     OWNER,
     PASSWORD_COLUMN,
@@ -33,17 +35,30 @@ from medz1.provision.scram import verifier_matches
 
 log = logging.getLogger(__name__)
 
-_FORBIDDEN_ATTRIBUTES = ("superuser", "replication", "bypassrls")
+__all__ = ["Difference", "execute", "plan", "plan_roles"]
+
 _GRANTEES = (*LOGIN_ROLES, PUBLIC)
 _OBJECT_KEYWORD = {"table": "TABLE", "sequence": "SEQUENCE", "schema": "SCHEMA"}
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One way the database departs from the policy, and the statement that repairs it."""
-
-    description: str
-    repair: sql.Composed | None = None
+#: ``pg_identify_object`` type -> the ALTER ... OWNER TO keyword, for objects that
+#: ``inspect.owners`` does not already cover.
+_OWNED_KEYWORD = {
+    "type": "TYPE",
+    "composite type": "TYPE",
+    "domain": "DOMAIN",
+    "collation": "COLLATION",
+    "conversion": "CONVERSION",
+    "operator": "OPERATOR",
+    "operator class": "OPERATOR CLASS",
+    "operator family": "OPERATOR FAMILY",
+    "text search configuration": "TEXT SEARCH CONFIGURATION",
+    "text search dictionary": "TEXT SEARCH DICTIONARY",
+    "statistics object": "STATISTICS",
+    "server": "SERVER",
+    "foreign-data wrapper": "FOREIGN DATA WRAPPER",
+    "large object": "LARGE OBJECT",
+    "publication": "PUBLICATION",
+}
+_KINDS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
 
 
 def _grantee(name: str) -> sql.Composable:
@@ -61,6 +76,7 @@ class _Planner:
     specs: tuple[RoleSpec, ...]
     passwords: dict[str, SecretStr]
     found: list[Difference] = field(default_factory=list)
+    other_databases: str = "skip"
 
     @property
     def database(self) -> str:
@@ -84,23 +100,22 @@ class _Planner:
         self._memberships()
 
     def _role_attributes(self, spec: RoleSpec, state: inspect.RoleState) -> None:
-        forbidden = [a.upper() for a in _FORBIDDEN_ATTRIBUTES if getattr(state, a)]
-        if forbidden:
-            raise PrivilegeError(
-                f"role {spec.name} already exists with {', '.join(forbidden)}; medz1 will "
-                "not take over or demote such a role",
-                hint=f"drop or rename that role, or run ALTER ROLE {spec.name} "
-                + " ".join(f"NO{a}" for a in forbidden)
-                + " yourself, then run again",
-            )
         limit = spec.limits.connection_limit if spec.limits else -1
         wrong = [
             name
             for name, bad in (
                 ("LOGIN" if spec.login else "NOLOGIN", state.login != spec.login),
+                ("NOSUPERUSER", state.superuser),
                 ("NOCREATEROLE", state.createrole),
                 ("NOCREATEDB", state.createdb),
+                ("NOBYPASSRLS", state.bypassrls),
+                ("NOREPLICATION", state.replication),
+                ("INHERIT", not state.inherit),
                 (f"CONNECTION LIMIT {limit}", state.connection_limit != limit),
+                (
+                    "VALID UNTIL 'infinity'",
+                    state.valid_until not in (None, "infinity"),
+                ),
             )
             if bad
         ]
@@ -161,23 +176,19 @@ class _Planner:
                     sql.Identifier(spec.name), database, sql.Identifier(name)
                 ),
             )
+        for name in sorted(state.global_settings if state is not None else {}):
+            self.add(
+                f"role {spec.name}: unexpected setting {name} in every database",
+                sql.SQL("ALTER ROLE {} RESET {}").format(
+                    sql.Identifier(spec.name), sql.Identifier(name)
+                ),
+            )
 
     def _memberships(self) -> None:
-        rows = self.conn.execute(
-            text(
-                """
-                SELECT m.rolname, r.rolname FROM pg_auth_members a
-                JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
-                WHERE m.rolname = ANY(:logins)
-                """
-            ),
-            {"logins": list(LOGIN_ROLES)},
-        ).all()
-        for member, role in rows:
-            self.add(
-                f"role {member}: is a member of {role} (login roles hold no other role)",
-                sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), sql.Identifier(member)),
-            )
+        for difference in roles.membership_differences(self.conn):
+            self.found.append(difference)
+        for difference in roles.database_setting_differences(self.conn):
+            self.found.append(difference)
 
     # -- ownership --------------------------------------------------------------------
 
@@ -200,6 +211,16 @@ class _Planner:
             self.add(
                 f"{kind} {name or self.database}: owned by {owner}, should be {OWNER}",
                 sql.SQL("ALTER {} OWNER TO {}").format(target, sql.Identifier(OWNER)),
+            )
+        for item in objects.user_objects(self.conn, self.matrix.schemas):
+            keyword = _OWNED_KEYWORD.get(item.type)
+            if keyword is None or item.owner in ("", OWNER):
+                continue
+            self.add(
+                f"{item.name}: owned by {item.owner}, should be {OWNER}",
+                sql.SQL("ALTER {} {} OWNER TO {}").format(
+                    sql.SQL(keyword), sql.SQL(item.identity), sql.Identifier(OWNER)
+                ),
             )
 
     # -- privileges -------------------------------------------------------------------
@@ -224,6 +245,11 @@ class _Planner:
                     if declared != actual:
                         self._privilege_difference(grantee, obj, privilege, declared)
         self._password_column()
+        self.found.extend(acl.plan(self.conn, self.matrix))
+        if self.other_databases != "skip":
+            self.found.extend(
+                roles.other_database_differences(self.conn, repair=self.other_databases == "repair")
+            )
 
     def _existing_tables(self) -> set[str]:
         rows = self.conn.execute(
@@ -282,13 +308,7 @@ class _Planner:
                 ),
             )
         for schema, objtype, grantee, privilege in sorted(actual - declared):
-            kind = {
-                "r": "TABLES",
-                "S": "SEQUENCES",
-                "f": "FUNCTIONS",
-                "T": "TYPES",
-                "n": "SCHEMAS",
-            }.get(objtype, "TABLES")
+            kind = _KINDS.get(objtype, "TABLES")
             scope = (
                 sql.SQL("")
                 if schema == "*"
@@ -305,6 +325,26 @@ class _Planner:
                     _grantee(grantee),
                 ),
             )
+        for role, schema, objtype, grantee, privilege in roles.foreign_default_privileges(
+            self.conn, OWNER
+        ):
+            kind = _KINDS.get(objtype, "TABLES")
+            scope = (
+                sql.SQL("")
+                if schema == "*"
+                else sql.SQL(" IN SCHEMA {}").format(sql.Identifier(schema))
+            )
+            self.add(
+                f"default {privilege} on new {kind.lower()} of role {role} in {schema} for "
+                f"{grantee}: not declared",
+                sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {}{} REVOKE {} ON {} FROM {}").format(
+                    sql.Identifier(role),
+                    scope,
+                    sql.SQL(privilege),
+                    sql.SQL(kind),
+                    _grantee(grantee),
+                ),
+            )
         if inspect.public_executes_new_functions(self.conn, OWNER):
             self.add(
                 "default EXECUTE on new functions for PUBLIC: granted but not declared",
@@ -314,23 +354,26 @@ class _Planner:
             )
 
     def functions(self) -> None:
-        for signature, definer, pinned, public in inspect.functions(self.conn, self.matrix.schemas):
-            if not pinned:
+        for signature, definer, path in inspect.functions(self.conn, self.matrix.schemas):
+            if path is None:
                 self.add(f"function {signature}: does not pin search_path", None)
-            if public:
+                if definer:
+                    self.add(f"function {signature}: SECURITY DEFINER without search_path", None)
+            if definer and path != DEFINER_SEARCH_PATH:
                 self.add(
-                    f"function {signature}: executable by PUBLIC",
-                    sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(sql.SQL(signature)),
+                    f"function {signature}: SECURITY DEFINER with search_path "
+                    f"{path or 'unset'}, should be {DEFINER_SEARCH_PATH}",
+                    sql.SQL("ALTER ROUTINE {} SET search_path = {}").format(
+                        sql.SQL(signature), sql.SQL(DEFINER_SEARCH_PATH)
+                    ),
                 )
-            if definer and not pinned:
-                self.add(f"function {signature}: SECURITY DEFINER without search_path", None)
 
 
 def _role_statement(spec: RoleSpec, *, create: bool) -> sql.Composed:
     limit = spec.limits.connection_limit if spec.limits else -1
     return sql.SQL(
         "{verb} {name} WITH {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-        "NOBYPASSRLS INHERIT CONNECTION LIMIT {limit}"
+        "NOBYPASSRLS INHERIT CONNECTION LIMIT {limit} VALID UNTIL 'infinity'"
     ).format(
         verb=sql.SQL("CREATE ROLE" if create else "ALTER ROLE"),
         name=sql.Identifier(spec.name),
@@ -358,9 +401,25 @@ def plan(
     matrix: Matrix,
     specs: tuple[RoleSpec, ...],
     passwords: dict[str, SecretStr] | None = None,
+    *,
+    other_databases: Literal["skip", "report", "repair"] = "skip",
 ) -> list[Difference]:
-    """Every difference between the policy and the database, in the order to repair them."""
-    planner = _Planner(conn, matrix, specs, passwords or {})
+    """Every difference between the policy and the database, in the order to repair them.
+
+    Args:
+        conn: an administrator connection to the medz1 database.
+        matrix: the declared matrix.
+        specs: the declared roles.
+        passwords: role passwords to compare (none are compared when omitted).
+        other_databases: what to do about PUBLIC's (or a login role's) CONNECT and
+            TEMPORARY on ``postgres`` and ``template1``: ``repair`` when medz1 runs the
+            server (the embedded one), ``report`` on an external server, ``skip`` to leave
+            them out (a restore's own check).
+
+    Returns:
+        Each difference with its repair (None when a human or a migration must decide).
+    """
+    planner = _Planner(conn, matrix, specs, passwords or {}, other_databases=other_databases)
     planner.roles()
     planner.ownership()
     planner.privileges()

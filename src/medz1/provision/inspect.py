@@ -6,7 +6,7 @@ through PUBLIC and role membership too); PUBLIC is read from the ACLs themselves
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -34,6 +34,8 @@ class RoleState:
     connection_limit: int
     password_is_scram: bool | None  # None when pg_authid cannot be read
     settings: dict[str, str]
+    valid_until: str | None = None  # text of rolvaliduntil; None when unset
+    global_settings: dict[str, str] = field(default_factory=dict)  # ALTER ROLE ... SET
 
 
 def roles(conn: Connection, names: tuple[str, ...]) -> dict[str, RoleState]:
@@ -55,7 +57,10 @@ def roles(conn: Connection, names: tuple[str, ...]) -> dict[str, RoleState]:
                    COALESCE((SELECT s.setconfig FROM pg_db_role_setting s
                              JOIN pg_database d ON d.oid = s.setdatabase
                              WHERE s.setrole = r.oid AND d.datname = current_database()),
-                            '{{}}')
+                            '{{}}'),
+                   r.rolvaliduntil::text,
+                   COALESCE((SELECT s.setconfig FROM pg_db_role_setting s
+                             WHERE s.setrole = r.oid AND s.setdatabase = 0), '{{}}')
             FROM pg_roles r WHERE r.rolname = ANY(:names)
             """  # the interpolated part is one of two constant expressions
         ),
@@ -75,6 +80,8 @@ def roles(conn: Connection, names: tuple[str, ...]) -> dict[str, RoleState]:
             connection_limit=row[8],
             password_is_scram=row[9],
             settings=dict(item.split("=", 1) for item in row[10]),
+            valid_until=row[11],
+            global_settings=dict(item.split("=", 1) for item in row[12]),
         )
     return found
 
@@ -229,16 +236,14 @@ def default_privileges(conn: Connection, owner: str) -> set[tuple[str, str, str,
     return {(str(s), str(t), str(g), str(p)) for s, t, g, p in rows}
 
 
-def functions(conn: Connection, schemas: tuple[str, ...]) -> list[tuple[str, bool, bool, bool]]:
-    """Functions in ``schemas``: (signature, security definer, pins search_path,
-    executable by PUBLIC)."""
+def functions(conn: Connection, schemas: tuple[str, ...]) -> list[tuple[str, bool, str | None]]:
+    """Functions in ``schemas``: (signature, security definer, pinned search_path or None)."""
     rows = conn.execute(
         text(
             """
             SELECT p.oid::regprocedure::text, p.prosecdef,
-                   EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'),
-                   EXISTS (SELECT 1 FROM aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner)))
-                           a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+                   (SELECT substr(c, length('search_path=') + 1) FROM unnest(p.proconfig) c
+                    WHERE c LIKE 'search_path=%' LIMIT 1)
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = ANY(:schemas)
               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid
@@ -248,7 +253,7 @@ def functions(conn: Connection, schemas: tuple[str, ...]) -> list[tuple[str, boo
         ),
         {"schemas": list(schemas)},
     ).all()
-    return [(str(sig), bool(sd), bool(pin), bool(pub)) for sig, sd, pin, pub in rows]
+    return [(str(sig), bool(sd), None if path is None else str(path)) for sig, sd, path in rows]
 
 
 def public_executes_new_functions(conn: Connection, owner: str) -> bool:

@@ -49,6 +49,19 @@ WRITE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
 #: The loader also refreshes planner statistics (ANALYZE) after it replaced a table.
 LOAD = WRITE | {"MAINTAIN"}
 
+#: Functions and who may execute them (nobody else, PUBLIC included; S23).
+FUNCTION_EXECUTE: dict[str, tuple[str, ...]] = {
+    "auth.purge_audit_logs(integer)": (AUDITOR,),
+}
+
+#: The only ``search_path`` a SECURITY DEFINER function may pin: the catalog, then
+#: ``pg_temp`` last, so no schema a caller can write to is searched first (S23).
+DEFINER_SEARCH_PATH = "pg_catalog, pg_temp"
+
+#: Connection slots left free for the administrator (and the server's own tools) beyond
+#: the sum of the login roles' limits (S36).
+ADMIN_HEADROOM_CONNECTIONS = 5
+
 #: The one column that only the application may read (security requirement S25).
 PASSWORD_COLUMN = ("auth", "users", "password_hash")
 
@@ -74,7 +87,7 @@ class RoleSpec:
 
 
 DEFAULT_LIMITS: dict[str, RoleLimits] = {
-    APP: RoleLimits(30_000, 60_000, 100),
+    APP: RoleLimits(30_000, 60_000, 60),
     REPORTING: RoleLimits(300_000, 60_000, 10),
     LOADER: RoleLimits(0, 600_000, 4),
     AUDITOR: RoleLimits(60_000, 60_000, 5),
@@ -101,8 +114,8 @@ MANAGED_ROLES: tuple[str, ...] = (OWNER, *LOGIN_ROLES)
 class Matrix:
     """The declared privileges: every (grantee, object, privilege) that must hold.
 
-    Objects are named ``database``, ``schema:<name>``, ``table:<schema>.<table>`` and
-    ``column:<schema>.<table>.<column>``. Grantees are role names or ``PUBLIC``.
+    Objects are named ``database``, ``schema:<name>``, ``table:<schema>.<table>``,
+    ``column:<schema>.<table>.<column>`` and ``function:<signature>``. Grantees are role names or ``PUBLIC``.
     """
 
     cells: frozenset[tuple[str, str, str]]
@@ -166,6 +179,9 @@ def declared_matrix(metadata: MetaData, schemas: Iterable[str]) -> Matrix:
     for role in LOGIN_ROLES:
         cells.add((role, "database", "CONNECT"))
     cells.add((LOADER, "database", "TEMPORARY"))  # staging tables of the bulk loader
+    for signature, grantees in FUNCTION_EXECUTE.items():
+        for role in grantees:
+            cells.add((role, f"function:{signature}", "EXECUTE"))
     for schema, roles in _SCHEMA_USAGE.items():
         for role in roles:
             cells.add((role, f"schema:{schema}", "USAGE"))
