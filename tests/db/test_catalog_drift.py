@@ -97,7 +97,7 @@ def test_replaced_function_body_is_reported(db_target: Target, engine: Engine) -
         engine,
         _OWNER,
         "CREATE OR REPLACE FUNCTION auth.refuse_audit_change() RETURNS trigger "
-        "LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp "
+        "LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
         "AS $$ BEGIN RETURN NEW; END $$",
     )
     assert (
@@ -110,8 +110,8 @@ def test_replaced_function_body_is_reported(db_target: Target, engine: Engine) -
     ("statement", "line"),
     [
         (
-            "ALTER FUNCTION auth.refuse_audit_change() SECURITY DEFINER",
-            "function auth.refuse_audit_change(): SECURITY DEFINER is True, declared False",
+            "ALTER FUNCTION auth.refuse_audit_change() SECURITY INVOKER",
+            "function auth.refuse_audit_change(): SECURITY DEFINER is False, declared True",
         ),
         (
             "ALTER FUNCTION auth.refuse_audit_change() RESET search_path",
