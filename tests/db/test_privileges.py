@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from psycopg import errors
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -241,14 +240,6 @@ def test_functions_pin_search_path_and_are_not_executable_by_public(engine: Engi
     for name, config, public_execute in rows:
         assert any(c.startswith("search_path=") for c in config or []), name
         assert not public_execute, name
-
-
-def test_statement_timeout_triggers_for_the_application(connect: Callable[[str], Engine]) -> None:
-    with connect("app").connect() as conn:
-        conn.execute(text("SET statement_timeout = 100"))  # the role default is tested below
-        with pytest.raises(DBAPIError) as caught:
-            conn.execute(text("SELECT pg_sleep(2)"))
-    assert isinstance(caught.value.orig, errors.QueryCanceled)
 
 
 def test_role_limits_are_set_in_the_database(engine: Engine, policy: Policy) -> None:
