@@ -11,9 +11,11 @@ from sqlalchemy import Engine, text
 
 from medz1.cli import backup as backup_cmd
 from medz1.cli import main
+from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.ops.backup import _manifest as bm
 from tests.cli.conftest import Invoke
+from tests.db.audit_support import rewind
 
 pytestmark = pytest.mark.db
 
@@ -211,3 +213,40 @@ def test_audit_verifies_in_a_database_restored_under_a_new_name(
     monkeypatch.setenv("MEDZ1_DATABASE_URL", new_url)
     verified = cli("audit", "verify")
     assert verified.code == 0, verified.err + verified.out
+
+
+def _rewound_trail(cli: Invoke, engine: Engine) -> None:
+    """Three checkpointed audit rows, then the newest two deleted and the head moved back."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO auth.audit_logs (event_type, success) "
+                "SELECT 'login_failed', false FROM generate_series(1, 3)"
+            )
+        )
+    assert cli("audit", "checkpoint").code == 0
+    with unit_of_work(engine) as session:
+        rewind(session, keep=1, superuser=True)
+    assert cli("audit", "verify").code == 5
+
+
+def test_restore_of_public_alone_leaves_a_rewound_trail_detected(
+    cli: Invoke, database_url_env: str, engine: Engine
+) -> None:
+    made = cli("backup", "create", "--schema", "public")
+    assert made.code == 0, made.err
+    path = made.out.split("backup written: ", 1)[1].splitlines()[0].strip()
+    _rewound_trail(cli, engine)
+    restored = cli("backup", "restore", path, "--schema", "public", "--replace")
+    assert restored.code == 0, restored.err
+    assert cli("audit", "verify").code == 5  # no new epoch hides the rewind
+
+
+def test_replace_of_auth_over_a_tampered_trail_is_refused(
+    cli: Invoke, backup: Path, engine: Engine
+) -> None:
+    _rewound_trail(cli, engine)
+    refused = cli("backup", "restore", str(backup), "--replace")
+    assert refused.code == 5
+    assert "the live audit trail does not verify" in refused.err
+    assert cli("audit", "verify").code == 5  # nothing was replaced

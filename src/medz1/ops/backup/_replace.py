@@ -31,12 +31,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from medz1.auth import audit
+from medz1.auth import audit, checkpoints
 from medz1.auth.audit import AuditEvent
 from medz1.db.engine import make_engine
 from medz1.db.errors import describe, translated
 from medz1.db.target import Target
-from medz1.errors import DataError, NotFoundError, ServerError, UsageError
+from medz1.errors import CheckFailedError, DataError, NotFoundError, ServerError, UsageError
 from medz1.ops.backup import _manifest as bm
 from medz1.ops.backup import _state as state
 from medz1.ops.backup._script import ScriptRunner
@@ -84,6 +84,7 @@ def _replace_in(
     if live:
         _check_revision(conn, job.manifest.revision, database)
     if guard_audit:
+        _refuse_a_tampered_trail(conn)
         conn.execute(text(_KEEP_LIVE_AUDIT))
     policy = job.policy
     roles = provision.execute(
@@ -123,6 +124,26 @@ SELECT count(*), min(l.chain_seq), max(l.chain_seq) FROM pg_temp.medz1_live_audi
 WHERE NOT EXISTS (SELECT 1 FROM auth.audit_logs a WHERE a.audit_id = l.audit_id
                   AND a.row_hash IS NOT DISTINCT FROM l.row_hash)
 """
+
+
+def _refuse_a_tampered_trail(conn: Connection) -> None:
+    """Refuse to replace ``auth`` over an audit trail that does not verify (S19).
+
+    Replacing the audit rows starts a new checkpoint epoch; over a trail that fails its
+    chain or its signed checkpoints, that would erase the evidence of the tampering.
+
+    Raises:
+        CheckFailedError: the live trail fails verification (exit 5), naming the fault.
+    """
+    session = Session(bind=conn)
+    report = audit.verify_chain(session, checkpoints=checkpoints.active())
+    if report.first_break is not None:
+        raise CheckFailedError(
+            "the live audit trail does not verify, so replacing auth would erase the evidence: "
+            + report.first_break.describe(),
+            hint="investigate with `medz1 audit verify`; once explained, accept the trail with "
+            "`medz1 audit checkpoint --new-epoch` and restore again",
+        )
 
 
 def _check_newer_audit_rows(conn: Connection, database: str, job: Job, discard: int | None) -> int:
@@ -176,10 +197,14 @@ def record_restore(conn: Connection, job: Job, *, mode: str, discarded: int) -> 
         "discarded_audit_rows": discarded,
     }
     session = Session(bind=conn)
+    # Only a restore that replaces the audit rows (or builds a new database) rewinds the
+    # chain on purpose; any other restore is checkpointed like every audit write, so the
+    # earlier checkpoints keep guarding the live rows.
+    rewinds = mode != "replace" or "auth" in job.schemas
     audit.record(
         session,
         [audit.Event(AuditEvent.BACKUP_RESTORED, details=details)],
-        new_epoch="restore",
+        new_epoch="restore" if rewinds else None,
     )
     session.flush()
     return session
