@@ -316,7 +316,7 @@ SEARCH_KEY = fold("coalesce(d.name_last, '') || ', ' || coalesce(d.name_first, '
 
 _SEARCH_COLUMNS = columns(PatientMatch, "d", skip=["rank"], computed={"age": age_at("d")})
 _SEARCH_TAIL = (
-    "ORDER BY rank, lower(d.name_last), lower(d.name_first), d.patient_key "
+    f"ORDER BY rank, {fold('d.name_last')}, {fold('d.name_first')}, d.patient_key "
     "LIMIT :limit OFFSET :offset"
 )
 SEARCH_BY_ICN = text(
