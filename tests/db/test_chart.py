@@ -7,8 +7,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from medz1.dal import labs, medications, patients
@@ -57,18 +58,21 @@ def chart_of(session: Session, key: str) -> Chart:
     return chart
 
 
-def test_chart_is_read_with_exactly_one_statement(app: Engine, session: Session) -> None:
+def test_chart_is_read_with_exactly_one_statement(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     session.connection()  # connect (and pre-ping) before counting
-    statements: list[str] = []
+    statements: list[object] = []
+    execute = psycopg.Cursor.execute
 
-    def count(*args: Any) -> None:
-        statements.append(args[2])
+    def counted(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(query)
+        return execute(cursor, query, *args, **kwargs)
 
-    event.listen(app, "before_cursor_execute", count)
-    try:
-        chart_of(session, "ICN100001")
-    finally:
-        event.remove(app, "before_cursor_execute", count)
+    # Every statement of the session, SQLAlchemy's and the chart's raw cursor alike, goes
+    # through psycopg's Cursor.execute (RawCursor inherits it).
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    chart_of(session, "ICN100001")
     assert len(statements) == 1
 
 
