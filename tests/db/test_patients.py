@@ -60,7 +60,7 @@ def test_search_by_last_name_prefix_is_case_insensitive_and_ordered(session: Ses
     assert starting
     assert all(p.name_last and p.name_last.lower().startswith(prefix) for p in starting)
     keys = [
-        (p.rank, (p.name_last or "").lower(), (p.name_first or "").lower(), p.patient_key)
+        (p.rank, f"{(p.name_last or '').lower()}, {(p.name_first or '').lower()}", p.patient_key)
         for p in found
     ]
     assert keys == sorted(keys)

@@ -89,6 +89,13 @@ def test_last_comma_first_matches_a_prefix_of_both(session: Session) -> None:
     assert keys(patients.search_patients(session, query="núñez,ANA")) == ["ICN900002"]
 
 
+def test_a_text_shorter_than_three_characters_matches_prefixes_only(session: Session) -> None:
+    found = patients.search_patients(session, query="ÚN", limit=1000).matches
+    assert "ICN900001" not in {p.patient_key for p in found}  # Núñez contains "un"
+    assert all(patients.fold_text(p.name_last or "").startswith("un") for p in found)
+    assert "ICN900001" in keys(patients.search_patients(session, query="uñe", limit=1000))
+
+
 def test_ssn_last_four_is_an_exact_match(session: Session) -> None:
     found = patients.search_patients(session, query="9901")
     assert sorted(keys(found)) == ["ICN900001", "ICN900006"]

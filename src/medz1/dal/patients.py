@@ -310,30 +310,41 @@ def fold(expression: str) -> str:
     return f"lower(regexp_replace(normalize({expression}, NFD), '{_MARKS}', '', 'g'))"
 
 
-#: The searchable name of a patient: ``last, first``, folded. An index on exactly this
-#: expression serves prefix and contains matches.
-SEARCH_KEY = fold("coalesce(d.name_last, '') || ', ' || coalesce(d.name_first, '')")
+def search_key(alias: str) -> str:
+    """SQL: the searchable name of patient row ``alias``: ``last, first``, folded.
+
+    Indexes on exactly this expression over ``patient_demographics`` (a trigram GIN index
+    for "contains", a btree for prefixes) serve name search.
+    """
+    return fold(f"coalesce({alias}.name_last, '') || ', ' || coalesce({alias}.name_first, '')")
+
+
+#: Name search matches "contains" from this many characters on (trigram indexes need
+#: three); a shorter text matches name prefixes only.
+CONTAINS_MIN = 3
 
 _SEARCH_COLUMNS = columns(PatientMatch, "d", skip=["rank"], computed={"age": age_at("d")})
-_SEARCH_TAIL = (
-    f"ORDER BY rank, {fold('d.name_last')}, {fold('d.name_first')}, d.patient_key "
-    "LIMIT :limit OFFSET :offset"
-)
+_SEARCH_PAGE = "LIMIT :limit OFFSET :offset"
 SEARCH_BY_ICN = text(
     f"SELECT {_SEARCH_COLUMNS}, 0 AS rank, count(*) OVER () AS total "
-    f"FROM patient_demographics d WHERE d.patient_key = :icn {_SEARCH_TAIL}"
+    "FROM patient_demographics d WHERE d.patient_key = :icn "
+    f"ORDER BY d.patient_key {_SEARCH_PAGE}"
 )
 SEARCH_BY_LAST4 = text(
     f"SELECT {_SEARCH_COLUMNS}, 0 AS rank, count(*) OVER () AS total "
-    f"FROM patient_demographics d WHERE d.ssn_last4 = :last4 {_SEARCH_TAIL}"
+    "FROM patient_demographics d WHERE d.ssn_last4 = :last4 "
+    f"ORDER BY {search_key('d')}, d.patient_key {_SEARCH_PAGE}"
 )
+# The key is computed once per matching row in the subquery and reused for the rank and
+# the order; the WHERE clause repeats the indexed expression so the index serves it.
 SEARCH_BY_NAME = text(
     f"SELECT {_SEARCH_COLUMNS}, "
-    f"CASE WHEN {fold('d.name_last')} = :last THEN 1 "
-    f"WHEN {SEARCH_KEY} LIKE :prefix ESCAPE '\\' THEN 2 ELSE 3 END AS rank, "
+    "CASE WHEN d.k LIKE :exact ESCAPE '\\' THEN 1 "
+    "WHEN d.k LIKE :prefix ESCAPE '\\' THEN 2 ELSE 3 END AS rank, "
     "count(*) OVER () AS total "
-    f"FROM patient_demographics d WHERE {SEARCH_KEY} LIKE :contains ESCAPE '\\' "
-    f"{_SEARCH_TAIL}"
+    f"FROM (SELECT p.*, {search_key('p')} AS k FROM patient_demographics p "
+    f"      WHERE {search_key('p')} LIKE :pattern ESCAPE '\\') d "
+    f"ORDER BY rank, d.k, d.patient_key {_SEARCH_PAGE}"
 )
 
 DEMOGRAPHICS = JsonRead(
@@ -511,9 +522,11 @@ def search_patients(
 
     ``query`` is an ICN (``ICN100001``, any case: exact match), the last four digits of
     an SSN (``1234``: exact match), or a name: a last name or ``LAST, FIRST``, matched
-    case- and accent-insensitively (``nunez`` finds ``Núñez``) as a prefix of, or anywhere
-    in, ``last, first``. ``%`` and ``_`` match themselves. Ranked: exact ICN or SSN last
-    four, exact last name, prefix, contains; then by last name, first name and ICN.
+    case- and accent-insensitively (``nunez`` finds ``Núñez``) as a prefix of, or (from
+    :data:`CONTAINS_MIN` characters on) anywhere in, ``last, first``. ``%`` and ``_``
+    match themselves. Ranked: exact ICN or SSN last four, exact last name (with the first
+    name's prefix for ``LAST, FIRST``), prefix, contains; then by ``last, first`` folded,
+    then ICN.
 
     Args:
         session: An open session.
@@ -538,11 +551,15 @@ def search_patients(
     elif _ICN.match(cleaned):
         statement, params["icn"] = SEARCH_BY_ICN, cleaned.upper()
     else:
-        last, comma, first = (part.strip() for part in cleaned.partition(","))
-        folded_last = fold_text(last)
-        key = f"{folded_last}, {fold_text(first)}" if comma else folded_last
+        last, comma, first = (fold_text(part.strip()) for part in cleaned.partition(","))
+        key = f"{last}, {first}" if comma else last
+        prefix = like_prefix(key)
         statement = SEARCH_BY_NAME
-        params.update(last=folded_last, prefix=like_prefix(key), contains="%" + like_prefix(key))
+        params.update(
+            exact=prefix if comma else like_prefix(f"{last}, "),
+            prefix=prefix,
+            pattern=prefix if len(key) < CONTAINS_MIN else "%" + prefix,
+        )
     rows = session.execute(statement, params).all()
     if not rows and offset:
         # The page is past the end: count the matches without a page.
