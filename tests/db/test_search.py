@@ -146,3 +146,16 @@ def test_identifier_search_can_use_an_index(
     shown = plan(session, statement, {**params, **PAGE})
     assert "Index" in shown
     assert "Seq Scan" not in shown
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [("nunez", "prefix"), ("nunez", "contains"), ("nunez, jo", "prefix"), ("nu", "prefix")],
+)
+def test_name_search_can_use_the_search_key_index(session: Session, query: str, kind: str) -> None:
+    key = patients.like_prefix(patients.fold_text(query))
+    pattern = "%" + key if kind == "contains" else key
+    params = {"exact": key, "prefix": key, "pattern": pattern, **PAGE}
+    shown = plan(session, patients.SEARCH_BY_NAME, params)
+    assert "ix_patient_demographics_search_key" in shown
+    assert "Seq Scan" not in shown
