@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -117,3 +118,15 @@ def test_mypy_rejects_a_read_given_another_reads_parameters(tmp_path: Path) -> N
     assert len(errors) == 1, checked.stdout
     assert "snippet.py:8:" in errors[0]
     assert '"PanelPage"; expected "PatientKey"' in errors[0]
+
+
+def test_the_migrated_search_index_is_on_the_expression_search_reads() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "search_key_migration",
+        Path(patients.__file__).parent.parent / "migrations/versions/0006_patient_search_key.py",
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert patients.search_key("p").replace("p.", "") == migration.SEARCH_KEY

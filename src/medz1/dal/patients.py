@@ -306,8 +306,17 @@ _MARKS = r"[\u0300-\u036f]"
 
 
 def fold(expression: str) -> str:
-    """SQL: ``expression`` in lower case without diacritics (``Núñez`` -> ``nunez``)."""
-    return f"lower(regexp_replace(normalize({expression}, NFD), '{_MARKS}', '', 'g'))"
+    """SQL: ``expression`` in lower case without diacritics (``Núñez`` -> ``nunez``).
+
+    An ASCII text (as many bytes as characters) has nothing to unaccent and is only
+    lower-cased: normalizing and the regular expression are most of the cost of a search
+    that ranks many matches.
+    """
+    e = expression
+    return (
+        f"CASE WHEN octet_length({e}) = char_length({e}) THEN lower({e}) "
+        f"ELSE lower(regexp_replace(normalize({e}, NFD), '{_MARKS}', '', 'g')) END"
+    )
 
 
 def search_key(alias: str) -> str:
@@ -337,14 +346,19 @@ SEARCH_BY_LAST4 = text(
 )
 # The key is computed once per matching row in the subquery and reused for the rank and
 # the order; the WHERE clause repeats the indexed expression so the index serves it.
+# Only the page's rows are read whole (and get an age): the ranking and the count need
+# only the key.
 SEARCH_BY_NAME = text(
-    f"SELECT {_SEARCH_COLUMNS}, "
-    "CASE WHEN d.k LIKE :exact ESCAPE '\\' THEN 1 "
-    "WHEN d.k LIKE :prefix ESCAPE '\\' THEN 2 ELSE 3 END AS rank, "
-    "count(*) OVER () AS total "
-    f"FROM (SELECT p.*, {search_key('p')} AS k FROM patient_demographics p "
-    f"      WHERE {search_key('p')} LIKE :pattern ESCAPE '\\') d "
-    f"ORDER BY rank, d.k, d.patient_key {_SEARCH_PAGE}"
+    f"SELECT {_SEARCH_COLUMNS}, m.rank, m.total FROM ("
+    "  SELECT s.patient_key, s.k,"
+    "  CASE WHEN s.k LIKE :exact ESCAPE '\\' THEN 1"
+    "  WHEN s.k LIKE :prefix ESCAPE '\\' THEN 2 ELSE 3 END AS rank,"
+    "  count(*) OVER () AS total"
+    f"  FROM (SELECT p.patient_key, {search_key('p')} AS k FROM patient_demographics p"
+    f"        WHERE {search_key('p')} LIKE :pattern ESCAPE '\\') s"
+    f"  ORDER BY rank, s.k, s.patient_key {_SEARCH_PAGE}"
+    ") m JOIN patient_demographics d ON d.patient_key = m.patient_key "
+    "ORDER BY m.rank, m.k, m.patient_key"
 )
 
 DEMOGRAPHICS = JsonRead(

@@ -4,8 +4,9 @@
 prefix of, or anywhere in, ``lower(unaccented(last || ', ' || first))``. A trigram GIN
 index (``pg_trgm``) on exactly that expression serves both ``LIKE 'abc%'`` and
 ``LIKE '%abc%'``. The folding uses immutable built-ins only (``normalize(..., NFD)``, then
-the combining marks U+0300 to U+036F removed, then ``lower``) rather than the ``unaccent``
-extension, whose function is only STABLE and would need a wrapper function of our own.
+the combining marks U+0300 to U+036F removed, then ``lower``; an ASCII name is only
+lower-cased) rather than the ``unaccent`` extension, whose function is only STABLE and
+would need a wrapper function of our own.
 
 ``pg_trgm`` is a trusted extension: the database owner may create it. ``medz1 up``
 installs it with ``vector`` before migrating; the statement here covers databases migrated
@@ -27,11 +28,12 @@ down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: The folded search key, as medz1.dal.patients.search_key writes it (frozen here).
+#: The folded search key, as medz1.dal.patients.search_key writes it (frozen here): ASCII
+#: names are only lower-cased; others are normalized to NFD and lose their combining marks.
+_NAME = "coalesce(name_last, '') || ', ' || coalesce(name_first, '')"
 SEARCH_KEY = (
-    "lower(regexp_replace(normalize("
-    "coalesce(name_last, '') || ', ' || coalesce(name_first, ''), NFD), "
-    "'[\\u0300-\\u036f]', '', 'g'))"
+    f"CASE WHEN octet_length({_NAME}) = char_length({_NAME}) THEN lower({_NAME}) "
+    f"ELSE lower(regexp_replace(normalize({_NAME}, NFD), '[\\u0300-\\u036f]', '', 'g')) END"
 )
 
 
