@@ -3,8 +3,10 @@
 Each function takes a session and keyword-only arguments, returns frozen records and never
 commits. Clinical tables are read unqualified, as med-z1 reads them, and every read is
 scoped by ``patient_key`` so it walks that patient's slice of an index. Each domain read is
-one SQL expression returning JSON (:mod:`medz1.dal.records`); :mod:`medz1.dal.chart`
-combines the same expressions into a single statement. Medications and labs live in
+a :class:`medz1.dal.records.JsonRead` (one SQL expression returning JSON, its parameter
+dataclass, its result builder); :mod:`medz1.dal.chart` combines the same expressions into
+a single statement. Facts relative to the present are computed from the parameter
+``as_of`` (the caller's clock, or now). Medications and labs live in
 :mod:`medz1.dal.medications` and :mod:`medz1.dal.labs`.
 """
 
@@ -521,7 +523,7 @@ def now(as_of: datetime | None = None) -> datetime:
     Raises:
         UsageError: ``as_of`` is naive.
     """
-    return datetime.now(UTC) if as_of is None else _aware(as_of)
+    return datetime.now(UTC) if as_of is None else aware(as_of)
 
 
 def search_patients(
@@ -645,7 +647,7 @@ def vital_history(
     abbr = vital_abbr.upper()
     if since is None:
         return VITAL_HISTORY.run(session, VitalPage(patient_key, abbr, limit, offset))
-    page = VitalPageSince(patient_key, abbr, _aware(since), limit, offset)
+    page = VitalPageSince(patient_key, abbr, aware(since), limit, offset)
     return VITAL_HISTORY_SINCE.run(session, page)
 
 
@@ -708,7 +710,7 @@ def check_page(limit: int, offset: int) -> None:
         raise UsageError(f"offset must be 0 or more, not {offset}", hint="start at offset 0")
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     """``moment`` unchanged when it carries a time zone.
 
     Raises:
@@ -719,6 +721,3 @@ def _aware(moment: datetime) -> datetime:
             f"{moment.isoformat()} has no time zone", hint="pass an aware datetime, e.g. in UTC"
         )
     return moment
-
-
-aware = _aware
