@@ -17,6 +17,7 @@ from medz1.clinical.load import load, prepare
 from medz1.clinical.synthetic import generate
 from medz1.dal.chart import CHART_SQL, patient_chart
 from medz1.dal.session import read_session
+from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.provision.connect import engine_for_role
@@ -78,6 +79,13 @@ def test_a_read_session_cannot_write(app: Engine) -> None:
     with pytest.raises(DBAPIError) as caught, read_session(app) as session:
         session.execute(text("UPDATE patient_demographics SET name_last = name_last WHERE false"))
     assert getattr(caught.value.orig, "sqlstate", None) == "25006"
+
+
+def test_the_pooled_connection_is_writable_again_after_a_read_session(app: Engine) -> None:
+    with read_session(app) as session:
+        assert session.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+    with unit_of_work(app) as session:  # the same (only) pooled connection
+        assert session.execute(text("SHOW transaction_read_only")).scalar_one() == "off"
 
 
 def test_the_chart_after_a_load_commits_shows_it(
