@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
+import psycopg
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from medz1.dal import labs, medications, patients
-from medz1.dal.chart import Chart, patient_chart
+from medz1.dal.chart import (
+    PARTS,
+    Chart,
+    build_chart,
+    chart_json,
+    chart_params,
+    patient_chart,
+)
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.errors import UsageError
@@ -57,18 +66,21 @@ def chart_of(session: Session, key: str) -> Chart:
     return chart
 
 
-def test_chart_is_read_with_exactly_one_statement(app: Engine, session: Session) -> None:
+def test_chart_is_read_with_exactly_one_statement(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     session.connection()  # connect (and pre-ping) before counting
-    statements: list[str] = []
+    statements: list[object] = []
+    execute = psycopg.Cursor.execute
 
-    def count(*args: Any) -> None:
-        statements.append(args[2])
+    def counted(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(query)
+        return execute(cursor, query, *args, **kwargs)
 
-    event.listen(app, "before_cursor_execute", count)
-    try:
-        chart_of(session, "ICN100001")
-    finally:
-        event.remove(app, "before_cursor_execute", count)
+    # Every statement of the session, SQLAlchemy's and the chart's raw cursor alike, goes
+    # through psycopg's Cursor.execute (RawCursor inherits it).
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    chart_of(session, "ICN100001")
     assert len(statements) == 1
 
 
@@ -84,19 +96,25 @@ def test_chart_is_read_with_exactly_one_statement(app: Engine, session: Session)
 )
 def test_chart_equals_the_per_domain_reads(session: Session, table: str, condition: str) -> None:
     key = patient_with(session, table, condition)
-    chart = chart_of(session, key)
-    assert chart.demographics == patients.demographics(session, patient_key=key)
+    now = datetime.now(UTC)
+    chart = patient_chart(session, patient_key=key, as_of=now)
+    assert chart is not None
+    assert chart.demographics == patients.demographics(session, patient_key=key, as_of=now)
     assert list(chart.vitals) == patients.latest_vitals(session, patient_key=key)
-    assert list(chart.flags) == patients.active_flags(session, patient_key=key)
+    assert list(chart.flags) == patients.active_flags(session, patient_key=key, as_of=now)
     assert list(chart.allergies) == patients.allergies(session, patient_key=key)
     assert list(chart.outpatient_medications) == medications.active_outpatient_medications(
-        session, patient_key=key
+        session, patient_key=key, as_of=now
     )
     assert list(chart.inpatient_medications) == medications.current_inpatient_administrations(
         session, patient_key=key
     )
-    assert list(chart.encounters) == patients.recent_encounters(session, patient_key=key, limit=5)
-    assert list(chart.active_admissions) == patients.active_admissions(session, patient_key=key)
+    assert list(chart.encounters) == patients.recent_encounters(
+        session, patient_key=key, limit=5, as_of=now
+    )
+    assert list(chart.active_admissions) == patients.active_admissions(
+        session, patient_key=key, as_of=now
+    )
     assert list(chart.lab_panels) == labs.recent_lab_panels(session, patient_key=key, limit=5)
 
 
@@ -122,6 +140,15 @@ def test_chart_values_are_typed(session: Session) -> None:
 
 def test_chart_of_an_unknown_patient_is_none(session: Session) -> None:
     assert patient_chart(session, patient_key="ICN999999") is None
+
+
+def test_chart_json_is_the_servers_text_and_builds_the_same_chart(session: Session) -> None:
+    params = chart_params(patient_key="ICN100001")
+    raw = chart_json(session, params)
+    assert set(orjson.loads(raw)) == set(PARTS)
+    assert build_chart(orjson.loads(raw)) == patient_chart(
+        session, patient_key="ICN100001", as_of=params.as_of
+    )
 
 
 def test_chart_list_sizes_are_honoured_and_checked(session: Session) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from medz1.dal import labs, medications, patients
-from medz1.dal.records import fetch
+from medz1.dal.records import JsonRead, bind
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.errors import UsageError
@@ -52,11 +53,15 @@ def first_patient(session: Session, sql: str) -> str:
 
 def test_search_by_last_name_prefix_is_case_insensitive_and_ordered(session: Session) -> None:
     name = session.execute(text("SELECT name_last FROM patient_demographics LIMIT 1")).scalar()
-    found = patients.search_patients(session, query=str(name)[:3].lower())
+    prefix = str(name)[:3].lower()
+    found = patients.search_patients(session, query=prefix, limit=1000).matches
     assert found
-    assert all(p.name_last and p.name_last.lower().startswith(str(name)[:3].lower()) for p in found)
+    starting = [p for p in found if p.rank <= 2]
+    assert starting
+    assert all(p.name_last and p.name_last.lower().startswith(prefix) for p in starting)
     keys = [
-        ((p.name_last or "").lower(), (p.name_first or "").lower(), p.patient_key) for p in found
+        (p.rank, f"{(p.name_last or '').lower()}, {(p.name_first or '').lower()}", p.patient_key)
+        for p in found
     ]
     assert keys == sorted(keys)
 
@@ -65,21 +70,24 @@ def test_search_by_last_comma_first_narrows_by_first_name(session: Session) -> N
     last, first = session.execute(
         text("SELECT name_last, name_first FROM patient_demographics LIMIT 1")
     ).one()
-    found = patients.search_patients(session, query=f"{last.lower()}, {first[:2]}")
+    found = patients.search_patients(session, query=f"{last.lower()}, {first[:2]}").matches
     assert found
     assert all(p.name_first and p.name_first.startswith(first[:2]) for p in found)
 
 
 def test_search_by_icn_is_exact_and_case_insensitive(session: Session) -> None:
     found = patients.search_patients(session, query="icn100002")
-    assert [p.patient_key for p in found] == ["ICN100002"]
-    assert patients.search_patients(session, query="ICN10000") == []
+    assert [p.patient_key for p in found.matches] == ["ICN100002"]
+    assert found.total == 1
+    assert patients.search_patients(session, query="ICN10000").matches == []
 
 
 def test_search_pages_with_limit_and_offset(session: Session) -> None:
     page_one = patients.search_patients(session, query="a", limit=2)
     page_two = patients.search_patients(session, query="a", limit=2, offset=2)
-    assert page_one + page_two == patients.search_patients(session, query="a", limit=4)
+    both = patients.search_patients(session, query="a", limit=4)
+    assert page_one.matches + page_two.matches == both.matches
+    assert page_one.total == page_two.total == both.total > 4
 
 
 @pytest.mark.parametrize("query", ["", "   ", ","])
@@ -90,7 +98,7 @@ def test_blank_search_is_a_usage_error(session: Session, query: str) -> None:
 
 @pytest.mark.parametrize("query", ["%", "_"])
 def test_like_wildcards_in_the_query_match_only_themselves(session: Session, query: str) -> None:
-    assert patients.search_patients(session, query=query) == []
+    assert patients.search_patients(session, query=query).matches == []
 
 
 def test_like_prefix_escapes_wildcards() -> None:
@@ -264,25 +272,28 @@ def test_domain_counts_count_the_patients_rows(session: Session) -> None:
     )
 
 
+NOW = datetime.now(UTC)
+
+
 @pytest.mark.parametrize(
-    ("expression", "params"),
+    ("read", "params"),
     [
-        (patients.LATEST_VITALS, {}),
-        (labs.RECENT_PANELS, {"panels_limit": 5, "panels_offset": 0}),
-        (medications.ACTIVE_OUTPATIENT, {}),
+        (patients.LATEST_VITALS, patients.PatientKey("ICN100001")),
+        (labs.RECENT_PANELS, labs.PanelPage("ICN100001", 5, 0)),
+        (medications.ACTIVE_OUTPATIENT, patients.PatientAsOf("ICN100001", NOW)),
     ],
     ids=["vitals-latest", "labs-recent", "outpatient-active"],
 )
 def test_patient_scoped_reads_use_an_index(
-    session: Session, expression: str, params: dict[str, object]
+    session: Session, read: JsonRead[Any, Any], params: object
 ) -> None:
     plan = session.execute(
-        text(f"EXPLAIN SELECT ({expression})::text"), {"patient_key": "ICN100001", **params}
+        text(f"EXPLAIN SELECT ({read.expression})::text"), bind(params, read.names)
     ).scalars()
     plan_text = "\n".join(plan)
     assert "Index" in plan_text
     assert "Seq Scan" not in plan_text
 
 
-def test_fetch_returns_none_for_no_row(session: Session) -> None:
-    assert fetch(session, patients.DEMOGRAPHICS, {"patient_key": "nobody"}) is None
+def test_demographics_of_nobody_is_none(session: Session) -> None:
+    assert patients.DEMOGRAPHICS.run(session, patients.PatientAsOf("nobody", NOW)) is None

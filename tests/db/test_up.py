@@ -20,7 +20,7 @@ def test_up_creates_database_extensions_and_all_20_tables(
 ) -> None:
     report = up(empty_target, policy)
     assert report.database_created
-    assert report.extensions_installed == ["vector"]
+    assert report.extensions_installed == ["vector", "pg_trgm"]
     assert {s.name: s.tables for s in report.schemas} == EXPECTED_TABLES
 
 

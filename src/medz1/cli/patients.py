@@ -26,7 +26,7 @@ from medz1.cli.context import policy, state, target
 from medz1.dal.chart import Chart, patient_chart
 from medz1.dal.labs import LabPanel, PanelResult
 from medz1.dal.patients import Demographics, Encounter, search_patients
-from medz1.db.engine import unit_of_work
+from medz1.dal.session import read_session
 from medz1.db.errors import translated
 from medz1.errors import NotFoundError
 from medz1.provision.connect import engine_for_role
@@ -51,7 +51,7 @@ def _session() -> Iterator[Session]:
     settings = state.settings()
     engine = engine_for_role(target(settings), "app", policy(settings).passwords)
     try:
-        with translated(), unit_of_work(engine) as session:
+        with translated(), read_session(engine) as session:
             yield session
     finally:
         engine.dispose()
@@ -59,23 +59,30 @@ def _session() -> Iterator[Session]:
 
 @app.command()
 def search(
-    query: str = typer.Argument(..., help="A last-name prefix, 'LAST, FIRST', or an ICN."),
+    query: str = typer.Argument(
+        ..., help="A name or part of it, 'LAST, FIRST', an ICN, or the SSN's last four digits."
+    ),
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Patients per page."),
     offset: int = typer.Option(0, "--offset", min=0, help="Patients to skip."),
     as_json: bool = _JSON,
 ) -> None:
-    """Find patients by last-name prefix (any case), 'LAST, FIRST' prefixes, or exact ICN.
+    """Find patients by name (prefix or part, any case, accents ignored), exact ICN or SSN
+    last four; best matches first.
 
     Examples: medz1 patients search smi ; medz1 patients search "smith, jo" ;
-    medz1 patients search ICN100001
+    medz1 patients search ICN100001 ; medz1 patients search 1234
     """
     with _session() as session:
-        found = search_patients(session, query=query, limit=limit, offset=offset)
+        result = search_patients(session, query=query, limit=limit, offset=offset)
+    found = result.matches
     if as_json:
         print_json([dataclasses.asdict(p) for p in found])
         return
     if not found:
-        out.print(f"no patient matches {query!r}", markup=False)
+        if result.total:
+            out.print(f"{result.total} patient(s) match; none past offset {offset}", markup=False)
+        else:
+            out.print(f"no patient matches {query!r}", markup=False)
         return
     table = Table("ICN", "name", "DOB", "age", "sex", "SSN", "station")
     for p in found:
@@ -89,7 +96,11 @@ def search(
             " ".join(filter(None, (p.primary_station, p.primary_station_name))),
         )
     out.print(table)
-    out.print(f"{len(found)} patient(s); show one with `medz1 patients show ICN`", markup=False)
+    shown = f"{offset + 1}-{offset + len(found)} of " if len(found) < result.total else ""
+    out.print(
+        f"{shown}{result.total} matching patient(s); show one with `medz1 patients show ICN`",
+        markup=False,
+    )
 
 
 @app.command()

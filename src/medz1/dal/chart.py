@@ -1,25 +1,39 @@
 """The patient chart: the dashboard of all seven clinical domains in one round trip.
 
 :func:`patient_chart` sends ONE statement, ``SELECT json_build_object('demographics', ...,
-'vitals', ..., ...)::text``, whose parts are exactly the JSON expressions the per-domain
-read functions run on their own, and decodes the answer with the same record builders.
-A chart therefore always equals what the per-domain functions return for the patient,
-at the cost of one server round trip instead of nine.
+'vitals', ..., ...)::text``, whose parts are exactly the :class:`JsonRead` expressions the
+per-domain read functions run on their own, and decodes the answer with the same result
+builders. A chart therefore always equals what the per-domain functions return for the
+patient, at the cost of one server round trip instead of nine. The chart reads the
+clinical tables themselves (there is no chart copy to refresh), so the read after a load
+or an upsert commits shows it.
+
+Most of a chart's cost on a fresh connection is planning the statement, so it is meant to
+run as a prepared statement: psycopg prepares a statement on a connection after a few
+executions, and keeps it while transactions end with COMMIT. A ROLLBACK (how a plain
+``Session`` ends) makes psycopg drop every prepared statement of the connection, so
+request handlers read through :func:`medz1.dal.session.read_session`, which commits.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from medz1.dal import labs, medications, patients
 from medz1.dal.labs import LabPanel
 from medz1.dal.medications import InpatientAdministration, OutpatientMedication
-from medz1.dal.patients import Allergy, Demographics, Encounter, Flag, Vital, check_page
-from medz1.dal.records import build, build_all, decode
+from medz1.dal.patients import Allergy, Demographics, Encounter, Flag, Vital, check_page, now
+from medz1.dal.records import JsonRead, bind_names, decode
+from medz1.db.engine import ROLE_ATTRIBUTE
 
 #: Default list sizes of the chart's paged domains.
 CHART_ENCOUNTERS = 5
@@ -50,7 +64,21 @@ class Chart:
     """Most recent lab panels with their results."""
 
 
-_PARTS = {
+@dataclass(frozen=True)
+class ChartParams:
+    """The bound parameters of the chart statement: those of all its parts."""
+
+    patient_key: str
+    as_of: datetime
+    encounters_limit: int
+    encounters_offset: int
+    panels_limit: int
+    panels_offset: int
+    administrations_limit: int
+
+
+#: The chart's parts: a :class:`Chart` field, and the read that fills it.
+PARTS: dict[str, JsonRead[Any, Any]] = {
     "demographics": patients.DEMOGRAPHICS,
     "vitals": patients.LATEST_VITALS,
     "flags": patients.ACTIVE_FLAGS,
@@ -62,11 +90,114 @@ _PARTS = {
     "lab_panels": labs.RECENT_PANELS,
 }
 
-CHART = text(
+CHART_SQL = (
     "SELECT json_build_object("
-    + ", ".join(f"'{name}', {expression}" for name, expression in _PARTS.items())
+    + ", ".join(f"'{name}', {part.expression}" for name, part in PARTS.items())
     + ")::text"
 )
+CHART = text(CHART_SQL)
+_NAMES = tuple(f.name for f in dataclasses.fields(ChartParams))
+
+
+def _check_parts() -> None:
+    """Every Chart field has a part, and ChartParams binds exactly the parts' parameters."""
+    fields = {f.name for f in dataclasses.fields(Chart)}
+    if fields != set(PARTS):
+        raise TypeError(f"Chart fields {sorted(fields)} differ from parts {sorted(PARTS)}")
+    for name, part in PARTS.items():
+        missing = set(part.names) - set(_NAMES)
+        if missing:
+            raise TypeError(f"ChartParams lacks {sorted(missing)} of part {name}")
+    if bind_names(CHART_SQL) != set(_NAMES):
+        raise TypeError(f"ChartParams {_NAMES} differ from the chart's parameters")
+
+
+_check_parts()
+
+#: The chart statement with PostgreSQL's own ``$n`` placeholders, in ``_NAMES`` order.
+CHART_NATIVE_SQL = CHART_SQL
+for _number, _name in enumerate(_NAMES, start=1):
+    CHART_NATIVE_SQL = re.sub(rf"(?<![:\w]):{_name}\b", f"${_number}", CHART_NATIVE_SQL)
+
+
+def chart_params(
+    *,
+    patient_key: str,
+    encounters: int = CHART_ENCOUNTERS,
+    lab_panels: int = CHART_LAB_PANELS,
+    administrations: int = CHART_ADMINISTRATIONS,
+    as_of: datetime | None = None,
+) -> ChartParams:
+    """The chart's parameters, checked.
+
+    Raises:
+        UsageError: A list size is out of range (1 to 1000) or ``as_of`` is naive.
+    """
+    for size in (encounters, lab_panels, administrations):
+        check_page(size, 0)
+    return ChartParams(
+        patient_key=patient_key,
+        as_of=now(as_of),
+        encounters_limit=encounters,
+        encounters_offset=0,
+        panels_limit=lab_panels,
+        panels_offset=0,
+        administrations_limit=administrations,
+    )
+
+
+def chart_json(session: Session, params: ChartParams) -> str:
+    """The chart as the server's JSON text, unchanged, for callers that only forward it.
+
+    An object of the :class:`Chart` field names; each record is a JSON array of its
+    fields in declaration order (``null`` demographics for an unknown patient).
+
+    The statement (15 kB of SQL) goes to psycopg's ``RawCursor`` with ``$n`` placeholders,
+    on the session's own connection and transaction: psycopg does not cache the rewriting
+    of ``%(name)s`` placeholders for statements over 4 kB, and that rewriting cost more
+    than decoding the chart. It is still prepared after a few executions on a connection.
+
+    Raises:
+        psycopg.Error: A driver error, unchanged but for the role it connected as
+            (``medz1_role``, which names the statement-timeout setting), as SQLAlchemy's
+            engines tag theirs; :func:`medz1.db.errors.translated` maps it.
+    """
+    connection = session.connection().connection.dbapi_connection
+    if not isinstance(connection, psycopg.Connection):  # pragma: no cover - medz1 uses psycopg
+        raise TypeError("the chart needs a psycopg connection")
+    values = [getattr(params, name) for name in _NAMES]
+    try:
+        with psycopg.RawCursor(connection) as cursor:
+            cursor.execute(CHART_NATIVE_SQL, values)
+            row = cursor.fetchone()
+    except psycopg.Error as exc:
+        with suppress(AttributeError, TypeError):
+            setattr(exc, ROLE_ATTRIBUTE, connection.info.user)
+        raise
+    assert row is not None  # SELECT json_build_object(...) always returns one row
+    return str(row[0])
+
+
+def build_chart(data: dict[str, Any]) -> Chart | None:
+    """The :class:`Chart` of the decoded chart JSON; None when the patient is unknown."""
+    demographics = patients.DEMOGRAPHICS.result(data["demographics"])
+    if demographics is None:
+        return None
+    return Chart(
+        demographics=demographics,
+        vitals=tuple(patients.LATEST_VITALS.result(data["vitals"])),
+        flags=tuple(patients.ACTIVE_FLAGS.result(data["flags"])),
+        allergies=tuple(patients.ALLERGIES.result(data["allergies"])),
+        outpatient_medications=tuple(
+            medications.ACTIVE_OUTPATIENT.result(data["outpatient_medications"])
+        ),
+        inpatient_medications=tuple(
+            medications.CURRENT_ADMINISTRATIONS.result(data["inpatient_medications"])
+        ),
+        encounters=tuple(patients.RECENT_ENCOUNTERS.result(data["encounters"])),
+        active_admissions=tuple(patients.ACTIVE_ADMISSIONS.result(data["active_admissions"])),
+        lab_panels=tuple(labs.RECENT_PANELS.result(data["lab_panels"])),
+    )
 
 
 def patient_chart(
@@ -76,44 +207,27 @@ def patient_chart(
     encounters: int = CHART_ENCOUNTERS,
     lab_panels: int = CHART_LAB_PANELS,
     administrations: int = CHART_ADMINISTRATIONS,
+    as_of: datetime | None = None,
 ) -> Chart | None:
     """The patient's dashboard, read with a single SQL statement; None for an unknown patient.
 
     Args:
-        session: An open session.
+        session: An open session (ideally from :func:`medz1.dal.session.read_session`).
         patient_key: The patient's ICN.
         encounters: How many recent encounters to include.
         lab_panels: How many recent lab panels to include.
         administrations: How many administrations of current admissions to include.
+        as_of: The moment ages, stay lengths, expirations and review status are computed
+            for (aware; now when None).
 
     Raises:
-        UsageError: A list size is out of range (1 to 1000).
+        UsageError: A list size is out of range (1 to 1000) or ``as_of`` is naive.
     """
-    for size in (encounters, lab_panels, administrations):
-        check_page(size, 0)
-    params: dict[str, Any] = {
-        "patient_key": patient_key,
-        "encounters_limit": encounters,
-        "encounters_offset": 0,
-        "panels_limit": lab_panels,
-        "panels_offset": 0,
-        "administrations_limit": administrations,
-    }
-    data = decode(session.execute(CHART, params).scalar_one())
-    if data["demographics"] is None:
-        return None
-    return Chart(
-        demographics=build(Demographics, data["demographics"]),
-        vitals=tuple(build_all(Vital, data["vitals"])),
-        flags=tuple(build_all(Flag, data["flags"])),
-        allergies=tuple(build_all(Allergy, data["allergies"])),
-        outpatient_medications=tuple(
-            build_all(OutpatientMedication, data["outpatient_medications"])
-        ),
-        inpatient_medications=tuple(
-            build_all(InpatientAdministration, data["inpatient_medications"])
-        ),
-        encounters=tuple(build_all(Encounter, data["encounters"])),
-        active_admissions=tuple(build_all(Encounter, data["active_admissions"])),
-        lab_panels=tuple(build_all(LabPanel, data["lab_panels"])),
+    params = chart_params(
+        patient_key=patient_key,
+        encounters=encounters,
+        lab_panels=lab_panels,
+        administrations=administrations,
+        as_of=as_of,
     )
+    return build_chart(decode(chart_json(session, params)))

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from medz1.dal.patients import check_page, history_params
-from medz1.dal.records import build_all, columns, fetch, json_rows, row_array
+from medz1.dal.patients import aware, check_page
+from medz1.dal.records import JsonRead, columns, json_rows, many, row_array
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,36 @@ class LabPanel:
         return sum(1 for r in self.results if r.is_abnormal)
 
 
+@dataclass(frozen=True)
+class PanelPage:
+    """Parameters of the paged read of recent panels."""
+
+    patient_key: str
+    panels_limit: int
+    panels_offset: int
+
+
+@dataclass(frozen=True)
+class TrendPage:
+    """Parameters of the paged trend of one test."""
+
+    patient_key: str
+    test: str
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class TrendPageSince:
+    """Parameters of the paged trend of one test since a moment."""
+
+    patient_key: str
+    test: str
+    since: datetime
+    limit: int
+    offset: int
+
+
 # Panels are accessions, ranked by their newest result. Rather than grouping the patient's
 # whole lab history, a loose index scan of ix_patient_labs_patient_collected walks the
 # distinct collection times newest first, one probe each, until there are limit + offset
@@ -87,7 +117,7 @@ class LabPanel:
 # the panels on the page are turned into JSON. An accession is one specimen collection:
 # its results are expected to share a collection time, and results of an accession older
 # than the slice are not shown.
-RECENT_PANELS = json_rows(
+RECENT_PANELS_SQL = json_rows(
     "WITH RECURSIVE times(at, n) AS ("
     "  SELECT max(collection_datetime), 1 FROM patient_labs WHERE patient_key = :patient_key"
     "  UNION ALL"
@@ -116,6 +146,7 @@ RECENT_PANELS = json_rows(
     LabPanel,
     order="q.collection_datetime DESC, q.accession_number DESC",
 )
+RECENT_PANELS = JsonRead(RECENT_PANELS_SQL, PanelPage, many(LabPanel))
 
 
 def _trend(*, since: bool) -> str:
@@ -131,8 +162,8 @@ def _trend(*, since: bool) -> str:
     )
 
 
-_TREND = _trend(since=False)
-_TREND_SINCE = _trend(since=True)
+TREND = JsonRead(_trend(since=False), TrendPage, many(LabResult))
+TREND_SINCE = JsonRead(_trend(since=True), TrendPageSince, many(LabResult))
 
 
 def recent_lab_panels(
@@ -144,8 +175,7 @@ def recent_lab_panels(
         UsageError: The page is out of range.
     """
     check_page(limit, offset)
-    params = {"patient_key": patient_key, "panels_limit": limit, "panels_offset": offset}
-    return build_all(LabPanel, fetch(session, RECENT_PANELS, params))
+    return RECENT_PANELS.run(session, PanelPage(patient_key, limit, offset))
 
 
 def lab_trend(
@@ -170,8 +200,8 @@ def lab_trend(
     Raises:
         UsageError: ``since`` is naive or the page is out of range.
     """
-    params = history_params(
-        patient_key=patient_key, since=since, limit=limit, offset=offset, test=test.strip()
-    )
-    expression = _TREND if since is None else _TREND_SINCE
-    return build_all(LabResult, fetch(session, expression, params))
+    check_page(limit, offset)
+    if since is None:
+        return TREND.run(session, TrendPage(patient_key, test.strip(), limit, offset))
+    page = TrendPageSince(patient_key, test.strip(), aware(since), limit, offset)
+    return TREND_SINCE.run(session, page)

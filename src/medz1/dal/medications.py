@@ -13,8 +13,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from medz1.dal.patients import check_page, history_params
-from medz1.dal.records import build_all, columns, fetch, json_rows
+from medz1.dal.patients import PatientAsOf, aware, check_page, now, whole_days
+from medz1.dal.records import AS_OF, JsonRead, columns, json_rows, many
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class OutpatientMedication:
     issue_date: datetime | None
     rx_status: str | None
     rx_status_computed: str | None
+    """The status from the dates: ``EXPIRED`` once ``expiration_date`` is past ``as_of``."""
     rx_type: str | None
     quantity_ordered: Decimal | None
     days_supply: int | None
@@ -52,7 +53,9 @@ class OutpatientMedication:
     discontinue_reason: str | None
     is_controlled_substance: bool | None
     is_active: bool | None
+    """Active or suspended, and not expired at ``as_of`` (computed when read)."""
     days_until_expiration: int | None
+    """Whole days from ``as_of`` to ``expiration_date`` (negative once expired)."""
     provider_name: str | None
     ordering_provider_name: str | None
     pharmacy_name: str | None
@@ -106,15 +109,59 @@ class InpatientAdministration:
     source_system: str | None
 
 
+@dataclass(frozen=True)
+class AdministrationPage:
+    """Parameters of the paged read of inpatient administrations."""
+
+    patient_key: str
+    administrations_limit: int
+    administrations_offset: int
+
+
+@dataclass(frozen=True)
+class AdministrationPageSince:
+    """Parameters of the paged read of inpatient administrations since a moment."""
+
+    patient_key: str
+    since: datetime
+    administrations_limit: int
+    administrations_offset: int
+
+
+@dataclass(frozen=True)
+class CurrentAdministrations:
+    """Parameters of the read of the current admissions' administrations."""
+
+    patient_key: str
+    administrations_limit: int
+
+
 _ADMINISTRATION_COLUMNS = columns(InpatientAdministration, "m")
 _ADMINISTRATION_ORDER = "q.action_datetime DESC, q.bcma_log_id DESC"
 
-# Served by the partial index ix_patient_medications_outpatient_icn_active.
-ACTIVE_OUTPATIENT = json_rows(
-    f"SELECT {columns(OutpatientMedication, 'm')} FROM patient_medications_outpatient m "
-    "WHERE m.patient_icn = :patient_key AND m.is_active = true",
+_UNEXPIRED = f"(m.expiration_date IS NULL OR m.expiration_date > {AS_OF})"
+_OUTPATIENT_COLUMNS = columns(
     OutpatientMedication,
-    order="q.issue_date DESC NULLS LAST, q.rx_outpat_id DESC",
+    "m",
+    computed={
+        "rx_status_computed": "CASE WHEN m.rx_status_computed IN ('ACTIVE', 'SUSPENDED') "
+        f"AND NOT {_UNEXPIRED} THEN 'EXPIRED' ELSE m.rx_status_computed END",
+        "is_active": f"(m.is_active AND {_UNEXPIRED})",
+        "days_until_expiration": whole_days("m.expiration_date", AS_OF),
+    },
+)
+
+# Served by the partial index ix_patient_medications_outpatient_icn_active; a prescription
+# the loader stored as active is left out once it has expired.
+ACTIVE_OUTPATIENT = JsonRead(
+    json_rows(
+        f"SELECT {_OUTPATIENT_COLUMNS} FROM patient_medications_outpatient m "
+        f"WHERE m.patient_icn = :patient_key AND m.is_active = true AND {_UNEXPIRED}",
+        OutpatientMedication,
+        order="q.issue_date DESC NULLS LAST, q.rx_outpat_id DESC",
+    ),
+    PatientAsOf,
+    many(OutpatientMedication),
 )
 
 
@@ -131,13 +178,17 @@ def _administrations(*, since: bool) -> str:
     )
 
 
-INPATIENT_ADMINISTRATIONS = _administrations(since=False)
-_INPATIENT_SINCE = _administrations(since=True)
+INPATIENT_ADMINISTRATIONS = JsonRead(
+    _administrations(since=False), AdministrationPage, many(InpatientAdministration)
+)
+INPATIENT_ADMINISTRATIONS_SINCE = JsonRead(
+    _administrations(since=True), AdministrationPageSince, many(InpatientAdministration)
+)
 
 # Starts from the patient's active admissions (a partial index, usually no row) and only
 # then, per admission, reads its administrations: LATERAL fixes that order, so a patient
 # who is not in hospital costs one index probe, whatever the planner estimates.
-CURRENT_ADMINISTRATIONS = json_rows(
+CURRENT_ADMINISTRATIONS_SQL = json_rows(
     "SELECT m.* FROM patient_encounters e CROSS JOIN LATERAL ("
     f"  SELECT {_ADMINISTRATION_COLUMNS} FROM patient_medications_inpatient m"
     "  WHERE m.patient_icn = e.patient_key AND m.inpatient_sid = e.inpatient_id"
@@ -147,16 +198,22 @@ CURRENT_ADMINISTRATIONS = json_rows(
     InpatientAdministration,
     order=_ADMINISTRATION_ORDER,
 )
+CURRENT_ADMINISTRATIONS = JsonRead(
+    CURRENT_ADMINISTRATIONS_SQL, CurrentAdministrations, many(InpatientAdministration)
+)
 
 
 def active_outpatient_medications(
-    session: Session, *, patient_key: str
+    session: Session, *, patient_key: str, as_of: datetime | None = None
 ) -> list[OutpatientMedication]:
     """Active outpatient prescriptions (``is_active``, which includes suspended ones whose
-    ``rx_status_computed`` says so), newest issue first."""
-    return build_all(
-        OutpatientMedication, fetch(session, ACTIVE_OUTPATIENT, {"patient_key": patient_key})
-    )
+    ``rx_status_computed`` says so) not expired at ``as_of`` (now when None), newest issue
+    first.
+
+    Raises:
+        UsageError: ``as_of`` is naive.
+    """
+    return ACTIVE_OUTPATIENT.run(session, PatientAsOf(patient_key, now(as_of)))
 
 
 def inpatient_administrations(
@@ -172,16 +229,12 @@ def inpatient_administrations(
     Raises:
         UsageError: ``since`` is naive or the page is out of range.
     """
-    params = history_params(
-        patient_key=patient_key,
-        since=since,
-        limit=limit,
-        offset=offset,
-        limit_name="administrations_limit",
-        offset_name="administrations_offset",
-    )
-    expression = INPATIENT_ADMINISTRATIONS if since is None else _INPATIENT_SINCE
-    return build_all(InpatientAdministration, fetch(session, expression, params))
+    check_page(limit, offset)
+    if since is None:
+        page = AdministrationPage(patient_key, limit, offset)
+        return INPATIENT_ADMINISTRATIONS.run(session, page)
+    since_page = AdministrationPageSince(patient_key, aware(since), limit, offset)
+    return INPATIENT_ADMINISTRATIONS_SINCE.run(session, since_page)
 
 
 def current_inpatient_administrations(
@@ -194,5 +247,4 @@ def current_inpatient_administrations(
         UsageError: ``limit`` is out of range.
     """
     check_page(limit, 0)
-    params = {"patient_key": patient_key, "administrations_limit": limit}
-    return build_all(InpatientAdministration, fetch(session, CURRENT_ADMINISTRATIONS, params))
+    return CURRENT_ADMINISTRATIONS.run(session, CurrentAdministrations(patient_key, limit))

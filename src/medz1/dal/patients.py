@@ -3,23 +3,37 @@
 Each function takes a session and keyword-only arguments, returns frozen records and never
 commits. Clinical tables are read unqualified, as med-z1 reads them, and every read is
 scoped by ``patient_key`` so it walks that patient's slice of an index. Each domain read is
-one SQL expression returning JSON (:mod:`medz1.dal.records`); :mod:`medz1.dal.chart`
-combines the same expressions into a single statement. Medications and labs live in
+a :class:`medz1.dal.records.JsonRead` (one SQL expression returning JSON, its parameter
+dataclass, its result builder); :mod:`medz1.dal.chart` combines the same expressions into
+a single statement. Facts relative to the present are computed from the parameter
+``as_of`` (the caller's clock, or now). Medications and labs live in
 :mod:`medz1.dal.medications` and :mod:`medz1.dal.labs`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from medz1.dal.records import build, build_all, columns, fetch, json_row, json_rows
+from medz1.dal.records import (
+    AS_OF,
+    AS_OF_DAY,
+    JsonRead,
+    build_all,
+    columns,
+    exactly,
+    json_row,
+    json_rows,
+    many,
+    one,
+)
 from medz1.errors import UsageError
 
 MAX_PAGE = 1000
@@ -36,10 +50,22 @@ class PatientMatch:
     name_first: str | None
     dob: date | None
     age: int | None
+    """Whole years at ``as_of`` (at death for a deceased patient), computed when read."""
     sex: str | None
     ssn_last4: str | None
     primary_station: str | None
     primary_station_name: str | None
+    rank: int
+    """How the patient matched: 0 exact ICN or SSN last four, 1 exact last name, 2 name
+    prefix, 3 name contains the text."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of :func:`search_patients` and how many patients matched in all."""
+
+    matches: list[PatientMatch]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -54,6 +80,7 @@ class Demographics:
     name_display: str | None
     dob: date | None
     age: int | None
+    """Whole years at ``as_of`` (at death for a deceased patient), computed when read."""
     sex: str | None
     gender: str | None
     primary_station: str | None
@@ -140,6 +167,7 @@ class Flag:
     review_frequency_days: int | None
     next_review_date: datetime | None
     review_status: str | None
+    """``OVERDUE``, ``DUE SOON`` (within :data:`DUE_SOON_DAYS`) or ``CURRENT`` at ``as_of``."""
     last_action_date: datetime | None
     last_action: str | None
     last_action_by: str | None
@@ -186,64 +214,207 @@ class Encounter:
     discharge_diagnosis_text: str | None
     discharge_disposition: str | None
     length_of_stay: int | None
+    """Whole days; for an admission not yet discharged, until ``as_of`` (computed when read)."""
     encounter_status: str | None
     is_active: bool
     admission_category: str | None
     is_recent: bool
+    """Discharged at most :data:`RECENT_DAYS` before ``as_of``, or still admitted."""
     is_extended_stay: bool
+    """``length_of_stay`` over :data:`EXTENDED_STAY_DAYS` (computed when read)."""
     sta3n: str | None
     facility_name: str | None
     source_system: str | None
 
 
-# --- SQL: each a JSON expression over :patient_key (and its own paging parameters) --------
+# --- Parameters: the bound parameters of each read, one frozen dataclass per shape ----------
 
-_SEARCH_COLUMNS = columns(PatientMatch, "d")
-_SEARCH_ORDER = "ORDER BY lower(d.name_last), lower(d.name_first), d.patient_key"
+
+@dataclass(frozen=True)
+class PatientKey:
+    """Parameters of a read scoped by patient only."""
+
+    patient_key: str
+
+
+@dataclass(frozen=True)
+class PatientAsOf:
+    """Parameters of a read scoped by patient that computes facts relative to ``as_of``."""
+
+    patient_key: str
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class EncounterPage:
+    """Parameters of the paged encounter read."""
+
+    patient_key: str
+    as_of: datetime
+    encounters_limit: int
+    encounters_offset: int
+
+
+@dataclass(frozen=True)
+class VitalPage:
+    """Parameters of the paged history of one vital type."""
+
+    patient_key: str
+    abbr: str
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class VitalPageSince:
+    """Parameters of the paged history of one vital type since a moment."""
+
+    patient_key: str
+    abbr: str
+    since: datetime
+    limit: int
+    offset: int
+
+
+# --- Rules of the time-relative facts (med-z1's loader computes the same at load time) -----
+
+#: An encounter is recent when it ended (or is still open) at most this many days ago.
+RECENT_DAYS = 30
+#: A stay longer than this many days is an extended stay.
+EXTENDED_STAY_DAYS = 14
+#: A flag whose next review is within this many days is ``DUE SOON``.
+DUE_SOON_DAYS = 30
+
+
+def age_at(alias: str) -> str:
+    """SQL: whole years from ``alias.dob`` to the death date, or to the day of ``as_of``."""
+    return (
+        f"CASE WHEN {alias}.dob IS NULL THEN NULL ELSE CAST(extract(year FROM age("
+        f"CAST(coalesce({alias}.death_date, {AS_OF_DAY}) AS timestamp), "
+        f"CAST({alias}.dob AS timestamp))) AS integer) END"
+    )
+
+
+def whole_days(later: str, earlier: str) -> str:
+    """SQL: whole days from ``earlier`` to ``later`` (floor), NULL when either is NULL."""
+    return f"CAST(floor(extract(epoch FROM ({later}) - ({earlier})) / 86400) AS integer)"
+
+
+# --- SQL: each a JSON expression over the fields of its parameter type ---------------------
+
+#: Names folded for search: lower case, accents removed (NFD, combining marks dropped).
+#: Built from immutable built-in functions only, so an expression index can serve it.
+_MARKS = r"[\u0300-\u036f]"
+
+
+def fold(expression: str) -> str:
+    """SQL: ``expression`` in lower case without diacritics (``Núñez`` -> ``nunez``).
+
+    An ASCII text (as many bytes as characters) has nothing to unaccent and is only
+    lower-cased: normalizing and the regular expression are most of the cost of a search
+    that ranks many matches.
+    """
+    e = expression
+    return (
+        f"CASE WHEN octet_length({e}) = char_length({e}) THEN lower({e}) "
+        f"ELSE lower(regexp_replace(normalize({e}, NFD), '{_MARKS}', '', 'g')) END"
+    )
+
+
+def search_key(alias: str) -> str:
+    """SQL: the searchable name of patient row ``alias``: ``last, first``, folded.
+
+    Indexes on exactly this expression over ``patient_demographics`` (a trigram GIN index
+    for "contains", a btree for prefixes) serve name search.
+    """
+    return fold(f"coalesce({alias}.name_last, '') || ', ' || coalesce({alias}.name_first, '')")
+
+
+#: Name search matches "contains" from this many characters on (trigram indexes need
+#: three); a shorter text matches name prefixes only.
+CONTAINS_MIN = 3
+
+_SEARCH_COLUMNS = columns(PatientMatch, "d", skip=["rank"], computed={"age": age_at("d")})
+_SEARCH_PAGE = "LIMIT :limit OFFSET :offset"
 SEARCH_BY_ICN = text(
-    f"SELECT {_SEARCH_COLUMNS} FROM patient_demographics d WHERE d.patient_key = :icn"
+    f"SELECT {_SEARCH_COLUMNS}, 0 AS rank, count(*) OVER () AS total "
+    "FROM patient_demographics d WHERE d.patient_key = :icn "
+    f"ORDER BY d.patient_key {_SEARCH_PAGE}"
+)
+SEARCH_BY_LAST4 = text(
+    f"SELECT {_SEARCH_COLUMNS}, 0 AS rank, count(*) OVER () AS total "
+    "FROM patient_demographics d WHERE d.ssn_last4 = :last4 "
+    f"ORDER BY {search_key('d')}, d.patient_key {_SEARCH_PAGE}"
+)
+# The key is computed once per matching row in the subquery and reused for the rank and
+# the order; the WHERE clause repeats the indexed expression so the index serves it.
+# Only the page's rows are read whole (and get an age): the ranking and the count need
+# only the key.
+SEARCH_BY_NAME = text(
+    f"SELECT {_SEARCH_COLUMNS}, m.rank, m.total FROM ("
+    "  SELECT s.patient_key, s.k,"
+    "  CASE WHEN s.k LIKE :exact ESCAPE '\\' THEN 1"
+    "  WHEN s.k LIKE :prefix ESCAPE '\\' THEN 2 ELSE 3 END AS rank,"
+    "  count(*) OVER () AS total"
+    f"  FROM (SELECT p.patient_key, {search_key('p')} AS k FROM patient_demographics p"
+    f"        WHERE {search_key('p')} LIKE :pattern ESCAPE '\\') s"
+    f"  ORDER BY rank, s.k, s.patient_key {_SEARCH_PAGE}"
+    ") m JOIN patient_demographics d ON d.patient_key = m.patient_key "
+    "ORDER BY m.rank, m.k, m.patient_key"
 )
 
-DEMOGRAPHICS = json_row(
-    f"SELECT {columns(Demographics, 'd')} FROM patient_demographics d "
-    "WHERE d.patient_key = :patient_key",
-    Demographics,
-)
-
-COUNTS = json_row(
-    "SELECT "
-    + ", ".join(
-        f"(SELECT count(*) FROM {table} t WHERE t.{key} = :patient_key) AS {name}"
-        for name, table, key in (
-            ("vitals", "patient_vitals", "patient_key"),
-            ("labs", "patient_labs", "patient_key"),
-            ("outpatient_medications", "patient_medications_outpatient", "patient_icn"),
-            ("inpatient_medications", "patient_medications_inpatient", "patient_icn"),
-            ("encounters", "patient_encounters", "patient_key"),
-            ("allergies", "patient_allergies", "patient_key"),
-            ("flags", "patient_flags", "patient_key"),
-        )
+DEMOGRAPHICS = JsonRead(
+    json_row(
+        f"SELECT {columns(Demographics, 'd', computed={'age': age_at('d')})} "
+        "FROM patient_demographics d WHERE d.patient_key = :patient_key",
+        Demographics,
     ),
-    DomainCounts,
+    PatientAsOf,
+    one(Demographics),
+)
+
+COUNTS = JsonRead(
+    json_row(
+        "SELECT "
+        + ", ".join(
+            f"(SELECT count(*) FROM {table} t WHERE t.{key} = :patient_key) AS {name}"
+            for name, table, key in (
+                ("vitals", "patient_vitals", "patient_key"),
+                ("labs", "patient_labs", "patient_key"),
+                ("outpatient_medications", "patient_medications_outpatient", "patient_icn"),
+                ("inpatient_medications", "patient_medications_inpatient", "patient_icn"),
+                ("encounters", "patient_encounters", "patient_key"),
+                ("allergies", "patient_allergies", "patient_key"),
+                ("flags", "patient_flags", "patient_key"),
+            )
+        ),
+        DomainCounts,
+    ),
+    PatientKey,
+    exactly(DomainCounts),
 )
 
 # The newest row of each vital type without reading the patient's whole history: a loose
 # index scan of ix_patient_vitals_patient_abbr_taken (one probe for each next type, one for
 # its newest row) instead of DISTINCT ON, which reads and sorts every row of the patient.
-LATEST_VITALS = json_rows(
-    "WITH RECURSIVE types(abbr) AS ("
-    "  SELECT min(vital_abbr) FROM patient_vitals WHERE patient_key = :patient_key"
-    "  UNION ALL"
-    "  SELECT (SELECT min(n.vital_abbr) FROM patient_vitals n"
-    "          WHERE n.patient_key = :patient_key AND n.vital_abbr > t.abbr)"
-    "  FROM types t WHERE t.abbr IS NOT NULL"
-    ") "
-    "SELECT v.* FROM types t CROSS JOIN LATERAL ("
-    f"  SELECT {columns(Vital, 'v')} FROM patient_vitals v"
-    "  WHERE v.patient_key = :patient_key AND v.vital_abbr = t.abbr"
-    "  ORDER BY v.taken_datetime DESC, v.vital_sign_id DESC LIMIT 1) v",
-    Vital,
-    order="q.vital_abbr",
+LATEST_VITALS = JsonRead(
+    json_rows(
+        "WITH RECURSIVE types(abbr) AS ("
+        "  SELECT min(vital_abbr) FROM patient_vitals WHERE patient_key = :patient_key"
+        "  UNION ALL"
+        "  SELECT (SELECT min(n.vital_abbr) FROM patient_vitals n"
+        "          WHERE n.patient_key = :patient_key AND n.vital_abbr > t.abbr)"
+        "  FROM types t WHERE t.abbr IS NOT NULL"
+        ") "
+        "SELECT v.* FROM types t CROSS JOIN LATERAL ("
+        f"  SELECT {columns(Vital, 'v')} FROM patient_vitals v"
+        "  WHERE v.patient_key = :patient_key AND v.vital_abbr = t.abbr"
+        "  ORDER BY v.taken_datetime DESC, v.vital_sign_id DESC LIMIT 1) v",
+        Vital,
+        order="q.vital_abbr",
+    ),
+    PatientKey,
+    many(Vital),
 )
 
 
@@ -258,8 +429,8 @@ def _vital_history(*, since: bool) -> str:
     )
 
 
-_VITAL_HISTORY = _vital_history(since=False)
-_VITAL_HISTORY_SINCE = _vital_history(since=True)
+VITAL_HISTORY = JsonRead(_vital_history(since=False), VitalPage, many(Vital))
+VITAL_HISTORY_SINCE = JsonRead(_vital_history(since=True), VitalPageSince, many(Vital))
 
 _FLAG_HISTORY = json_rows(
     f"SELECT {columns(FlagAction, 'h')} FROM patient_flag_history h "
@@ -267,11 +438,22 @@ _FLAG_HISTORY = json_rows(
     FlagAction,
     order="q.history_date DESC, q.action_code DESC",
 )
-ACTIVE_FLAGS = json_rows(
-    f"SELECT {columns(Flag, 'f', skip=['history'])}, {_FLAG_HISTORY} AS history "
-    "FROM patient_flags f WHERE f.patient_key = :patient_key AND f.is_active",
-    Flag,
-    order="q.flag_category, q.assignment_date DESC, q.assignment_id",
+_REVIEW_STATUS = (
+    "CASE WHEN f.next_review_date IS NULL THEN f.review_status "
+    f"WHEN f.next_review_date < {AS_OF} THEN 'OVERDUE' "
+    f"WHEN f.next_review_date < {AS_OF} + make_interval(days => {DUE_SOON_DAYS}) "
+    "THEN 'DUE SOON' ELSE 'CURRENT' END"
+)
+ACTIVE_FLAGS = JsonRead(
+    json_rows(
+        f"SELECT {columns(Flag, 'f', skip=['history'], computed={'review_status': _REVIEW_STATUS})}, "
+        f"{_FLAG_HISTORY} AS history "
+        "FROM patient_flags f WHERE f.patient_key = :patient_key AND f.is_active",
+        Flag,
+        order="q.flag_category, q.assignment_date DESC, q.assignment_id",
+    ),
+    PatientAsOf,
+    many(Flag),
 )
 
 _REACTIONS = (
@@ -279,65 +461,136 @@ _REACTIONS = (
     "WHERE r.patient_key = a.patient_key AND r.allergy_sid = a.allergy_sid "
     "ORDER BY r.reaction_id)"
 )
-ALLERGIES = json_rows(
-    f"SELECT {columns(Allergy, 'a', skip=['reactions'])}, {_REACTIONS} AS reactions "
-    "FROM patient_allergies a WHERE a.patient_key = :patient_key AND a.is_active IS NOT FALSE",
-    Allergy,
-    order="q.severity_rank DESC NULLS LAST, q.origination_date DESC, q.allergy_sid",
+ALLERGIES = JsonRead(
+    json_rows(
+        f"SELECT {columns(Allergy, 'a', skip=['reactions'])}, {_REACTIONS} AS reactions "
+        "FROM patient_allergies a "
+        "WHERE a.patient_key = :patient_key AND a.is_active IS NOT FALSE",
+        Allergy,
+        order="q.severity_rank DESC NULLS LAST, q.origination_date DESC, q.allergy_sid",
+    ),
+    PatientKey,
+    many(Allergy),
 )
 
-_ENCOUNTER_COLUMNS = columns(Encounter, "e")
-RECENT_ENCOUNTERS = json_rows(
-    f"SELECT {_ENCOUNTER_COLUMNS} FROM patient_encounters e WHERE e.patient_key = :patient_key "
-    "ORDER BY e.admit_datetime DESC, e.inpatient_id DESC "
-    "LIMIT :encounters_limit OFFSET :encounters_offset",
-    Encounter,
-    order="q.admit_datetime DESC, q.inpatient_id DESC",
+_STAY_DAYS = (
+    "CASE WHEN e.discharge_datetime IS NULL "
+    f"THEN {whole_days(AS_OF, 'e.admit_datetime')} ELSE e.length_of_stay END"
 )
-ACTIVE_ADMISSIONS = json_rows(
-    f"SELECT {_ENCOUNTER_COLUMNS} FROM patient_encounters e "
-    "WHERE e.patient_key = :patient_key AND e.is_active = true",
+_ENCOUNTER_COLUMNS = columns(
     Encounter,
-    order="q.admit_datetime DESC, q.inpatient_id DESC",
+    "e",
+    computed={
+        "length_of_stay": _STAY_DAYS,
+        "is_recent": f"coalesce(e.discharge_datetime, {AS_OF}) >= "
+        f"{AS_OF} - make_interval(days => {RECENT_DAYS})",
+        "is_extended_stay": f"coalesce({_STAY_DAYS} > {EXTENDED_STAY_DAYS}, false)",
+    },
+)
+RECENT_ENCOUNTERS = JsonRead(
+    json_rows(
+        f"SELECT {_ENCOUNTER_COLUMNS} FROM patient_encounters e "
+        "WHERE e.patient_key = :patient_key "
+        "ORDER BY e.admit_datetime DESC, e.inpatient_id DESC "
+        "LIMIT :encounters_limit OFFSET :encounters_offset",
+        Encounter,
+        order="q.admit_datetime DESC, q.inpatient_id DESC",
+    ),
+    EncounterPage,
+    many(Encounter),
+)
+ACTIVE_ADMISSIONS = JsonRead(
+    json_rows(
+        f"SELECT {_ENCOUNTER_COLUMNS} FROM patient_encounters e "
+        "WHERE e.patient_key = :patient_key AND e.is_active = true",
+        Encounter,
+        order="q.admit_datetime DESC, q.inpatient_id DESC",
+    ),
+    PatientAsOf,
+    many(Encounter),
 )
 
 
 # --- Functions ------------------------------------------------------------------------------
 
 _ICN = re.compile(r"^[A-Za-z]*\d[A-Za-z0-9]*$")
+_LAST4 = re.compile(r"^\d{4}$")
+
+
+def now(as_of: datetime | None = None) -> datetime:
+    """``as_of`` (which must be aware), or the current time in UTC when None.
+
+    Raises:
+        UsageError: ``as_of`` is naive.
+    """
+    return datetime.now(UTC) if as_of is None else aware(as_of)
 
 
 def search_patients(
-    session: Session, *, query: str, limit: int = 20, offset: int = 0
-) -> list[PatientMatch]:
-    """Patients whose ICN is ``query``, or whose name starts with it.
+    session: Session,
+    *,
+    query: str,
+    limit: int = 20,
+    offset: int = 0,
+    as_of: datetime | None = None,
+) -> SearchResult:
+    """Patients matching ``query``, best match first, and how many matched in all.
 
-    ``query`` is an ICN (``ICN100001``, any case: exact match), a last-name prefix
-    (``smi``) or ``LAST, FIRST`` with both parts prefixes (``smith, jo``); names match
-    case-insensitively and ``%`` or ``_`` in the query match themselves. Ordered by last
-    name, first name, then ICN; paged with ``limit`` and ``offset``.
+    ``query`` is an ICN (``ICN100001``, any case: exact match), the last four digits of
+    an SSN (``1234``: exact match), or a name: a last name or ``LAST, FIRST``, matched
+    case- and accent-insensitively (``nunez`` finds ``Núñez``) as a prefix of, or (from
+    :data:`CONTAINS_MIN` characters on) anywhere in, ``last, first``. ``%`` and ``_``
+    match themselves. Ranked: exact ICN or SSN last four, exact last name (with the first
+    name's prefix for ``LAST, FIRST``), prefix, contains; then by ``last, first`` folded,
+    then ICN.
+
+    Args:
+        session: An open session.
+        query: The search text.
+        limit: Page size (1 to 1000).
+        offset: Matches to skip.
+        as_of: The moment ages are computed for (aware; now when None).
 
     Raises:
-        UsageError: ``query`` is blank, or the page is out of range.
+        UsageError: ``query`` is blank, the page is out of range, or ``as_of`` is naive.
     """
     check_page(limit, offset)
     cleaned = query.strip()
     if not cleaned.strip(","):
-        raise UsageError("the search text is empty", hint="give a last-name prefix or an ICN")
-    if _ICN.match(cleaned):
-        rows = session.execute(SEARCH_BY_ICN, {"icn": cleaned.upper()}).all()
-        return build_all(PatientMatch, rows)[offset : offset + limit]
-    last, _, first = (part.strip() for part in cleaned.partition(","))
-    conditions = ["lower(d.name_last) LIKE :last ESCAPE '\\'"]
-    params: dict[str, Any] = {"last": like_prefix(last), "limit": limit, "offset": offset}
-    if first:
-        conditions.append("lower(d.name_first) LIKE :first ESCAPE '\\'")
-        params["first"] = like_prefix(first)
-    statement = text(
-        f"SELECT {_SEARCH_COLUMNS} FROM patient_demographics d WHERE {' AND '.join(conditions)} "
-        f"{_SEARCH_ORDER} LIMIT :limit OFFSET :offset"
+        raise UsageError(
+            "the search text is empty",
+            hint="give a last name (or part of it), an ICN or the SSN's last four digits",
+        )
+    params: dict[str, Any] = {"limit": limit, "offset": offset, "as_of": now(as_of)}
+    if _LAST4.match(cleaned):
+        statement, params["last4"] = SEARCH_BY_LAST4, cleaned
+    elif _ICN.match(cleaned):
+        statement, params["icn"] = SEARCH_BY_ICN, cleaned.upper()
+    else:
+        last, comma, first = (fold_text(part.strip()) for part in cleaned.partition(","))
+        key = f"{last}, {first}" if comma else last
+        prefix = like_prefix(key)
+        statement = SEARCH_BY_NAME
+        params.update(
+            exact=prefix if comma else like_prefix(f"{last}, "),
+            prefix=prefix,
+            pattern=prefix if len(key) < CONTAINS_MIN else "%" + prefix,
+        )
+    rows = session.execute(statement, params).all()
+    if not rows and offset:
+        # The page is past the end: count the matches without a page.
+        rows = session.execute(statement, {**params, "offset": 0, "limit": 1}).all()
+        return SearchResult(matches=[], total=rows[0].total if rows else 0)
+    return SearchResult(
+        matches=build_all(PatientMatch, (row[:-1] for row in rows)),
+        total=rows[0].total if rows else 0,
     )
-    return build_all(PatientMatch, session.execute(statement, params).all())
+
+
+def fold_text(value: str) -> str:
+    """``value`` folded as :func:`fold` folds it in SQL: lower case, diacritics removed."""
+    decomposed = unicodedata.normalize("NFD", value)
+    return "".join(c for c in decomposed if not 0x300 <= ord(c) <= 0x36F).lower()
 
 
 def like_prefix(value: str) -> str:
@@ -346,20 +599,26 @@ def like_prefix(value: str) -> str:
     return escaped + "%"
 
 
-def demographics(session: Session, *, patient_key: str) -> Demographics | None:
-    """The patient's demographics, or None when no such patient exists."""
-    data = fetch(session, DEMOGRAPHICS, {"patient_key": patient_key})
-    return None if data is None else build(Demographics, data)
+def demographics(
+    session: Session, *, patient_key: str, as_of: datetime | None = None
+) -> Demographics | None:
+    """The patient's demographics (age at ``as_of``, now when None), or None when no such
+    patient exists.
+
+    Raises:
+        UsageError: ``as_of`` is naive.
+    """
+    return DEMOGRAPHICS.run(session, PatientAsOf(patient_key, now(as_of)))
 
 
 def domain_counts(session: Session, *, patient_key: str) -> DomainCounts:
     """Rows per clinical domain for the patient (all zero for an unknown patient)."""
-    return build(DomainCounts, fetch(session, COUNTS, {"patient_key": patient_key}))
+    return COUNTS.run(session, PatientKey(patient_key))
 
 
 def latest_vitals(session: Session, *, patient_key: str) -> list[Vital]:
     """The newest measurement of each vital type, ordered by type abbreviation."""
-    return build_all(Vital, fetch(session, LATEST_VITALS, {"patient_key": patient_key}))
+    return LATEST_VITALS.run(session, PatientKey(patient_key))
 
 
 def vital_history(
@@ -384,43 +643,59 @@ def vital_history(
     Raises:
         UsageError: ``since`` is naive or the page is out of range.
     """
-    params = history_params(
-        patient_key=patient_key,
-        since=since,
-        limit=limit,
-        offset=offset,
-        abbr=vital_abbr.upper(),
-    )
-    expression = _VITAL_HISTORY if since is None else _VITAL_HISTORY_SINCE
-    return build_all(Vital, fetch(session, expression, params))
+    check_page(limit, offset)
+    abbr = vital_abbr.upper()
+    if since is None:
+        return VITAL_HISTORY.run(session, VitalPage(patient_key, abbr, limit, offset))
+    page = VitalPageSince(patient_key, abbr, aware(since), limit, offset)
+    return VITAL_HISTORY_SINCE.run(session, page)
 
 
-def active_flags(session: Session, *, patient_key: str) -> list[Flag]:
-    """Active record flags, national (category I) first, each with its history."""
-    return build_all(Flag, fetch(session, ACTIVE_FLAGS, {"patient_key": patient_key}))
+def active_flags(
+    session: Session, *, patient_key: str, as_of: datetime | None = None
+) -> list[Flag]:
+    """Active record flags, national (category I) first, each with its history; review
+    status at ``as_of`` (now when None).
+
+    Raises:
+        UsageError: ``as_of`` is naive.
+    """
+    return ACTIVE_FLAGS.run(session, PatientAsOf(patient_key, now(as_of)))
 
 
 def allergies(session: Session, *, patient_key: str) -> list[Allergy]:
     """Active allergies, most severe first (unknown severity last), then newest first."""
-    return build_all(Allergy, fetch(session, ALLERGIES, {"patient_key": patient_key}))
+    return ALLERGIES.run(session, PatientKey(patient_key))
 
 
 def recent_encounters(
-    session: Session, *, patient_key: str, limit: int = 10, offset: int = 0
+    session: Session,
+    *,
+    patient_key: str,
+    limit: int = 10,
+    offset: int = 0,
+    as_of: datetime | None = None,
 ) -> list[Encounter]:
-    """Encounters (admissions), newest admission first, paged.
+    """Encounters (admissions), newest admission first, paged; stay lengths and "recent"
+    at ``as_of`` (now when None).
 
     Raises:
-        UsageError: The page is out of range.
+        UsageError: The page is out of range or ``as_of`` is naive.
     """
     check_page(limit, offset)
-    params = {"patient_key": patient_key, "encounters_limit": limit, "encounters_offset": offset}
-    return build_all(Encounter, fetch(session, RECENT_ENCOUNTERS, params))
+    page = EncounterPage(patient_key, now(as_of), limit, offset)
+    return RECENT_ENCOUNTERS.run(session, page)
 
 
-def active_admissions(session: Session, *, patient_key: str) -> list[Encounter]:
-    """Admissions not yet discharged, newest first."""
-    return build_all(Encounter, fetch(session, ACTIVE_ADMISSIONS, {"patient_key": patient_key}))
+def active_admissions(
+    session: Session, *, patient_key: str, as_of: datetime | None = None
+) -> list[Encounter]:
+    """Admissions not yet discharged, newest first, stay lengths at ``as_of``.
+
+    Raises:
+        UsageError: ``as_of`` is naive.
+    """
+    return ACTIVE_ADMISSIONS.run(session, PatientAsOf(patient_key, now(as_of)))
 
 
 def check_page(limit: int, offset: int) -> None:
@@ -435,40 +710,13 @@ def check_page(limit: int, offset: int) -> None:
         raise UsageError(f"offset must be 0 or more, not {offset}", hint="start at offset 0")
 
 
-def history_params(
-    *,
-    patient_key: str,
-    since: datetime | None,
-    limit: int,
-    offset: int,
-    limit_name: str = "limit",
-    offset_name: str = "offset",
-    **filters: Any,
-) -> dict[str, Any]:
-    """Bound parameters of a paged history read, ``since`` included only when given.
-
-    Raises:
-        UsageError: ``since`` is naive or the page is out of range.
-    """
-    check_page(limit, offset)
-    params: dict[str, Any] = {
-        "patient_key": patient_key,
-        limit_name: limit,
-        offset_name: offset,
-        **filters,
-    }
-    if since is not None:
-        params["since"] = aware(since)
-    return params
-
-
-def aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime) -> datetime:
     """``moment`` unchanged when it carries a time zone.
 
     Raises:
         UsageError: ``moment`` is naive (it would be read in the server's time zone).
     """
-    if moment is not None and moment.utcoffset() is None:
+    if moment.utcoffset() is None:
         raise UsageError(
             f"{moment.isoformat()} has no time zone", hint="pass an aware datetime, e.g. in UTC"
         )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -65,6 +66,21 @@ class PatientDemographic(Base):
             text("lower(name_last::text)"),
             text("lower(name_first::text)"),
             "patient_key",
+        ),
+        # Ranked name search (prefix and contains, accents ignored): migration 0006.
+        Index(
+            "ix_patient_demographics_search_key",
+            # Written as PostgreSQL prints it back, so `medz1 check` compares it exactly; the
+            # same expression as medz1.dal.patients.search_key.
+            literal_column(
+                "(\n"
+                "CASE\n"
+                "    WHEN octet_length((COALESCE(name_last, ''::character varying)::text || ', '::text) || COALESCE(name_first, ''::character varying)::text) = char_length((COALESCE(name_last, ''::character varying)::text || ', '::text) || COALESCE(name_first, ''::character varying)::text) THEN lower((COALESCE(name_last, ''::character varying)::text || ', '::text) || COALESCE(name_first, ''::character varying)::text)\n"
+                "    ELSE lower(regexp_replace(NORMALIZE((COALESCE(name_last, ''::character varying)::text || ', '::text) || COALESCE(name_first, ''::character varying)::text, NFD), '[\\u0300-\\u036f]'::text, ''::text, 'g'::text))\n"
+                "END)"
+            ).label("search_key"),
+            postgresql_using="gin",
+            postgresql_ops={"search_key": "gin_trgm_ops"},
         ),
         Index("ix_patient_demographics_ssn_last4", "ssn_last4"),
         Index("ix_patient_demographics_dob", "dob"),

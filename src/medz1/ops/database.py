@@ -14,8 +14,9 @@ from medz1.db.target import Target
 
 log = logging.getLogger(__name__)
 
-#: Extensions the schema depends on (pgvector for ``ai.patient_embeddings``).
-REQUIRED_EXTENSIONS: tuple[str, ...] = ("vector",)
+#: Extensions the schema depends on (pgvector for ``ai.patient_embeddings``, pg_trgm for the
+#: patient name search index of migration 0006).
+REQUIRED_EXTENSIONS: tuple[str, ...] = ("vector", "pg_trgm")
 
 
 def database_exists(target: Target) -> bool:
