@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.provision import acl, inspect, objects, roles
+from medz1.provision import acl, catalog, inspect, objects, roles
 from medz1.provision.difference import Difference
 from medz1.provision.policy import (
     DATABASE_PRIVILEGES,
@@ -193,10 +193,25 @@ class _Planner:
     # -- ownership --------------------------------------------------------------------
 
     def ownership(self) -> None:
+        # Only what medz1 declares is given to its owner: an object someone else created
+        # in medz1's schemas (a function shadowing a built-in, say) is reported, never
+        # adopted, so a repair cannot make it part of medz1.
+        snapshot = catalog.declared()
+        declared_functions = set(snapshot["functions"])
+        declared_objects = set(snapshot["objects"])
         for obj, owner in sorted(inspect.owners(self.conn, self.matrix.schemas).items()):
             if owner == OWNER:
                 continue
             kind, _, name = obj.partition(":")
+            if kind == "function" and not (
+                name in declared_functions or f"public.{name}" in declared_functions
+            ):
+                self.add(
+                    f"function {name}: not declared by medz1 (owned by {owner}); "
+                    "drop it by hand if nobody needs it",
+                    None,
+                )
+                continue
             if kind == "database":
                 target: sql.Composable = sql.SQL("DATABASE {}").format(
                     sql.Identifier(self.database)
@@ -215,6 +230,13 @@ class _Planner:
         for item in objects.user_objects(self.conn, self.matrix.schemas):
             keyword = _OWNED_KEYWORD.get(item.type)
             if keyword is None or item.owner in ("", OWNER):
+                continue
+            if item.name not in declared_objects:
+                self.add(
+                    f"{item.name}: not declared by medz1 (owned by {item.owner}); "
+                    "drop it by hand if nobody needs it",
+                    None,
+                )
                 continue
             self.add(
                 f"{item.name}: owned by {item.owner}, should be {OWNER}",
