@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -87,15 +87,16 @@ class Settings(BaseSettings):
     auditor_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
     auditor_connection_limit: int = Field(default=5, ge=-1, le=_PG_INT_MAX)
 
+    # Declared before the parameters: their validator reads it.
+    argon2_allow_weak: bool = Field(
+        default=False,
+        description="Accept argon2id parameters below m=19 MiB, t=2 (tests only).",
+    )
     argon2_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id passes (t).")
     argon2_memory_kib: int = Field(
         default=65_536, ge=8, le=4_194_304, description="argon2id memory in KiB (m)."
     )
     argon2_parallelism: int = Field(default=4, ge=1, le=64, description="argon2id lanes (p).")
-    argon2_allow_weak: bool = Field(
-        default=False,
-        description="Accept argon2id parameters below m=19 MiB, t=2 (tests only).",
-    )
     lockout_threshold: int = Field(
         default=5, ge=1, le=100, description="Consecutive failed logins that lock an account."
     )
@@ -155,6 +156,15 @@ class Settings(BaseSettings):
         if not url.database:
             raise ValueError("names no database; end the URL with /DATABASE")
         return SecretStr(raw)
+
+    @field_validator("argon2_time_cost", "argon2_memory_kib")
+    @classmethod
+    def _check_argon2_floor(cls, value: int, info: ValidationInfo) -> int:
+        # S1: never below m = 19 MiB, t = 2 (OWASP password storage), unless a test asks.
+        floor = {"argon2_time_cost": 2, "argon2_memory_kib": 19 * 1024}[str(info.field_name)]
+        if value < floor and not info.data.get("argon2_allow_weak", False):
+            raise ValueError(f"must be at least {floor:,} (the S1 floor of argon2id)")
+        return value
 
     @field_validator("database_name")
     @classmethod

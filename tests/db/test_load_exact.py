@@ -622,7 +622,7 @@ def test_int96_times_outside_the_nanosecond_range_keep_their_instant(
 def test_empty_csv_file_is_refused_as_unreadable(seeded: Engine, tmp_path: Path) -> None:
     path = tmp_path / f"{REACTIONS}.csv"
     path.write_bytes(b"")
-    refused(seeded, path, REACTIONS, "cannot be read as csv")
+    refused(seeded, path, REACTIONS, "is empty: it has no header")
 
 
 def test_date_past_the_last_day_postgresql_stores_is_refused(

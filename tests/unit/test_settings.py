@@ -62,3 +62,16 @@ def test_settings_repr_hides_the_url_password(monkeypatch: pytest.MonkeyPatch) -
 def test_empty_database_url_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDZ1_DATABASE_URL", "  ")
     assert load_settings().embedded
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("MEDZ1_ARGON2_MEMORY_KIB", "1024"), ("MEDZ1_ARGON2_TIME_COST", "1")]
+)
+def test_argon2_parameters_below_the_s1_floor_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=f"{variable}: must be at least"):
+        load_settings()
+    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")  # the test-only escape
+    assert load_settings()

@@ -94,6 +94,12 @@ def read_csv(path: Path, options: CsvOptions) -> pa.Table:
         DataError: The file is empty, cannot be parsed or transcoded, or has rows with
             another number of fields than its header (each named by row).
     """
+    if path.stat().st_size == 0:
+        # Refused before pyarrow's reader starts its threads (an empty input ends there in
+        # an error raised while they run, which can abort the process at exit).
+        raise DataError(
+            f"{path.name} is empty: it has no header", hint="write the header and the rows"
+        )
     ragged: list[int] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
