@@ -132,10 +132,13 @@ def verify(as_json: bool = JSON_OPTION) -> None:
             }
         )
     if report.first_break is not None:
-        raise CheckFailedError(
-            report.first_break.describe(),
-            hint="the audit trail was changed outside medz1; compare with a backup",
-        )
+        hint = "the audit trail was changed outside medz1; compare with a backup"
+        if report.first_break.kind == "forged_checkpoint":
+            hint = (
+                "either the checkpoint log was changed, or the key is not the one that signed "
+                "it (MEDZ1_AUDIT_KEY or secrets/audit.key changed): check the key first"
+            )
+        raise CheckFailedError(report.first_break.describe(), hint=hint)
     if not as_json:
         out.print(
             f"audit chain verified: {report.rows_checked} row(s), chain_seq "
