@@ -1,0 +1,56 @@
+"""``medz1 serve``: run the web service (uvicorn) on the medz1 database.
+
+The bundled server is started first when medz1 uses it; each worker then builds the app
+with :func:`medz1.api.create_app` and opens its engine as ``med_z1_user``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from medz1.cli.console import out
+from medz1.cli.context import server, state
+from medz1.errors import UsageError
+
+
+def _factory() -> object:
+    """The app for uvicorn's workers (each reads the settings itself)."""
+    from medz1.api import create_app
+    from medz1.settings import load_settings
+
+    return create_app(load_settings())
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes."),
+) -> None:
+    """Serve the patient pages and the JSON API.
+
+    Example: medz1 up --demo && medz1 serve, then open http://127.0.0.1:8000
+    """
+    try:
+        import uvicorn
+    except ImportError:
+        raise UsageError(
+            "the web service needs the api extra", hint="pip install 'medz1[api]'"
+        ) from None
+    settings = state.settings()
+    if settings.embedded:
+        server(settings).start()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    out.print(f"medz1 serving on http://{host}:{port} ({workers} worker(s))", markup=False)
+    uvicorn.run(
+        "medz1.cli.serve:_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # the service writes its own lines, without query strings
+        log_level="warning",
+        proxy_headers=False,
+    )
