@@ -150,3 +150,21 @@ def clinic(clinical_target: Target, policy: Policy, site_factory: Any) -> Site:
     """The app on the synthetic patients' database."""
     built: Site = site_factory(clinical_target, policy)
     return built
+
+
+def a_patient(site: Site) -> tuple[str, str, str]:
+    """ICN, last name and SSN last four of a patient of the site's database."""
+    with site.admin.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT patient_key, name_last, ssn_last4 FROM patient_demographics "
+                "WHERE name_last IS NOT NULL AND ssn_last4 IS NOT NULL "
+                "ORDER BY patient_key LIMIT 1"
+            )
+        ).one()
+    return str(row[0]), str(row[1]), str(row[2])
+
+
+def logged_in(site: Site) -> dict[str, Any]:
+    """A new clinician logged in through the JSON API (the client holds the cookie)."""
+    return site.login(site.create_user())
