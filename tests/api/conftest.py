@@ -136,7 +136,10 @@ def site(db_target: Target, policy: Policy, site_factory: Any) -> Site:
 
 @pytest.fixture(scope="module")
 def clinical_target(
-    pg_server: EmbeddedServer, policy: Policy, tmp_path_factory: pytest.TempPathFactory
+    pg_server: EmbeddedServer,
+    template_target: Target,
+    policy: Policy,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Target]:
     """A database of 12 synthetic patients, shared by a test module (its tests only read
     clinical rows; audit rows they write are counted by difference)."""
@@ -168,3 +171,15 @@ def a_patient(site: Site) -> tuple[str, str, str]:
 def logged_in(site: Site) -> dict[str, Any]:
     """A new clinician logged in through the JSON API (the client holds the cookie)."""
     return site.login(site.create_user())
+
+
+def common_initial(site: Site) -> tuple[str, int]:
+    """The most common first letter of last names, and how many patients have it."""
+    with site.admin.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT lower(left(name_last, 1)) AS initial, count(*) FROM patient_demographics "
+                "WHERE name_last IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+            )
+        ).one()
+    return str(row[0]), int(row[1])
