@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -138,6 +139,7 @@ class EdgeMiddleware:
     def _log(scope: Scope, status: int, started: float) -> None:
         client = scope.get("client")
         line: dict[str, Any] = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "event": "request",
             "method": scope.get("method"),
             "path": _path(scope),

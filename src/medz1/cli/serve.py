@@ -16,8 +16,21 @@ from medz1.cli.context import server, state
 from medz1.errors import UsageError
 
 
+def _log_to_stderr() -> None:
+    """One line per request and service error on stderr, in every worker process."""
+    for name in ("medz1.access", "medz1.service"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+
 def _factory() -> object:
-    """The app for uvicorn's workers (each reads the settings itself)."""
+    """The app for uvicorn's workers (each reads the settings and sets up its own logs)."""
+    _log_to_stderr()
     from medz1.api import create_app
     from medz1.settings import load_settings
 
@@ -42,7 +55,6 @@ def serve(
     settings = state.settings()
     if settings.embedded:
         server(settings).start()
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     out.print(f"medz1 serving on http://{host}:{port} ({workers} worker(s))", markup=False)
     uvicorn.run(
         "medz1.cli.serve:_factory",
