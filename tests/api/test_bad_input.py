@@ -104,3 +104,12 @@ def test_failed_login_logs_no_password_or_email(
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("Sentinel-Pass-1234", PASSWORD, "sentinel.person"):
         assert secret not in text
+
+
+@pytest.mark.parametrize("path", ["/patients", "/api/v1/patients"])
+@pytest.mark.parametrize("query", ["smith\x00", "\x00", "a\x1bb"])
+def test_search_text_with_control_characters_answers_422(site: Site, path: str, query: str) -> None:
+    logged_in(site)
+    answer = site.client.get(path, params={"q": query})
+    assert answer.status_code == 422
+    assert "control characters" in answer.text

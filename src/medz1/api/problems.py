@@ -151,6 +151,9 @@ async def _on_driver(request: Request, exc: Exception) -> Response:
     mapped = translate(exc)
     if mapped is not None:
         return await _on_medz1(request, mapped)
+    if isinstance(exc, sa_exc.DataError):
+        # A value the driver refused before sending it (no SQLSTATE), e.g. a NUL character.
+        return _answer(request, 422, "the request holds a value the database cannot take")
     logger.error("untranslated database error: %s", type(exc).__name__)
     return _answer(request, 500, "the service failed; the error was logged")
 

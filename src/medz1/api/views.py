@@ -22,12 +22,14 @@ from medz1.api.security import Principal
 from medz1.api.service import Service
 from medz1.auth import audit
 from medz1.auth.audit import AuditEvent, Event
+from medz1.auth.inputs import has_control_characters
 from medz1.dal import labs, medications, patients
 from medz1.dal.chart import Chart, patient_chart
 from medz1.dal.patients import PatientMatch
 from medz1.dal.records import build_all, columns
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import translated
+from medz1.errors import UsageError
 
 MAX_PAGE_SIZE: Final = 100
 """Largest page the service serves (the read layer allows more)."""
@@ -186,8 +188,13 @@ def search(service: Service, query: str, *, page: int, size: int) -> Paged:
     """Patients by ICN, last-name prefix, ``LAST, FIRST`` prefixes or the last four SSN digits.
 
     Raises:
-        UsageError: the query is blank.
+        UsageError: the query is blank or holds control characters (NUL cannot even be
+            sent to PostgreSQL).
     """
+    if has_control_characters(query):
+        raise UsageError(
+            "the search text holds control characters", hint="type a name, an ICN or 4 digits"
+        )
     offset = (page - 1) * size
     with translated(), unit_of_work(service.engine) as db:
         if _LAST4.fullmatch(query.strip()):
