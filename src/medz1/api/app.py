@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from medz1 import __version__
-from medz1.api import api_v1, auth_routes, health, pages, problems
+from medz1.api import admin, api_v1, auth_routes, health, pages, problems
 from medz1.api.middleware import EdgeMiddleware
 from medz1.api.service import Clock, RateLimiter, Service, database_target, utc_now
 from medz1.auth.config import AuthConfig, hasher_from_settings
@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(api_v1.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app

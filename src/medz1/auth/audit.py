@@ -80,6 +80,7 @@ class AuditEvent(enum.StrEnum):
     AUDIT_PURGED = "audit_purged"
     BACKUP_RESTORED = "backup_restored"
     PATIENT_VIEW = "patient_view"
+    ACCESS_DENIED = "access_denied"
 
 
 #: Events that end a session; every ended session has exactly one of them (S15).
