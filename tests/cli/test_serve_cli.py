@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -38,3 +39,29 @@ def test_the_factory_builds_an_app_that_is_ready(database_url_env: str) -> None:
 @pytest.mark.parametrize("args", [["--port", "0"], ["--workers", "0"], ["--port", "x"]])
 def test_serve_refuses_bad_options_with_exit_2(cli: Invoke, args: list[str]) -> None:
     assert cli("serve", *args).code == 2
+
+
+def test_serve_with_an_unreachable_database_exits_3_before_starting(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: calls.append(a))
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", "postgresql://medz1:secret@127.0.0.1:1/medz1")
+    monkeypatch.setenv("MEDZ1_APP_PASSWORD", "a-password-long-enough-0123")
+    result = cli("serve", "--port", "8124")
+    assert result.code == 3
+    assert calls == []
+    assert "Traceback" not in result.err
+
+
+def test_serve_on_a_busy_port_exits_3_before_starting(
+    cli: Invoke, database_url_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: calls.append(a))
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = cli("serve", "--port", str(port))
+    assert result.code == 3
+    assert "cannot listen" in result.err
+    assert calls == []
