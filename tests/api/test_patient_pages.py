@@ -137,3 +137,22 @@ def test_vital_history_and_inpatient_administrations_page(clinic: Site) -> None:
     assert clinic.client.get(f"/patients/{icn}/vitals?type=BP&size=2").status_code == 200
     assert clinic.client.get(f"/patients/{icn}/medications?kind=inpatient").status_code == 200
     assert clinic.client.get(f"/patients/{icn}/medications?kind=bogus").status_code == 422
+
+
+def test_a_view_whose_audit_row_cannot_be_written_shows_nothing(site: Site) -> None:
+    with site.admin.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO patient_demographics (patient_key, icn, name_last, name_display) "
+                "VALUES ('ICN424242', 'ICN424242', 'ZEBULON', 'ZEBULON, ADA')"
+            )
+        )
+    logged_in(site)
+    assert site.client.get("/patients/ICN424242").status_code == 200
+    with site.admin.begin() as conn:
+        conn.execute(text("REVOKE INSERT ON auth.audit_logs FROM med_z1_user"))
+    for path in ("/patients/ICN424242", "/api/v1/patients/ICN424242/chart"):
+        answer = site.client.get(path)
+        assert answer.status_code == 500
+        assert "ZEBULON" not in answer.text
+    assert site.audit_count("patient_view") == 1
