@@ -124,6 +124,22 @@ class Settings(BaseSettings):
         description="Key (at least 32 characters) signing audit checkpoints; unset: a key "
         "generated once in <data dir>/secrets/audit.key. Never stored in the database.",
     )
+    service_secure: bool = Field(
+        default=False,
+        description="The service is reached over HTTPS: Secure __Host- cookies and HSTS.",
+    )
+    service_pool_size: int = Field(
+        default=5, ge=1, le=100, description="Database connections per service worker."
+    )
+    service_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Wait this long for a free connection, then 503."
+    )
+    service_login_attempts_per_minute: int = Field(
+        default=10, ge=1, le=10_000, description="Login attempts per client and minute (429)."
+    )
+    service_max_body_bytes: int = Field(
+        default=65_536, ge=1024, le=10_485_760, description="Largest request body (413)."
+    )
 
     @field_validator("app_password", "reporting_password", "loader_password", "auditor_password")
     @classmethod

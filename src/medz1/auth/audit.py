@@ -79,6 +79,8 @@ class AuditEvent(enum.StrEnum):
     GRANTS_CHANGED = "grants_changed"
     AUDIT_PURGED = "audit_purged"
     BACKUP_RESTORED = "backup_restored"
+    PATIENT_VIEW = "patient_view"
+    ACCESS_DENIED = "access_denied"
 
 
 #: Events that end a session; every ended session has exactly one of them (S15).

@@ -434,6 +434,45 @@ def unlock_user(
     return record
 
 
+def set_admin(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    admin: bool,
+    now: datetime,
+    actor: str | None = None,
+) -> bool:
+    """Make a user an administrator of the service, or not (``user_updated`` when changed).
+
+    Returns:
+        True when the flag changed.
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    at = require_utc(now)
+    get_user(session, user_id=user_id, lock=True)
+    changed = session.execute(
+        text(
+            "UPDATE auth.users SET is_admin = :admin, updated_at = :now "
+            "WHERE user_id = :user_id AND is_admin IS DISTINCT FROM :admin RETURNING user_id"
+        ),
+        {"admin": admin, "now": at, "user_id": user_id},
+    ).first()
+    if changed is not None:
+        details = _actor_details(actor, is_admin=admin)
+        audit.record(session, [Event(AuditEvent.USER_UPDATED, user_id=user_id, details=details)])
+    return changed is not None
+
+
+def is_admin(session: Session, *, user_id: uuid.UUID) -> bool:
+    """True when the user is an administrator of the service (false for an unknown user)."""
+    found = session.execute(
+        text("SELECT is_admin FROM auth.users WHERE user_id = :user_id"), {"user_id": user_id}
+    ).scalar()
+    return found is True
+
+
 def set_password(
     session: Session,
     *,

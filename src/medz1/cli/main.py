@@ -29,6 +29,7 @@ from medz1.cli import migrate as migrate_cmd
 from medz1.cli import patients as patients_cmd
 from medz1.cli import psql as psql_cmd
 from medz1.cli import schema as schema_cmd
+from medz1.cli import serve as serve_cmd
 from medz1.cli import server as server_cmd
 from medz1.cli import sessions as sessions_cmd
 from medz1.cli import up as up_cmd
@@ -92,6 +93,7 @@ app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)
 app.command("psql")(psql_cmd.psql)
 app.command("load")(load_cmd.load_command)
+app.command("serve")(serve_cmd.serve)
 
 
 #: Longest part of an unexpected error's own text that is printed.

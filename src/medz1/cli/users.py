@@ -238,6 +238,25 @@ def unlock(user: str = _USER_ARGUMENT) -> None:
     _print_user(record, False, "unlocked")
 
 
+@app.command("set-admin")
+def set_admin(
+    user: str = _USER_ARGUMENT,
+    revoke: bool = typer.Option(False, "--revoke", help="Take the administrator role away."),
+) -> None:
+    """Make a user an administrator of the web service (users, sessions, audit log pages).
+
+    Example: medz1 users set-admin greg.house@va.gov ; medz1 users set-admin X --revoke
+    """
+    with role_session() as session:
+        found = users.resolve_user(session, ident=user)
+        changed = users.set_admin(
+            session, user_id=found.user_id, admin=not revoke, now=now(), actor=actor()
+        )
+    state_text = "no longer an administrator" if revoke else "an administrator"
+    verb = "is now" if changed else "was already"
+    out.print(f"{found.email} {verb} {state_text}", markup=False)
+
+
 @app.command("set-password")
 def set_password(user: str = _USER_ARGUMENT, password_stdin: bool = _STDIN_OPTION) -> None:
     """Set a user's password (asked for twice); all its sessions end.

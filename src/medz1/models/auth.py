@@ -129,6 +129,11 @@ class User(Base):
         UTCDateTime(),
         comment="When a disabled account was last enabled again (UTC); restarts the dormancy clock",
     )
+    is_admin: Mapped[bool] = mapped_column(
+        Boolean,
+        server_default=text("false"),
+        comment="True for administrators of the service (users, sessions and audit log pages)",
+    )
 
 
 class UserSession(Base):

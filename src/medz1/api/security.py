@@ -1,0 +1,208 @@
+"""Sessions at the service's edge: the cookie, bearer tokens, CSRF and the current user.
+
+- The session token is the auth store's token (S11-S13). Browsers hold it in a cookie that
+  is HttpOnly and SameSite=Lax, and, when the service is reached over HTTPS
+  (``MEDZ1_SERVICE_SECURE``), Secure with the ``__Host-`` prefix (no Domain, Path=/).
+  The cookie is re-issued whenever the store slides the session's idle expiry, so it ends
+  when the session does. API clients may send the same token as ``Authorization: Bearer``.
+- CSRF (OWASP cheat sheet, synchronizer token): a state-changing request authenticated by
+  the cookie must carry ``csrf_token`` (form field) or ``X-CSRF-Token`` (header) equal to
+  HMAC-SHA256 keyed by the session token; it changes with every login and cannot be
+  computed without the token. The login form itself uses a double-submit cookie. Bearer
+  requests carry no ambient authority and need no CSRF token.
+- Idle and absolute timeouts are the store's (S14); a page sends the user back to the
+  login page with a message, the API answers 401.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.cookies import SimpleCookie
+
+from fastapi import Request
+
+from medz1.api.middleware import COOKIES, USER_ID
+from medz1.api.problems import LoginRequired, ServiceProblem
+from medz1.api.service import Service
+from medz1.auth import sessions
+from medz1.auth.records import SessionRecord, UserRecord
+from medz1.auth.sessions import SessionState
+from medz1.db.engine import unit_of_work
+from medz1.db.errors import translated
+
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+_EXPIRED_MESSAGE = "your session has expired; please log in again"
+_MESSAGES = {
+    SessionState.IDLE_TIMEOUT: _EXPIRED_MESSAGE,
+    SessionState.ABSOLUTE_TIMEOUT: _EXPIRED_MESSAGE,
+    SessionState.ENDED: "you were logged out; please log in again",
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The user of a request and how they authenticated."""
+
+    user: UserRecord
+    session: SessionRecord
+    token: str = field(repr=False)
+    via_cookie: bool
+
+    @property
+    def csrf_token(self) -> str:
+        """The CSRF token of this session."""
+        return csrf_token(self.token)
+
+
+def service_of(request: Request) -> Service:
+    """The process's :class:`Service`."""
+    service: Service = request.app.state.medz1
+    return service
+
+
+def session_cookie_name(secure: bool) -> str:
+    """``__Host-medz1_session`` over HTTPS, ``medz1_session`` otherwise."""
+    return "__Host-medz1_session" if secure else "medz1_session"
+
+
+def login_csrf_cookie_name(secure: bool) -> str:
+    """The double-submit cookie of the login form."""
+    return "__Host-medz1_login_csrf" if secure else "medz1_login_csrf"
+
+
+def csrf_token(session_token: str) -> str:
+    """HMAC-SHA256 of a fixed label keyed by the session token, URL-safe base64."""
+    digest = hmac.new(session_token.encode("ascii"), b"medz1-csrf-v1", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def cookie_header(
+    name: str, value: str, *, secure: bool, max_age: int, http_only: bool = True
+) -> str:
+    """A Set-Cookie value: Path=/, SameSite=Lax, HttpOnly unless asked, Secure over HTTPS."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[name] = value
+    morsel = cookie[name]
+    morsel["path"] = "/"
+    morsel["samesite"] = "Lax"
+    morsel["max-age"] = str(max(0, max_age))
+    if http_only:
+        morsel["httponly"] = True
+    if secure:
+        morsel["secure"] = True
+    return morsel.OutputString()
+
+
+def queue_cookie(request: Request, header: str) -> None:
+    """Add a Set-Cookie value to this request's response (see the edge middleware)."""
+    request.scope.setdefault("state", {}).setdefault(COOKIES, []).append(header)
+
+
+def set_session_cookie(request: Request, token: str, ends_at: datetime, now: datetime) -> None:
+    """Give the browser the session token until the session ends."""
+    secure = service_of(request).secure
+    max_age = int((ends_at - now).total_seconds())
+    queue_cookie(
+        request,
+        cookie_header(session_cookie_name(secure), token, secure=secure, max_age=max_age),
+    )
+
+
+def clear_session_cookie(request: Request) -> None:
+    """Tell the browser to forget the session cookie."""
+    secure = service_of(request).secure
+    queue_cookie(request, cookie_header(session_cookie_name(secure), "", secure=secure, max_age=0))
+
+
+def new_login_csrf(request: Request) -> str:
+    """A fresh double-submit value for the login form, also set as a cookie."""
+    secure = service_of(request).secure
+    value = secrets.token_urlsafe(32)
+    queue_cookie(
+        request, cookie_header(login_csrf_cookie_name(secure), value, secure=secure, max_age=3600)
+    )
+    return value
+
+
+def check_login_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse a login form whose CSRF field does not match its cookie.
+
+    Raises:
+        ServiceProblem: 403.
+    """
+    cookie = request.cookies.get(login_csrf_cookie_name(service_of(request).secure))
+    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+        raise ServiceProblem(403, "the form has expired or was not sent by medz1; try again")
+
+
+def presented_token(request: Request) -> tuple[str | None, bool]:
+    """The token of the request and whether it came from the cookie (bearer wins)."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    return request.cookies.get(session_cookie_name(service_of(request).secure)), True
+
+
+def authenticate(request: Request) -> Principal:
+    """The user of the request, from a valid session (the store ends timed-out ones).
+
+    Raises:
+        LoginRequired: no token, or one that opens no usable session.
+    """
+    token, via_cookie = presented_token(request)
+    if not token:
+        raise LoginRequired
+    service = service_of(request)
+    now = service.clock()
+    with translated(), unit_of_work(service.engine) as db:
+        check = sessions.validate(db, token=token, now=now, config=service.auth)
+    if not check.valid or check.user is None or check.session is None:
+        if via_cookie:
+            clear_session_cookie(request)
+        raise LoginRequired(_MESSAGES.get(check.state, "please log in"))
+    principal = Principal(check.user, check.session, token, via_cookie)
+    request.scope["state"][USER_ID] = str(check.user.user_id)
+    if via_cookie and check.session.last_activity_at == now:
+        set_session_cookie(request, token, check.session.ends_at(), now)  # slid: re-issue
+    return principal
+
+
+async def require_csrf(request: Request, principal: Principal) -> None:
+    """Refuse a cookie-authenticated state change without the session's CSRF token.
+
+    Raises:
+        ServiceProblem: 403.
+    """
+    if not principal.via_cookie:
+        return
+    submitted = request.headers.get(CSRF_HEADER)
+    if submitted is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        submitted = value if isinstance(value, str) else None
+    if not submitted or not hmac.compare_digest(submitted, principal.csrf_token):
+        raise ServiceProblem(403, "missing or wrong CSRF token; reload the page and try again")
+
+
+def client_ip(request: Request) -> str | None:
+    """The client's IP address as the server saw it; None when it is no IP address."""
+    host = request.client.host if request.client else None
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
+def user_agent(request: Request) -> str | None:
+    """The User-Agent header, cut to what the audit row keeps."""
+    value = request.headers.get("user-agent")
+    return value[:1024] if value else None

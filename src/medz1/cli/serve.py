@@ -1,0 +1,99 @@
+"""``medz1 serve``: run the web service (uvicorn) on the medz1 database.
+
+The bundled server is started first when medz1 uses it; each worker then builds the app
+with :func:`medz1.api.create_app` and opens its engine as ``med_z1_user``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+
+import typer
+from sqlalchemy import text
+
+from medz1.cli.console import out
+from medz1.cli.context import server, state
+from medz1.db.errors import translated
+from medz1.errors import ServerError, UsageError
+from medz1.settings import Settings
+
+
+def _log_to_stderr() -> None:
+    """One line per request and service error on stderr, in every worker process."""
+    for name in ("medz1.access", "medz1.service"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+
+def _factory() -> object:
+    """The app for uvicorn's workers (each reads the settings and sets up its own logs)."""
+    _log_to_stderr()
+    from medz1.api import create_app
+    from medz1.settings import load_settings
+
+    return create_app(load_settings())
+
+
+def _preflight(settings: Settings, host: str, port: int) -> None:
+    """Fail before any worker starts: the address must be free, the database reachable.
+
+    Raises:
+        ServerError: the address cannot be listened on.
+        ConfigurationError: the application role's password is unknown.
+        ConnectionFailedError: the database cannot be reached as ``med_z1_user``.
+    """
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ServerError(
+            f"cannot listen on {host}:{port}: {exc.strerror or type(exc).__name__}",
+            hint="choose another --port, or stop what listens there",
+        ) from None
+    from medz1.api.app import open_service
+
+    service = open_service(settings)
+    try:
+        with translated(), service.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        service.engine.dispose()
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes."),
+) -> None:
+    """Serve the patient pages and the JSON API.
+
+    Example: medz1 up --demo && medz1 serve, then open http://127.0.0.1:8000
+    """
+    try:
+        import uvicorn
+    except ImportError:
+        raise UsageError(
+            "the web service needs the api extra", hint="pip install 'medz1[api]'"
+        ) from None
+    settings = state.settings()
+    if settings.embedded:
+        server(settings).start()
+    _preflight(settings, host, port)
+    out.print(f"medz1 serving on http://{host}:{port} ({workers} worker(s))", markup=False)
+    uvicorn.run(
+        "medz1.cli.serve:_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # the service writes its own lines, without query strings
+        log_level="warning",
+        proxy_headers=False,
+    )

@@ -1,0 +1,67 @@
+"""``medz1 serve``: runs uvicorn with the app factory, without its query-string access log."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from medz1.cli import serve as serve_module
+from tests.cli.conftest import Invoke
+
+pytestmark = [pytest.mark.db, pytest.mark.api]
+
+
+def test_serve_runs_uvicorn_with_the_factory_and_no_uvicorn_access_log(
+    cli: Invoke, database_url_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append({"app": app, **kw}))
+    result = cli("serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "2")
+    assert result.code == 0, result.err
+    (call,) = calls
+    assert call["app"] == "medz1.cli.serve:_factory"
+    assert call["factory"] is True
+    assert call["access_log"] is False
+    assert (call["host"], call["port"], call["workers"]) == ("127.0.0.1", 8123, 2)
+
+
+def test_the_factory_builds_an_app_that_is_ready(database_url_env: str) -> None:
+    app = serve_module._factory()
+    assert isinstance(app, FastAPI)
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("args", [["--port", "0"], ["--workers", "0"], ["--port", "x"]])
+def test_serve_refuses_bad_options_with_exit_2(cli: Invoke, args: list[str]) -> None:
+    assert cli("serve", *args).code == 2
+
+
+def test_serve_with_an_unreachable_database_exits_3_before_starting(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: calls.append(a))
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", "postgresql://medz1:secret@127.0.0.1:1/medz1")
+    monkeypatch.setenv("MEDZ1_APP_PASSWORD", "a-password-long-enough-0123")
+    result = cli("serve", "--port", "8124")
+    assert result.code == 3
+    assert calls == []
+    assert "Traceback" not in result.err
+
+
+def test_serve_on_a_busy_port_exits_3_before_starting(
+    cli: Invoke, database_url_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: calls.append(a))
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = cli("serve", "--port", str(port))
+    assert result.code == 3
+    assert "cannot listen" in result.err
+    assert calls == []
