@@ -49,7 +49,9 @@ def apply_roles(target: Target, policy: Policy) -> list[str]:
     try:
         with translated(), engine.begin() as conn:
             require_fit(conn, policy.specs)
-            differences = provision.plan_roles(conn, policy.matrix, policy.specs, policy.passwords)
+            differences = provision.plan_roles(
+                conn, policy.matrix, policy.specs, policy.passwords, rotate=policy.rotate
+            )
             return provision.execute(conn, differences)
     finally:
         engine.dispose()
@@ -108,6 +110,7 @@ def apply_grants(
                     policy.specs,
                     policy.passwords,
                     other_databases="repair" if target.embedded else "skip",
+                    rotate=policy.rotate,
                 )
                 done = provision.execute(conn, differences)
                 if not done:
