@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from medz1.provision.credentials import secrets_path
+from medz1.errors import ConfigurationError
+from medz1.provision.credentials import role_passwords, secrets_path
+from medz1.provision.policy import APP, LOGIN_ROLES
 from medz1.settings import load_settings
 
 URL = "postgresql://admin:not-a-real-secret@db.example.org:6543/clinic"
@@ -49,3 +51,20 @@ def test_an_explicit_data_dir_holds_the_secrets(
     assert secrets_path(load_settings()) == (
         external / "medz1-data" / "secrets" / "db.example.org_6543_clinic.json"
     )
+
+
+def test_a_password_is_generated_only_for_a_role_that_does_not_exist_yet(
+    external: Path,
+) -> None:
+    settings = load_settings()
+    with pytest.raises(ConfigurationError) as refused:
+        role_passwords(settings, generate=True, existing=[APP])
+    assert refused.value.exit_code == 2
+    assert "MEDZ1_APP_PASSWORD" in (refused.value.hint or "")
+    assert not secrets_path(settings).exists()  # nothing generated, nothing stored
+    fresh = role_passwords(settings, generate=True, existing=[])
+    assert sorted(fresh) == sorted(LOGIN_ROLES)
+    again = role_passwords(settings, generate=True, existing=LOGIN_ROLES)
+    assert {r: p.get_secret_value() for r, p in again.items()} == {
+        r: p.get_secret_value() for r, p in fresh.items()
+    }
