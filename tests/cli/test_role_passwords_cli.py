@@ -201,3 +201,20 @@ def test_a_password_the_administrator_cannot_read_is_not_compared(
     for role in LOGIN_ROLES:
         assert f"role {role}: password cannot be compared here" in " ".join(differences)
     assert not [d for d in differences if "password is not" in d or "differs" in d]
+
+
+def test_restore_keeps_the_password_of_an_existing_role(
+    cli: Invoke,
+    database_url_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    db_target: Target,
+    empty_target: Target,
+    policy: Policy,
+) -> None:
+    created = cli("backup", "create", "--schema", "auth")
+    assert created.code == 0, created.err
+    path = created.out.split("backup written: ", 1)[1].splitlines()[0].strip()
+    monkeypatch.setenv("MEDZ1_APP_PASSWORD", "a-different-password-0123456789")
+    restored = cli("backup", "restore", path, "--into", empty_target.database)
+    assert "a-different-password" not in restored.out + restored.err
+    assert _logs_in(db_target, policy.passwords)  # the role's password was not changed
