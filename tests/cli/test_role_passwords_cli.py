@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
+from medz1.ops.grants import apply_grants, check_grants
 from medz1.provision.apply import password_differences
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import Policy, secrets_path
@@ -218,3 +219,29 @@ def test_restore_keeps_the_password_of_an_existing_role(
     restored = cli("backup", "restore", path, "--into", empty_target.database)
     assert "a-different-password" not in restored.out + restored.err
     assert _logs_in(db_target, policy.passwords)  # the role's password was not changed
+
+
+def test_an_expiry_date_set_on_an_external_server_is_reported_not_reset(
+    db_target: Target, engine: Engine, policy: Policy
+) -> None:
+    external = Target(url=db_target.url, embedded=False)
+    with engine.connect() as conn:
+        conn.execute(text("ALTER ROLE medz1_auditor VALID UNTIL '2999-01-01 00:00:00+00'"))
+        conn.commit()
+    try:
+        report = apply_grants(external, policy)
+        differences = check_grants(external, policy)
+        with engine.connect() as conn:
+            expiry = conn.execute(
+                text("SELECT rolvaliduntil::date::text FROM pg_roles WHERE rolname = :r"),
+                {"r": "medz1_auditor"},
+            ).scalar()
+        assert expiry == "2999-01-01"
+        assert [line for line in report.unrepairable if "VALID UNTIL" in line] == [
+            line for line in differences if "VALID UNTIL" in line
+        ]
+        assert any("medz1_auditor: VALID UNTIL" in line for line in differences)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text("ALTER ROLE medz1_auditor VALID UNTIL 'infinity'"))
+            conn.commit()

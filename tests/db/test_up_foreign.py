@@ -15,13 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
+from medz1.cli.main import run
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import ConfigurationError
 from medz1.ops.up import up
 from medz1.provision.credentials import Policy
-from medz1.provision.policy import ADOPTED_MARKER, MARKER, OWNER
+from medz1.provision.policy import ADOPTED_MARKER, LOGIN_ROLES, MARKER, OWNER
 from tests.conftest import drop_database, unique_number
 
 pytestmark = pytest.mark.db
@@ -165,3 +166,31 @@ def test_up_marks_the_database_it_creates(empty_target: Target, policy: Policy) 
         ).scalar()
     engine.dispose()
     assert comment == MARKER
+
+
+def test_the_command_refuses_then_adopts_and_says_so(
+    foreign_target: tuple[Target, str],
+    policy: Policy,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target, _ = foreign_target
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            run(list(args))
+        captured = capsys.readouterr()
+        return int(exited.value.code or 0), captured.out, captured.err
+
+    url = target.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", url)
+    for alias, name in zip(("APP", "REPORTING", "LOADER", "AUDITOR"), LOGIN_ROLES, strict=True):
+        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", policy.passwords[name].get_secret_value())
+    code, _, err = cli("up")
+    assert code == 2
+    assert "--adopt-database" in err
+    code, out, err = cli("up", "--adopt-database")
+    assert code == 0, err
+    assert "adopted" in out
+    assert "PUBLIC's CONNECT on the database is revoked" in out

@@ -50,7 +50,12 @@ def apply_roles(target: Target, policy: Policy) -> list[str]:
         with translated(), engine.begin() as conn:
             require_fit(conn, policy.specs)
             differences = provision.plan_roles(
-                conn, policy.matrix, policy.specs, policy.passwords, rotate=policy.rotate
+                conn,
+                policy.matrix,
+                policy.specs,
+                policy.passwords,
+                rotate=policy.rotate,
+                external=not target.embedded,
             )
             return provision.execute(conn, differences)
     finally:
@@ -111,6 +116,7 @@ def apply_grants(
                     policy.passwords,
                     other_databases="repair" if target.embedded else "skip",
                     rotate=policy.rotate,
+                    external=not target.embedded,
                 )
                 done = provision.execute(conn, differences)
                 if not done:
@@ -152,6 +158,7 @@ def check_grants(target: Target, policy: Policy, *, other_databases: bool = Fals
                 policy.specs,
                 policy.passwords,
                 other_databases="report" if other_databases else "skip",
+                external=not target.embedded,
             )
             conn.rollback()
         return [d.description for d in differences]

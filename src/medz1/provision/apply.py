@@ -82,6 +82,9 @@ class _Planner:
     other_databases: str = "skip"
     compare_passwords: bool = True
     rotate: bool = False
+    #: True on a server medz1 does not run: role properties its administrator sets on
+    #: purpose (password expiry) are reported, not reset.
+    external: bool = False
 
     @property
     def database(self) -> str:
@@ -106,6 +109,10 @@ class _Planner:
 
     def _role_attributes(self, spec: RoleSpec, state: inspect.RoleState) -> None:
         limit = spec.limits.connection_limit if spec.limits else -1
+        expiry_set = state.valid_until not in (None, "infinity")
+        # On a server medz1 does not run, an expiry date is the server administrator's
+        # password policy: reported, never reset.
+        keep_expiry = self.external and expiry_set
         wrong = [
             name
             for name, bad in (
@@ -117,17 +124,20 @@ class _Planner:
                 ("NOREPLICATION", state.replication),
                 ("INHERIT", not state.inherit),
                 (f"CONNECTION LIMIT {limit}", state.connection_limit != limit),
-                (
-                    "VALID UNTIL 'infinity'",
-                    state.valid_until not in (None, "infinity"),
-                ),
+                ("VALID UNTIL 'infinity'", expiry_set and not keep_expiry),
             )
             if bad
         ]
         if wrong:
             self.add(
                 f"role {spec.name}: attributes differ (should be {', '.join(wrong)})",
-                _role_statement(spec, create=False),
+                _role_statement(spec, create=False, valid_until=not keep_expiry),
+            )
+        if keep_expiry:
+            self.add(
+                f"role {spec.name}: VALID UNTIL {state.valid_until} set on the server (left "
+                "unchanged on a server medz1 does not run; reset it by hand if not wanted)",
+                None,
             )
         if spec.login and state.password_is_scram is False:
             self.add(f"role {spec.name}: password is not a SCRAM-SHA-256 verifier", None)
@@ -475,11 +485,12 @@ class _Planner:
                 )
 
 
-def _role_statement(spec: RoleSpec, *, create: bool) -> sql.Composed:
+def _role_statement(spec: RoleSpec, *, create: bool, valid_until: bool = True) -> sql.Composed:
     limit = spec.limits.connection_limit if spec.limits else -1
+    expiry = " VALID UNTIL 'infinity'" if valid_until else ""
     return sql.SQL(
         "{verb} {name} WITH {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-        "NOBYPASSRLS INHERIT CONNECTION LIMIT {limit} VALID UNTIL 'infinity'"
+        "NOBYPASSRLS INHERIT CONNECTION LIMIT {limit}" + expiry
     ).format(
         verb=sql.SQL("CREATE ROLE" if create else "ALTER ROLE"),
         name=sql.Identifier(spec.name),
@@ -508,12 +519,14 @@ def plan_roles(
     passwords: dict[str, SecretStr],
     *,
     rotate: bool = False,
+    external: bool = False,
 ) -> list[Difference]:
     """Differences in roles (attributes, passwords, limits, memberships) and ownership:
     what must hold before migrations run as the owner.
 
-    An existing role's password is set only with ``rotate``."""
-    planner = _Planner(conn, matrix, specs, passwords, rotate=rotate)
+    An existing role's password is set only with ``rotate``; with ``external`` (a server
+    medz1 does not run) a role's expiry date is reported, never reset."""
+    planner = _Planner(conn, matrix, specs, passwords, rotate=rotate, external=external)
     planner.roles()
     planner.ownership()
     return planner.found
@@ -527,6 +540,7 @@ def plan(
     *,
     other_databases: Literal["skip", "report", "repair"] = "skip",
     rotate: bool = False,
+    external: bool = False,
 ) -> list[Difference]:
     """Every difference between the policy and the database, in the order to repair them.
 
@@ -540,6 +554,7 @@ def plan(
             server (the embedded one), ``report`` on an external server, ``skip`` to leave
             them out (a restore's own check).
         rotate: set the passwords of existing roles (``grants apply --rotate-passwords``).
+        external: the server is not medz1's own: a role's VALID UNTIL is reported, not reset.
 
     Returns:
         Each difference with its repair (None when a human or a migration must decide).
@@ -552,6 +567,7 @@ def plan(
         other_databases=other_databases,
         compare_passwords=passwords is not None,
         rotate=rotate,
+        external=external,
     )
     planner.roles()
     planner.ownership()
