@@ -13,9 +13,7 @@ from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import ServerError
-from medz1.ops.database import existing_roles
 from medz1.provision.credentials import Policy, policy_from_settings
-from medz1.provision.policy import LOGIN_ROLES
 from medz1.settings import Settings, load_settings
 
 
@@ -72,17 +70,5 @@ def admin_engine(settings: Settings, *, start: bool = False) -> tuple[Target, En
 
 
 def policy(settings: Settings, *, generate_passwords: bool = False) -> Policy:
-    """The declared role and grant policy, with the passwords medz1 knows.
-
-    With ``generate_passwords``, a password is generated only for a login role that does
-    not exist on the server yet.
-
-    Raises:
-        ConfigurationError: a login role exists with no password known here.
-    """
-    existing: frozenset[str] = frozenset()
-    if generate_passwords:
-        existing = existing_roles(target(settings), LOGIN_ROLES)
-    return policy_from_settings(
-        settings, generate_passwords=generate_passwords, existing_roles=existing
-    )
+    """The declared role and grant policy, with the passwords medz1 knows."""
+    return policy_from_settings(settings, generate_passwords=generate_passwords)
