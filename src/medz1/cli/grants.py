@@ -7,7 +7,9 @@ from rich.table import Table
 
 from medz1.cli.console import out, print_json
 from medz1.cli.context import policy, state, target
+from medz1.ops.database import existing_roles
 from medz1.ops.grants import apply_grants, apply_roles, check_grants
+from medz1.provision.credentials import policy_from_settings
 from medz1.provision.policy import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC
 
 app = typer.Typer(help="Roles, grants and limits as one declared policy.", no_args_is_help=True)
@@ -27,14 +29,28 @@ _LETTERS = {
 
 
 @app.command()
-def apply() -> None:
+def apply(
+    rotate_passwords: bool = typer.Option(
+        False,
+        "--rotate-passwords",
+        help="Set new passwords on the login roles (MEDZ1_*_PASSWORD, else generated), "
+        "store them, and audit one change per role.",
+    ),
+) -> None:
     """Create or repair roles, owners, grants, default privileges and limits (one transaction).
 
-    Idempotent: a second run applies nothing. Example: medz1 grants apply
+    Idempotent: a second run applies nothing. The password of an existing role is changed
+    only with --rotate-passwords; a login role that exists with no password known here is
+    refused (exit 2). Example: medz1 grants apply
     """
     settings = state.settings()
     where = target(settings)
-    declared = policy(settings, generate_passwords=True)
+    declared = policy_from_settings(
+        settings,
+        generate_passwords=True,
+        existing_roles=existing_roles(where, LOGIN_ROLES),
+        rotate_passwords=rotate_passwords,
+    )
     roles = apply_roles(where, declared)
     report = apply_grants(where, declared, audit=True, earlier_changes=roles)
     for line in roles + report.repaired:

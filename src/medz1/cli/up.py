@@ -7,15 +7,17 @@ from rich.table import Table
 
 from medz1.auth.config import hasher_from_settings
 from medz1.cli.console import out
-from medz1.cli.context import policy, server, state, target
+from medz1.cli.context import server, state, target
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
+from medz1.ops.database import existing_roles
 from medz1.ops.demo import DEMO_PATIENTS, create_demo_clinicians, load_demo
 from medz1.ops.schema_info import SchemaSummary, list_schemas
 from medz1.ops.up import UpReport
 from medz1.ops.up import up as run_up
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import Policy, policy_from_settings
+from medz1.provision.policy import LOGIN_ROLES
 
 
 def human_size(size: int) -> str:
@@ -59,11 +61,20 @@ def up(
     demo: bool = typer.Option(
         False, "--demo", help="Also load ~100 synthetic demo patients and demo clinicians."
     ),
+    adopt_database: bool = typer.Option(
+        False,
+        "--adopt-database",
+        help="Use a database that holds other applications' objects: medz1 will take "
+        "ownership of its own schemas only and revoke PUBLIC's CONNECT on the database.",
+    ),
 ) -> None:
     """Start the server if needed, create the database, roles, schema and grants.
 
     Safe to run again: a second run changes nothing and says so. With --demo, an empty
-    database also gets synthetic demo patients (loaded as medz1_loader).
+    database also gets synthetic demo patients (loaded as medz1_loader). A database that
+    holds objects medz1 did not create is refused (exit 2) unless --adopt-database is
+    given; a login role that exists with no password known here is refused (exit 2).
+    The password of an existing role is never changed (`grants apply --rotate-passwords`).
     Example: medz1 up --demo
     """
     settings = state.settings()
@@ -77,8 +88,18 @@ def up(
     where = target(settings)
     if not where.embedded:
         out.print(f"server: {where.describe()}")
-    declared = policy(settings, generate_passwords=True)
-    report = run_up(where, declared)
+    declared = policy_from_settings(
+        settings,
+        generate_passwords=True,
+        existing_roles=existing_roles(where, LOGIN_ROLES),
+    )
+    report = run_up(where, declared, adopt=adopt_database)
+    if report.adopted:
+        out.print(
+            f"database {report.database}: adopted; it holds other applications' objects, "
+            "which medz1 leaves as they are (only its own schemas and objects are managed; "
+            "PUBLIC's CONNECT on the database is revoked)"
+        )
     _print_report(report)
     changed = report.changed or server_started
     schemas = report.schemas

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 
 from psycopg import sql
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import NullPool
 
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
+from medz1.errors import ConfigurationError
+from medz1.ops.migrate import script_directory
+from medz1.provision.policy import ADOPTED_MARKER, MARKER
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +71,138 @@ def ensure_extensions(engine: Engine) -> list[str]:
             )
             conn.exec_driver_sql(statement.as_string())
     return missing
+
+
+#: Extensions that are no one's in particular (built in) or that medz1 installs.
+_OWN_EXTENSIONS = ("plpgsql", *REQUIRED_EXTENSIONS)
+_OWN_SCHEMAS = ("public", "auth", "ai", "admin")
+
+_FOREIGN_OBJECTS = text(
+    """
+    WITH members AS (SELECT objid FROM pg_depend WHERE deptype = 'e'),
+         system AS (SELECT oid FROM pg_namespace
+                    WHERE nspname IN ('pg_catalog', 'information_schema', 'pg_toast')
+                       OR nspname LIKE 'pg_temp%' OR nspname LIKE 'pg_toast_temp%')
+    SELECT 'schema ' || quote_ident(nspname) FROM pg_namespace
+    WHERE oid NOT IN (SELECT oid FROM system) AND NOT (nspname = ANY(:own_schemas))
+      AND oid NOT IN (SELECT objid FROM members)
+    UNION ALL
+    SELECT 'extension ' || extname FROM pg_extension WHERE NOT (extname = ANY(:own_extensions))
+    UNION ALL
+    SELECT CASE c.relkind WHEN 'S' THEN 'sequence ' WHEN 'v' THEN 'view '
+                          WHEN 'm' THEN 'materialized view ' WHEN 'f' THEN 'foreign table '
+                          ELSE 'table ' END || c.oid::regclass::text
+    FROM pg_class c
+    WHERE c.relnamespace NOT IN (SELECT oid FROM system)
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+      AND c.oid NOT IN (SELECT objid FROM members)
+    UNION ALL
+    SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p
+    WHERE p.pronamespace NOT IN (SELECT oid FROM system)
+      AND p.oid NOT IN (SELECT objid FROM members)
+    UNION ALL
+    SELECT 'type ' || t.oid::regtype::text FROM pg_type t
+    WHERE t.typnamespace NOT IN (SELECT oid FROM system)
+      AND t.oid NOT IN (SELECT objid FROM members)
+      AND t.typrelid = 0 AND t.typcategory <> 'A'
+    ORDER BY 1
+    """
+)
+
+
+def database_marker(conn: Connection) -> str | None:
+    """The comment on the current database (medz1's marker, or None)."""
+    found = conn.execute(
+        text(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname = current_database()"
+        )
+    ).scalar()
+    return None if found is None else str(found)
+
+
+def set_database_marker(conn: Connection, database: str, marker: str) -> None:
+    """``COMMENT ON DATABASE`` with ``marker`` (needs the database's owner or a superuser)."""
+    statement = sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+        sql.Identifier(database), sql.Literal(marker)
+    )
+    conn.exec_driver_sql(statement.as_string())
+
+
+def foreign_objects(conn: Connection) -> list[str]:
+    """Objects medz1 did not create: schemas other than its four, extensions other than
+    those it installs, and every table, view, sequence, function and type (used on a
+    database medz1 does not recognise as its own, where medz1 has created nothing)."""
+    conn.execute(text("SET LOCAL search_path = pg_catalog"))  # names come out qualified
+    rows = conn.execute(
+        _FOREIGN_OBJECTS,
+        {"own_schemas": list(_OWN_SCHEMAS), "own_extensions": list(_OWN_EXTENSIONS)},
+    ).scalars()
+    return [str(row) for row in rows]
+
+
+def medz1_revision(conn: Connection) -> bool:
+    """True when the database's ``alembic_version`` holds a revision of medz1's history."""
+    if not conn.execute(text("SELECT to_regclass('public.alembic_version') IS NOT NULL")).scalar():
+        return False
+    known = {rev.revision for rev in script_directory().walk_revisions()}
+    found = conn.execute(text("SELECT version_num FROM public.alembic_version")).scalars()
+    versions = set(found)
+    return bool(versions) and versions <= known
+
+
+def claim_database(target: Target, *, created: bool, adopt: bool) -> str:
+    """Make sure the database is medz1's before ``up`` changes anything; mark it.
+
+    A database medz1 created, one whose ``alembic_version`` holds a medz1 revision, or one
+    that holds nothing (an empty database made for medz1) gets the medz1 marker. A
+    database that holds other applications' objects is refused unless ``adopt`` is set;
+    then it gets the adopted marker and medz1 manages only its own schemas there.
+
+    Returns:
+        The database's marker after the call (:data:`MARKER` or :data:`ADOPTED_MARKER`).
+
+    Raises:
+        ConfigurationError: the database holds objects medz1 did not create and
+            ``adopt`` is False (nothing was changed).
+    """
+    engine = make_engine(target.url, poolclass=NullPool)
+    try:
+        with translated(), engine.begin() as conn:
+            marker = database_marker(conn)
+            if marker in (MARKER, ADOPTED_MARKER):
+                return marker
+            wanted = MARKER
+            if not created and not medz1_revision(conn):
+                foreign = foreign_objects(conn)
+                if foreign:
+                    if not adopt:
+                        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+                        raise ConfigurationError(
+                            f"database {target.database} is not medz1's: it holds "
+                            f"{len(foreign)} object(s) medz1 did not create ({shown}); "
+                            "nothing was changed",
+                            hint="point MEDZ1_DATABASE_URL at a database of its own, or pass "
+                            "--adopt-database to let medz1 take ownership of its own schemas "
+                            "only (the other objects are left as they are)",
+                        )
+                    wanted = ADOPTED_MARKER
+            set_database_marker(conn, target.database, wanted)
+            log.info("database %s marked as medz1's", target.database)
+            return wanted
+    finally:
+        engine.dispose()
+
+
+def existing_roles(target: Target, names: tuple[str, ...]) -> frozenset[str]:
+    """Which of ``names`` exist as roles on the target server (roles are server-wide)."""
+    engine = make_engine(target.maintenance_url, poolclass=NullPool)
+    try:
+        with translated(what="the PostgreSQL server"), engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:names)"),
+                {"names": list(names)},
+            ).scalars()
+            return frozenset(str(name) for name in found)
+    finally:
+        engine.dispose()

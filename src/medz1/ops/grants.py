@@ -49,7 +49,14 @@ def apply_roles(target: Target, policy: Policy) -> list[str]:
     try:
         with translated(), engine.begin() as conn:
             require_fit(conn, policy.specs)
-            differences = provision.plan_roles(conn, policy.matrix, policy.specs, policy.passwords)
+            differences = provision.plan_roles(
+                conn,
+                policy.matrix,
+                policy.specs,
+                policy.passwords,
+                rotate=policy.rotate,
+                external=not target.embedded,
+            )
             return provision.execute(conn, differences)
     finally:
         engine.dispose()
@@ -108,6 +115,8 @@ def apply_grants(
                     policy.specs,
                     policy.passwords,
                     other_databases="repair" if target.embedded else "skip",
+                    rotate=policy.rotate,
+                    external=not target.embedded,
                 )
                 done = provision.execute(conn, differences)
                 if not done:
@@ -149,6 +158,7 @@ def check_grants(target: Target, policy: Policy, *, other_databases: bool = Fals
                 policy.specs,
                 policy.passwords,
                 other_databases="report" if other_databases else "skip",
+                external=not target.embedded,
             )
             conn.rollback()
         return [d.description for d in differences]

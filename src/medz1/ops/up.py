@@ -8,10 +8,11 @@ from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.ops import migrate
-from medz1.ops.database import ensure_database, ensure_extensions
+from medz1.ops.database import claim_database, ensure_database, ensure_extensions
 from medz1.ops.grants import apply_grants, apply_roles
 from medz1.ops.schema_info import SchemaSummary, list_schemas
 from medz1.provision.credentials import Policy
+from medz1.provision.policy import ADOPTED_MARKER
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class UpReport:
     migration: migrate.MigrationResult
     grants_repaired: list[str]
     schemas: list[SchemaSummary]
+    #: True when the database holds other applications' objects and was adopted.
+    adopted: bool = False
 
     @property
     def changed(self) -> bool:
@@ -38,14 +41,21 @@ class UpReport:
         )
 
 
-def up(target: Target, policy: Policy, *, audit: bool = True) -> UpReport:
+def up(target: Target, policy: Policy, *, audit: bool = True, adopt: bool = False) -> UpReport:
     """Bring the target database to the state medz1 declares; a second run changes nothing.
 
-    Order: database, extensions (administrator), roles and ownership, migrations (as the
-    owner, one transaction), grants (one transaction; each change is audited unless
-    ``audit`` is False).
+    Order: database, its marker (a database holding other applications' objects is
+    refused unless ``adopt``), extensions (administrator), roles and ownership, migrations
+    (as the owner, one transaction), grants (one transaction; each change is audited
+    unless ``audit`` is False). In an adopted database only the objects medz1 declares are
+    changed.
+
+    Raises:
+        ConfigurationError: the database is not medz1's and ``adopt`` is False; nothing
+            was changed.
     """
     created = ensure_database(target)
+    adopted = claim_database(target, created=created, adopt=adopt) == ADOPTED_MARKER
     engine = make_engine(target.url)
     try:
         installed = ensure_extensions(engine)
@@ -65,4 +75,5 @@ def up(target: Target, policy: Policy, *, audit: bool = True) -> UpReport:
         migration=result,
         grants_repaired=grants.repaired,
         schemas=schemas,
+        adopted=adopted,
     )

@@ -142,13 +142,23 @@ def _declared(matrix: Matrix, entry: AclEntry) -> bool:
     return False
 
 
-def plan(conn: Connection, matrix: Matrix) -> list[Difference]:
+def plan(
+    conn: Connection, matrix: Matrix, *, skip_labels: frozenset[str] = frozenset()
+) -> list[Difference]:
     """Differences in explicit ACL entries: undeclared grants, grant options, and the
-    declared EXECUTE cells that are missing."""
+    declared EXECUTE cells that are missing.
+
+    Objects (and the columns of tables) named in ``skip_labels`` are left out: another
+    application's objects in a database medz1 adopted."""
     found: list[Difference] = []
     held_functions: set[tuple[str, str]] = set()
     for entry in entries(conn, matrix.schemas):
         if entry.by_owner:
+            continue
+        if skip_labels and (
+            entry.label in skip_labels
+            or (entry.column is not None and entry.label.rpartition(".")[0] in skip_labels)
+        ):
             continue
         if entry.kind == "function":
             held_functions.add((entry.grantee, entry.label))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from psycopg import sql
@@ -20,8 +21,10 @@ from sqlalchemy.engine import Connection
 from medz1.provision import acl, catalog, inspect, objects, roles
 from medz1.provision.difference import Difference
 from medz1.provision.policy import (
+    ADOPTED_MARKER,
     DATABASE_PRIVILEGES,
     DEFINER_SEARCH_PATH,
+    FUNCTION_EXECUTE,
     LOGIN_ROLES,
     OWNER,
     PASSWORD_COLUMN,
@@ -35,7 +38,7 @@ from medz1.provision.scram import verifier_matches
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Difference", "execute", "plan", "plan_roles"]
+__all__ = ["Difference", "execute", "password_differences", "plan", "plan_roles"]
 
 _GRANTEES = (*LOGIN_ROLES, PUBLIC)
 _OBJECT_KEYWORD = {"table": "TABLE", "sequence": "SEQUENCE", "schema": "SCHEMA"}
@@ -77,6 +80,11 @@ class _Planner:
     passwords: dict[str, SecretStr]
     found: list[Difference] = field(default_factory=list)
     other_databases: str = "skip"
+    compare_passwords: bool = True
+    rotate: bool = False
+    #: True on a server medz1 does not run: role properties its administrator sets on
+    #: purpose (password expiry) are reported, not reset.
+    external: bool = False
 
     @property
     def database(self) -> str:
@@ -101,6 +109,10 @@ class _Planner:
 
     def _role_attributes(self, spec: RoleSpec, state: inspect.RoleState) -> None:
         limit = spec.limits.connection_limit if spec.limits else -1
+        expiry_set = state.valid_until not in (None, "infinity")
+        # On a server medz1 does not run, an expiry date is the server administrator's
+        # password policy: reported, never reset.
+        keep_expiry = self.external and expiry_set
         wrong = [
             name
             for name, bad in (
@@ -112,26 +124,62 @@ class _Planner:
                 ("NOREPLICATION", state.replication),
                 ("INHERIT", not state.inherit),
                 (f"CONNECTION LIMIT {limit}", state.connection_limit != limit),
-                (
-                    "VALID UNTIL 'infinity'",
-                    state.valid_until not in (None, "infinity"),
-                ),
+                ("VALID UNTIL 'infinity'", expiry_set and not keep_expiry),
             )
             if bad
         ]
         if wrong:
             self.add(
                 f"role {spec.name}: attributes differ (should be {', '.join(wrong)})",
-                _role_statement(spec, create=False),
+                _role_statement(spec, create=False, valid_until=not keep_expiry),
+            )
+        if keep_expiry:
+            self.add(
+                f"role {spec.name}: VALID UNTIL {state.valid_until} set on the server (left "
+                "unchanged on a server medz1 does not run; reset it by hand if not wanted)",
+                None,
             )
         if spec.login and state.password_is_scram is False:
             self.add(f"role {spec.name}: password is not a SCRAM-SHA-256 verifier", None)
 
     def _password(self, spec: RoleSpec, state: inspect.RoleState | None) -> None:
-        password = self.passwords.get(spec.name)
-        if not spec.login or password is None:
+        """Compare (and, for a new role or on request, set) a login role's password.
+
+        An existing role's password is changed only when ``rotate`` is set: it may be the
+        one a running application uses. A password that is unknown here or cannot be
+        read from the server is reported as such, never as matching or differing.
+        """
+        if not spec.login or not self.compare_passwords:
             return
-        if state is not None and state.password_is_scram:
+        password = self.passwords.get(spec.name)
+        if password is None:
+            if state is not None:
+                self.add(
+                    f"role {spec.name}: password unknown here (set MEDZ1_*_PASSWORD or copy "
+                    "the password file to compare it)",
+                    None,
+                )
+            return
+        if state is not None and not self.rotate:
+            if not self._can_read_authid():
+                self.add(
+                    f"role {spec.name}: password cannot be compared here (this administrator "
+                    "may not read pg_authid)",
+                    None,
+                )
+                return
+            verifier = self.conn.execute(
+                text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": spec.name}
+            ).scalar()
+            if verifier and verifier_matches(str(verifier), password.get_secret_value()):
+                return
+            self.add(
+                f"role {spec.name}: password differs from the one known here (left unchanged; "
+                "`medz1 grants apply --rotate-passwords` sets it)",
+                None,
+            )
+            return
+        if state is not None and self._can_read_authid():
             verifier = self.conn.execute(
                 text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": spec.name}
             ).scalar()
@@ -143,10 +191,15 @@ class _Planner:
             password.get_secret_value().encode(), spec.name.encode(), b"scram-sha-256"
         )
         self.add(
-            f"role {spec.name}: password is not the configured one",
+            f"role {spec.name}: password " + ("set" if state is None else "rotated"),
             sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(
                 sql.Identifier(spec.name), sql.Literal(verifier_bytes.decode())
             ),
+        )
+
+    def _can_read_authid(self) -> bool:
+        return bool(
+            self.conn.execute(text("SELECT has_table_privilege('pg_authid', 'SELECT')")).scalar()
         )
 
     def _settings(self, spec: RoleSpec, state: inspect.RoleState | None) -> None:
@@ -187,10 +240,62 @@ class _Planner:
     def _memberships(self) -> None:
         for difference in roles.membership_differences(self.conn):
             self.found.append(difference)
+        if self.adopted:
+            return  # settings of the whole database are the other applications' too
         for difference in roles.database_setting_differences(self.conn):
             self.found.append(difference)
 
     # -- ownership --------------------------------------------------------------------
+
+    @cached_property
+    def adopted(self) -> bool:
+        """True in a database medz1 adopted: other applications' objects live there."""
+        comment = self.conn.execute(
+            text(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = current_database()"
+            )
+        ).scalar()
+        return comment == ADOPTED_MARKER
+
+    @cached_property
+    def foreign(self) -> frozenset[str]:
+        """In an adopted database: the other applications' objects in ``public`` (owned by
+        another role and not declared), named as ``acl`` and ``inspect`` name them."""
+        if not self.adopted:
+            return frozenset()
+        rows = self.conn.execute(
+            text(
+                """
+                SELECT n.nspname || '.' || c.relname FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) <> :owner
+                UNION ALL
+                SELECT p.oid::regprocedure::text FROM pg_proc p
+                WHERE p.pronamespace = 'public'::regnamespace
+                  AND pg_get_userbyid(p.proowner) <> :owner
+                UNION ALL
+                SELECT t.oid::regtype::text FROM pg_type t
+                WHERE t.typnamespace = 'public'::regnamespace
+                  AND pg_get_userbyid(t.typowner) <> :owner
+                """
+            ),
+            {"owner": OWNER},
+        ).scalars()
+        return frozenset(str(r) for r in rows) - set(self.matrix.tables)
+
+    def _declared(self, kind: str, name: str) -> bool:
+        """In an adopted database, only the objects medz1 declares are its to change."""
+        if kind == "database":
+            return False
+        if kind == "schema":
+            return name in self.matrix.schemas
+        if kind == "table":
+            return name in self.matrix.tables
+        if kind == "function":  # regprocedure text: unqualified when in search_path
+            qualified = "." in name.split("(")[0]
+            return name in FUNCTION_EXECUTE or (qualified and not name.startswith("public."))
+        return not name.startswith("public.")
 
     def ownership(self) -> None:
         # Only what medz1 declares is given to its owner: an object someone else created
@@ -199,10 +304,15 @@ class _Planner:
         snapshot = catalog.declared()
         declared_functions = set(snapshot["functions"])
         declared_objects = set(snapshot["objects"])
+        adopted = self.adopted
+        if adopted:
+            self.foreign  # noqa: B018 -- read before any owner changes
         for obj, owner in sorted(inspect.owners(self.conn, self.matrix.schemas).items()):
             if owner == OWNER:
                 continue
             kind, _, name = obj.partition(":")
+            if adopted and not self._declared(kind, name):
+                continue
             if kind == "function" and not (
                 name in declared_functions or f"public.{name}" in declared_functions
             ):
@@ -230,6 +340,8 @@ class _Planner:
         for item in objects.user_objects(self.conn, self.matrix.schemas):
             keyword = _OWNED_KEYWORD.get(item.type)
             if keyword is None or item.owner in ("", OWNER):
+                continue
+            if adopted and item.identity.startswith("public."):
                 continue
             if item.name not in declared_objects:
                 self.add(
@@ -267,7 +379,7 @@ class _Planner:
                     if declared != actual:
                         self._privilege_difference(grantee, obj, privilege, declared)
         self._password_column()
-        self.found.extend(acl.plan(self.conn, self.matrix))
+        self.found.extend(acl.plan(self.conn, self.matrix, skip_labels=self.foreign))
         if self.other_databases != "skip":
             self.found.extend(
                 roles.other_database_differences(self.conn, repair=self.other_databases == "repair")
@@ -350,6 +462,8 @@ class _Planner:
         for role, schema, objtype, grantee, privilege in roles.foreign_default_privileges(
             self.conn, OWNER
         ):
+            if self.adopted and grantee == PUBLIC:
+                continue  # another application's defaults in a database medz1 adopted
             kind = _KINDS.get(objtype, "TABLES")
             scope = (
                 sql.SQL("")
@@ -377,6 +491,8 @@ class _Planner:
 
     def functions(self) -> None:
         for signature, definer, path in inspect.functions(self.conn, self.matrix.schemas):
+            if signature in self.foreign:
+                continue
             if path is None:
                 self.add(f"function {signature}: does not pin search_path", None)
                 if definer:
@@ -391,11 +507,12 @@ class _Planner:
                 )
 
 
-def _role_statement(spec: RoleSpec, *, create: bool) -> sql.Composed:
+def _role_statement(spec: RoleSpec, *, create: bool, valid_until: bool = True) -> sql.Composed:
     limit = spec.limits.connection_limit if spec.limits else -1
+    expiry = " VALID UNTIL 'infinity'" if valid_until else ""
     return sql.SQL(
         "{verb} {name} WITH {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-        "NOBYPASSRLS INHERIT CONNECTION LIMIT {limit} VALID UNTIL 'infinity'"
+        "NOBYPASSRLS INHERIT CONNECTION LIMIT {limit}" + expiry
     ).format(
         verb=sql.SQL("CREATE ROLE" if create else "ALTER ROLE"),
         name=sql.Identifier(spec.name),
@@ -404,15 +521,34 @@ def _role_statement(spec: RoleSpec, *, create: bool) -> sql.Composed:
     )
 
 
+def password_differences(
+    conn: Connection, specs: tuple[RoleSpec, ...], passwords: dict[str, SecretStr]
+) -> list[Difference]:
+    """Only the password comparison of :func:`plan`: what is unknown here, cannot be
+    compared here (no right to read ``pg_authid``), or differs. Never a repair for an
+    existing role (that takes ``rotate``)."""
+    planner = _Planner(conn, Matrix(frozenset(), (), ()), specs, passwords)
+    states = inspect.roles(conn, tuple(s.name for s in specs))
+    for spec in specs:
+        planner._password(spec, states.get(spec.name))
+    return planner.found
+
+
 def plan_roles(
     conn: Connection,
     matrix: Matrix,
     specs: tuple[RoleSpec, ...],
     passwords: dict[str, SecretStr],
+    *,
+    rotate: bool = False,
+    external: bool = False,
 ) -> list[Difference]:
     """Differences in roles (attributes, passwords, limits, memberships) and ownership:
-    what must hold before migrations run as the owner."""
-    planner = _Planner(conn, matrix, specs, passwords)
+    what must hold before migrations run as the owner.
+
+    An existing role's password is set only with ``rotate``; with ``external`` (a server
+    medz1 does not run) a role's expiry date is reported, never reset."""
+    planner = _Planner(conn, matrix, specs, passwords, rotate=rotate, external=external)
     planner.roles()
     planner.ownership()
     return planner.found
@@ -425,6 +561,8 @@ def plan(
     passwords: dict[str, SecretStr] | None = None,
     *,
     other_databases: Literal["skip", "report", "repair"] = "skip",
+    rotate: bool = False,
+    external: bool = False,
 ) -> list[Difference]:
     """Every difference between the policy and the database, in the order to repair them.
 
@@ -437,11 +575,22 @@ def plan(
             TEMPORARY on ``postgres`` and ``template1``: ``repair`` when medz1 runs the
             server (the embedded one), ``report`` on an external server, ``skip`` to leave
             them out (a restore's own check).
+        rotate: set the passwords of existing roles (``grants apply --rotate-passwords``).
+        external: the server is not medz1's own: a role's VALID UNTIL is reported, not reset.
 
     Returns:
         Each difference with its repair (None when a human or a migration must decide).
     """
-    planner = _Planner(conn, matrix, specs, passwords or {}, other_databases=other_databases)
+    planner = _Planner(
+        conn,
+        matrix,
+        specs,
+        passwords or {},
+        other_databases=other_databases,
+        compare_passwords=passwords is not None,
+        rotate=rotate,
+        external=external,
+    )
     planner.roles()
     planner.ownership()
     planner.privileges()

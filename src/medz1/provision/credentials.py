@@ -1,19 +1,27 @@
 """Passwords of the login roles and the policy built from settings.
 
 A password set in the environment (``MEDZ1_APP_PASSWORD``, ...) wins. Otherwise medz1
-generates one the first time and keeps it in ``<data dir>/secrets/roles.json``, a file
-only its owner can read (mode 0600 in a 0700 folder). Passwords are ``SecretStr`` and
-never printed.
+generates one when it creates the role and keeps it in a file only its owner can read
+(mode 0600 in a 0700 folder): ``<data dir>/secrets/roles.json`` for the embedded server;
+for an external server ``secrets/<host>_<port>_<database>.json`` under the per-user data
+folder (``platformdirs.user_data_dir("medz1")``), or under ``MEDZ1_DATA_DIR`` when that is
+set explicitly, so the file does not depend on the current folder. The password of a
+role that already exists is never generated here: it must be known (environment or
+file), or rotated on purpose (``grants apply --rotate-passwords``). Passwords are
+``SecretStr`` and never printed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
 from pydantic import SecretStr
 
 from medz1.errors import ConfigurationError
@@ -43,11 +51,49 @@ class Policy:
     specs: tuple[RoleSpec, ...]
     matrix: Matrix
     passwords: dict[str, SecretStr]
+    #: True only for ``grants apply --rotate-passwords``: set the passwords of roles
+    #: that already exist. Otherwise an existing role's password is never changed.
+    rotate: bool = False
+
+
+def _part(value: object) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-") or "local"
 
 
 def secrets_path(settings: Settings) -> Path:
-    """Where generated role passwords are kept."""
-    return settings.data_path / SECRETS_FILE
+    """Where generated role passwords are kept (independent of the current folder).
+
+    Embedded server: ``<data dir>/secrets/roles.json``. External server: one file per
+    server and database, ``secrets/<host>_<port>_<database>.json`` under ``MEDZ1_DATA_DIR``
+    when it is set explicitly, else under the per-user data folder.
+    """
+    if settings.embedded:
+        return settings.data_path / SECRETS_FILE
+    url = settings.external_url()
+    host = url.host or url.query.get("host") or "local"
+    if isinstance(host, tuple):
+        host = host[0] if host else "local"
+    name = f"{_part(host)}_{_part(url.port or 5432)}_{_part(url.database or 'medz1')}.json"
+    if "data_dir" in settings.model_fields_set:
+        base = settings.data_path
+    else:
+        base = platformdirs.user_data_path("medz1")
+    return base / "secrets" / name
+
+
+def unknown_password_error(roles: Collection[str], path: Path) -> ConfigurationError:
+    """The refusal for login roles that exist on the server with no password known here."""
+    names = ", ".join(sorted(roles))
+    settings_names = ", ".join(
+        f"MEDZ1_{_SETTING_PREFIX[r].upper()}_PASSWORD" for r in sorted(roles)
+    )
+    return ConfigurationError(
+        f"role(s) {names} already exist on the server, but no password for them is known "
+        f"here (none in the environment, none in {path}); medz1 will not change them",
+        hint=f"set {settings_names}, copy the password file of the installation that "
+        "created them to that place, or run `medz1 grants apply --rotate-passwords` to "
+        "set new ones (the running application must then be given them)",
+    )
 
 
 def _read_store(path: Path) -> dict[str, str]:
@@ -78,25 +124,59 @@ def _write_store(path: Path, data: dict[str, str]) -> None:
     temporary.replace(path)
 
 
-def role_passwords(settings: Settings, *, generate: bool) -> dict[str, SecretStr]:
+def role_passwords(
+    settings: Settings,
+    *,
+    generate: bool,
+    existing: Collection[str] = (),
+    rotate: bool = False,
+) -> dict[str, SecretStr]:
     """The password of each login role: from settings, else the store, else generated.
 
-    With ``generate`` False, roles without a known password are left out.
+    Args:
+        settings: the settings (``MEDZ1_*_PASSWORD``, data folder, server URL).
+        generate: generate (and store) a password for a role that has none known here
+            and does not exist on the server yet.
+        existing: login roles that already exist on the server.
+        rotate: generate a new password for every role not set in the environment, and
+            store every password (``grants apply --rotate-passwords``).
+
+    Returns:
+        Role name -> password; with ``generate`` False, roles without a known password
+        are left out.
+
+    Raises:
+        ConfigurationError: with ``generate``, a role in ``existing`` has no known
+            password (it would otherwise be changed behind the user's back).
     """
     path = secrets_path(settings)
     store = _read_store(path)
     passwords: dict[str, SecretStr] = {}
     changed = False
+    unknown = []
     for role in LOGIN_ROLES:
         configured = getattr(settings, f"{_SETTING_PREFIX[role]}_password")
-        if configured is not None:
+        if rotate:
+            value = (
+                configured.get_secret_value()
+                if configured is not None
+                else secrets.token_urlsafe(32)
+            )
+            store[role] = value
+            passwords[role] = SecretStr(value)
+            changed = True
+        elif configured is not None:
             passwords[role] = configured
         elif role in store:
             passwords[role] = SecretStr(store[role])
+        elif generate and role in existing:
+            unknown.append(role)
         elif generate:
             store[role] = secrets.token_urlsafe(32)
             passwords[role] = SecretStr(store[role])
             changed = True
+    if unknown:
+        raise unknown_password_error(unknown, path)
     if changed:
         _write_store(path, store)
     return passwords
@@ -116,10 +196,26 @@ def role_limits(settings: Settings) -> dict[str, RoleLimits]:
     }
 
 
-def policy_from_settings(settings: Settings, *, generate_passwords: bool) -> Policy:
-    """The policy medz1 applies and checks, from settings."""
+def policy_from_settings(
+    settings: Settings,
+    *,
+    generate_passwords: bool,
+    existing_roles: Collection[str] = (),
+    rotate_passwords: bool = False,
+) -> Policy:
+    """The policy medz1 applies and checks, from settings.
+
+    Raises:
+        ConfigurationError: see :func:`role_passwords`.
+    """
     return Policy(
         specs=role_specs(role_limits(settings)),
         matrix=declared_matrix(metadata, SCHEMAS),
-        passwords=role_passwords(settings, generate=generate_passwords),
+        passwords=role_passwords(
+            settings,
+            generate=generate_passwords,
+            existing=existing_roles,
+            rotate=rotate_passwords,
+        ),
+        rotate=rotate_passwords,
     )

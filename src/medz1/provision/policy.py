@@ -62,6 +62,13 @@ DEFINER_SEARCH_PATH = "pg_catalog, pg_temp"
 #: the sum of the login roles' limits (S36).
 ADMIN_HEADROOM_CONNECTIONS = 5
 
+#: The comment medz1 sets on a database it created or recognised as its own.
+MARKER = "medz1: the med-z1 serving database (created and managed by medz1)"
+#: The comment on a database medz1 was told to adopt (``up --adopt-database``): other
+#: applications' objects live there too, so medz1 changes only the objects it declares
+#: there (never the database's owner, never another application's object).
+ADOPTED_MARKER = "medz1: schemas public, auth, ai, admin managed by medz1 (adopted database)"
+
 #: The one column that only the application may read (security requirement S25).
 PASSWORD_COLUMN = ("auth", "users", "password_hash")
 
