@@ -111,6 +111,11 @@ def up(
         out.print("medz1 is up.")
     else:
         out.print("nothing to do: everything was already up to date.")
+    if demo:
+        out.print(
+            "next: `medz1 serve`, then open http://127.0.0.1:8000 and log in as a demo "
+            "clinician (needs the api extra: pip install '.[api]')"
+        )
 
 
 def _schemas(where: Target) -> list[SchemaSummary]:
