@@ -593,6 +593,7 @@ def test_utf16_with_a_bom_loads_exactly(seeded: Engine, tmp_path: Path) -> None:
     [
         ({"encoding": "bogus"}, "not a text encoding"),
         ({"encoding": "base64"}, "not a text encoding"),
+        ({"encoding": "utf\x008"}, "not a text encoding"),
         ({"delimiter": "\x00"}, "cannot be NUL"),
         ({"delimiter": ";;"}, "one ASCII character"),
         ({"delimiter": "§"}, "one ASCII character"),

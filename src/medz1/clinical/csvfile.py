@@ -62,7 +62,7 @@ class CsvOptions:
             )
         try:
             "".encode(self.encoding)
-        except LookupError as exc:
+        except (LookupError, ValueError) as exc:  # ValueError: a NUL in the name
             raise UsageError(
                 f"--encoding {self.encoding!r} is not a text encoding Python knows",
                 hint="use utf8 (the default), utf-8-sig, utf-16, latin-1, cp1252, ...",
