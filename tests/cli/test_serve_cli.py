@@ -36,7 +36,16 @@ def test_the_factory_builds_an_app_that_is_ready(database_url_env: str) -> None:
         assert client.get("/readyz").status_code == 200
 
 
-@pytest.mark.parametrize("args", [["--port", "0"], ["--workers", "0"], ["--port", "x"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--port", "0"],
+        ["--workers", "0"],
+        ["--port", "x"],
+        ["--host", "x\x00y"],  # found by the CLI fuzz run: exit 1 before
+        ["--host", "\u202e"],
+    ],
+)
 def test_serve_refuses_bad_options_with_exit_2(cli: Invoke, args: list[str]) -> None:
     assert cli("serve", *args).code == 2
 

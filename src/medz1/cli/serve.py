@@ -45,6 +45,7 @@ def _preflight(settings: Settings, host: str, port: int) -> None:
     """Fail before any worker starts: the address must be free, the database reachable.
 
     Raises:
+        UsageError: the host is not an address or host name (a NUL, not IDNA-encodable).
         ServerError: the address cannot be listened on.
         ConfigurationError: the application role's password is unknown.
         ConnectionFailedError: the database cannot be reached as ``med_z1_user``.
@@ -57,6 +58,11 @@ def _preflight(settings: Settings, host: str, port: int) -> None:
             f"cannot listen on {host}:{port}: {exc.strerror or type(exc).__name__}",
             hint="choose another --port, or stop what listens there",
         ) from None
+    except (TypeError, UnicodeError) as exc:  # a NUL, or a name IDNA cannot encode
+        raise UsageError(
+            f"--host {host!r} is not an address or host name",
+            hint="for example --host 127.0.0.1 or --host localhost",
+        ) from exc
     from medz1.api.app import open_service
 
     service = open_service(settings)
