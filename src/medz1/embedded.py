@@ -246,6 +246,86 @@ class EmbeddedServer:
             )
         return True
 
+    # -- replication (``medz1 replica``) ------------------------------------------------
+
+    def allow_replication(self, role: str) -> None:
+        """Let ``role`` open replication connections on the unix socket (SCRAM), then reload.
+
+        ``all`` in ``pg_hba.conf`` does not match replication connections, so a standby
+        needs this line of its own; it is added once, at the end of the file.
+        """
+        line = f"local   replication {role:<9} {'':13} scram-sha-256"
+        hba = self.pgdata / "pg_hba.conf"
+        lines = hba.read_text(encoding="utf-8").splitlines()
+        if not any(item.split()[:3] == ["local", "replication", role] for item in lines if item):
+            self._write_server_file("pg_hba.conf", "\n".join([*lines, line]) + "\n")
+        self._pg_ctl("reload")
+
+    def base_backup(self, primary: ServerStatus, *, role: str, password: str, slot: str) -> None:
+        """Fill this (empty) data directory with a hot standby of ``primary``.
+
+        Runs the bundled ``pg_basebackup -R`` (standby.signal and ``primary_conninfo``
+        written), streaming WAL through the replication slot ``slot``, which it creates.
+        The password reaches pg_basebackup through its environment, never its arguments.
+
+        Raises:
+            ServerError: pg_basebackup failed (its last line of output is named).
+        """
+        self._prepare_data_dir()
+        conninfo = f"host={primary.socket_dir} port={primary.port or 5432} user={role}"
+        result = self._run(
+            [
+                str(binary("pg_basebackup")),
+                "--pgdata",
+                str(self.pgdata),
+                "--dbname",
+                conninfo,
+                "--write-recovery-conf",
+                "--wal-method=stream",
+                "--create-slot",
+                "--slot",
+                slot,
+                "--checkpoint=fast",
+                "--no-password",
+            ],
+            env={"PGPASSWORD": password, "PGAPPNAME": slot},
+        )
+        if result.returncode != 0:
+            lines = result.stderr.strip().splitlines() or ["no output"]
+            raise ServerError(
+                "pg_basebackup failed: " + lines[-1],
+                hint=f"read the primary's server log; then remove {self.data_dir}",
+            )
+        # The primary's log and socket lock files came along with the copy: this server
+        # starts its log afresh and makes its own locks.
+        self.log_file.unlink(missing_ok=True)
+        for lock in self.pgdata.glob(".s.PGSQL.*"):
+            lock.unlink(missing_ok=True)
+
+    def promote(self) -> None:
+        """Promote this standby to a primary and wait until it accepts writes.
+
+        Raises:
+            ServerError: ``pg_ctl promote`` failed.
+        """
+        self._pg_ctl("promote")
+
+    def _pg_ctl(self, action: str) -> None:
+        result = self._run(
+            [
+                str(binary("pg_ctl")),
+                action,
+                "-D",
+                str(self.pgdata),
+                *(["-w", "-t", str(int(self.start_timeout))] if action == "promote" else []),
+            ]
+        )
+        if result.returncode != 0:
+            raise ServerError(
+                f"pg_ctl {action} failed: " + result.stderr.strip(),
+                hint=f"read the server log {self.log_file}",
+            )
+
     # -- internals ----------------------------------------------------------------------
 
     def _run(

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds to wait for the embedded server to start.",
     )
+    reporting_standby: Path | None = Field(
+        default=None,
+        description="Folder of a standby made by `medz1 replica create`: reporting reads "
+        "(the reporting role) go there. Embedded server only.",
+    )
 
     app_password: SecretStr | None = Field(
         default=None, description="Password of med_z1_user (generated and kept when unset)."

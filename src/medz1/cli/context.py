@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
-from medz1.errors import ServerError
+from medz1.errors import ConfigurationError, ServerError
+from medz1.ops.replica import reporting_target as standby_target
 from medz1.provision.credentials import Policy, policy_from_settings
 from medz1.settings import Settings, load_settings
 
@@ -61,6 +62,19 @@ def target(settings: Settings, *, start: bool = False) -> Target:
     if start:
         embedded.start()
     return Target(url=embedded.url(settings.database_name, user=SUPERUSER), embedded=True)
+
+
+def reporting_target(settings: Settings) -> Target:
+    """Where reporting reads go: the standby named by MEDZ1_REPORTING_STANDBY, else ``target``."""
+    if settings.reporting_standby is None:
+        return target(settings)
+    if not settings.embedded:
+        raise ConfigurationError(
+            "MEDZ1_REPORTING_STANDBY names a standby of the bundled server, but "
+            "MEDZ1_DATABASE_URL names another server",
+            hint="unset one of them",
+        )
+    return standby_target(server(settings), settings.reporting_standby, settings.database_name)
 
 
 def admin_engine(settings: Settings, *, start: bool = False) -> tuple[Target, Engine]:

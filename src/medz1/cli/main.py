@@ -28,6 +28,7 @@ from medz1.cli import load as load_cmd
 from medz1.cli import migrate as migrate_cmd
 from medz1.cli import patients as patients_cmd
 from medz1.cli import psql as psql_cmd
+from medz1.cli import replica as replica_cmd
 from medz1.cli import schema as schema_cmd
 from medz1.cli import serve as serve_cmd
 from medz1.cli import server as server_cmd
@@ -88,6 +89,7 @@ app.add_typer(sessions_cmd.app, name="sessions")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(patients_cmd.app, name="patients")
 app.add_typer(grants_cmd.app, name="grants")
+app.add_typer(replica_cmd.app, name="replica")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)

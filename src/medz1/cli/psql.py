@@ -7,11 +7,11 @@ import shutil
 
 import typer
 
-from medz1.cli.context import policy, state, target
+from medz1.cli.context import policy, reporting_target, state, target
 from medz1.embedded import binary
 from medz1.errors import UsageError
 from medz1.provision.connect import resolve_role
-from medz1.provision.policy import OWNER
+from medz1.provision.policy import OWNER, REPORTING
 
 
 def psql(
@@ -29,6 +29,9 @@ def psql(
     url = where.url
     if role is not None:
         name = resolve_role(role)
+        if name == REPORTING:  # reporting reads go to the standby when one is configured
+            where = reporting_target(settings)
+            url = where.url
         if name == OWNER:
             raise UsageError(
                 f"{OWNER} cannot log in", hint="leave out --role to connect as the administrator"

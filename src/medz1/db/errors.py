@@ -50,6 +50,7 @@ DATABASE_DROPPED = "57P04"
 IDLE_SESSION_TIMEOUT = "57P05"
 IDLE_IN_TRANSACTION_SESSION_TIMEOUT = "25P03"
 TRANSACTION_TIMEOUT = "25P04"
+READ_ONLY_SQL_TRANSACTION = "25006"
 LOCK_NOT_AVAILABLE = "55P03"
 SERIALIZATION_FAILURE = "40001"
 DEADLOCK_DETECTED = "40P01"
@@ -174,6 +175,12 @@ def _server_condition(code: str, error: BaseException) -> Medz1Error | None:
             "the open transaction was rolled back",
             hint=f"raise {_role_setting(error, 'IDLE_IN_TRANSACTION_TIMEOUT_MS')} and run "
             "`medz1 grants apply`, or do less work between statements",
+        )
+    if code == READ_ONLY_SQL_TRANSACTION:
+        return DatabaseServerError(
+            "the write was refused: the server is a read-only standby (or the transaction "
+            "was read only); nothing was changed",
+            hint="write on the primary; a standby takes reads only (`medz1 replica status`)",
         )
     if code in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED, SERIALIZATION_FAILURE):
         return RetryableError(

@@ -114,6 +114,15 @@ def role_specs(limits: dict[str, RoleLimits] | None = None) -> tuple[RoleSpec, .
 
 
 LOGIN_ROLES: tuple[str, ...] = (APP, REPORTING, LOADER, AUDITOR)
+
+#: The streaming-replication role of a reporting standby, created on the cluster by
+#: ``medz1 replica create`` only. LOGIN REPLICATION, nothing else: the matrix grants it
+#: nothing (not even CONNECT), and ``pg_hba.conf`` admits it for replication connections
+#: on the unix socket alone. One connection per standby, plus one for a base backup.
+REPLICATOR = "medz1_replicator"
+REPLICATOR_SPEC = RoleSpec(
+    REPLICATOR, True, "streams WAL to reporting standbys", "replicator", RoleLimits(0, 0, 5)
+)
 MANAGED_ROLES: tuple[str, ...] = (OWNER, *LOGIN_ROLES)
 
 

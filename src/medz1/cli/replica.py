@@ -1,0 +1,136 @@
+"""``medz1 replica create | status | start | promote | remove``: reporting standbys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from medz1.cli.console import out, print_json
+from medz1.cli.context import state
+from medz1.embedded import EmbeddedServer
+from medz1.errors import UsageError
+from medz1.ops import replica as ops
+from medz1.settings import Settings
+
+app = typer.Typer(
+    help="Hot standbys of the bundled server for reporting reads (same machine only).",
+    no_args_is_help=True,
+)
+
+_DATA_DIR = typer.Option(None, "--data-dir", help="The standby's folder (default: the only one).")
+
+
+def _primary(settings: Settings) -> EmbeddedServer:
+    if not settings.embedded:
+        raise UsageError(
+            "replica commands make standbys of medz1's bundled server, and "
+            "MEDZ1_DATABASE_URL names a server medz1 did not create",
+            hint="use that server's own replication (docs/scale.md), or unset MEDZ1_DATABASE_URL",
+        )
+    return EmbeddedServer(
+        settings.data_dir, port=settings.port, start_timeout=settings.start_timeout
+    )
+
+
+def _status_dict(found: ops.ReplicaStatus) -> dict[str, object]:
+    return {
+        "data_dir": str(found.standby.data_dir),
+        "slot": found.standby.slot,
+        "port": found.standby.port,
+        "running": found.running,
+        "state": found.state,
+        "in_recovery": found.in_recovery,
+        "replay_lag_bytes": found.replay_lag_bytes,
+        "replay_lag_seconds": found.replay_lag_seconds,
+        "retained_wal_bytes": found.retained_bytes,
+    }
+
+
+def _show(found: ops.ReplicaStatus) -> None:
+    lag = "unknown"
+    if found.replay_lag_bytes is not None:
+        seconds = (
+            f"{found.replay_lag_seconds:.3f} s" if found.replay_lag_seconds is not None else "? s"
+        )
+        lag = f"{found.replay_lag_bytes} bytes, {seconds}"
+    out.print(f"standby {found.standby.data_dir}: {found.state}", markup=False)
+    if found.state != "promoted":
+        out.print(f"  replay lag: {lag}; slot {found.standby.slot}", markup=False)
+
+
+@app.command()
+def create(
+    data_dir: Path = typer.Option(..., "--data-dir", help="An empty or new folder."),
+    port: int = typer.Option(
+        None, "--port", min=1024, max=65535, help="Also listen on 127.0.0.1:PORT."
+    ),
+) -> None:
+    """Make a hot standby of the bundled server in a folder, start it, wait until it streams.
+
+    Uses pg_basebackup -R with a replication slot and the role medz1_replicator. Set
+    MEDZ1_REPORTING_STANDBY to the folder to send reporting reads there.
+    Example: medz1 replica create --data-dir ./standby
+    """
+    primary = _primary(state.settings())
+    standby = ops.create(primary, data_dir, port=port)
+    out.print(f"standby made in {standby.data_dir} (slot {standby.slot})", markup=False)
+    _show(ops.status(primary, standby))
+
+
+@app.command()
+def status(
+    data_dir: Path = typer.Option(None, "--data-dir", help="One standby (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Show each standby: state, and replay lag in bytes and seconds.
+
+    Example: medz1 replica status
+    """
+    primary = _primary(state.settings())
+    standbys = [ops.find(primary, data_dir)] if data_dir is not None else ops.registered(primary)
+    found = [ops.status(primary, s) for s in standbys]
+    if as_json:
+        print_json([_status_dict(f) for f in found])
+        return
+    if not found:
+        out.print("no standby (make one with `medz1 replica create --data-dir DIR`)")
+    for item in found:
+        _show(item)
+
+
+@app.command()
+def start(data_dir: Path = _DATA_DIR) -> None:
+    """Start a standby's server (after a reboot, for example).
+
+    Example: medz1 replica start --data-dir ./standby
+    """
+    primary = _primary(state.settings())
+    standby = ops.find(primary, data_dir)
+    out.print("started" if ops.start(standby) else "already running")
+
+
+@app.command()
+def promote(data_dir: Path = _DATA_DIR) -> None:
+    """Promote a standby to a primary of its own (failover); its slot is dropped.
+
+    Example: medz1 replica promote --data-dir ./standby
+    """
+    primary = _primary(state.settings())
+    promoted = ops.promote(primary, ops.find(primary, data_dir))
+    out.print(f"promoted: {promoted.data_dir} now accepts writes", markup=False)
+
+
+@app.command()
+def remove(
+    data_dir: Path = _DATA_DIR,
+    force: bool = typer.Option(False, "--force", help="Also delete a promoted server."),
+) -> None:
+    """Stop a standby, drop its replication slot and delete its files.
+
+    Example: medz1 replica remove --data-dir ./standby
+    """
+    primary = _primary(state.settings())
+    standby = ops.find(primary, data_dir)
+    ops.remove(primary, standby, force=force)
+    out.print(f"removed the standby in {standby.data_dir}", markup=False)
