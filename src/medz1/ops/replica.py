@@ -200,6 +200,14 @@ def _record(primary: EmbeddedServer, standby: Standby) -> None:
     _write_json(standby.data_dir / MANIFEST, asdict(standby))
 
 
+def _folder(data_dir: Path) -> Path:
+    """``data_dir`` made absolute; a path the OS cannot take (a NUL) is a usage error."""
+    try:
+        return data_dir.expanduser().resolve()
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise UsageError("--data-dir is not a usable path", hint="give a folder's path") from exc
+
+
 def find(primary: EmbeddedServer, data_dir: Path | None) -> Standby:
     """The standby in ``data_dir`` (or the only one), checked to be one medz1 made of ``primary``.
 
@@ -223,7 +231,7 @@ def find(primary: EmbeddedServer, data_dir: Path | None) -> Standby:
                 else "name one with --data-dir",
             )
         data_dir = standbys[0].data_dir
-    folder = data_dir.expanduser().resolve()
+    folder = _folder(data_dir)
     try:
         manifest = _from_json(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError) as exc:
@@ -323,13 +331,20 @@ def create(
             not stream within ``timeout`` seconds.
     """
     _require_medz1_primary(primary)
-    folder = data_dir.expanduser().resolve()
+    folder = _folder(data_dir)
     if folder == primary.data_dir or primary.data_dir in folder.parents:
         raise UsageError(
             f"{folder} lies inside the primary's data directory",
             hint="give the standby a folder of its own, outside MEDZ1_DATA_DIR",
         )
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+    try:
+        occupied = folder.exists() and (not folder.is_dir() or any(folder.iterdir()))
+    except OSError as exc:
+        raise UsageError(
+            f"{folder} cannot be read ({exc.strerror})",
+            hint="give a folder you can read and write",
+        ) from exc
+    if occupied:
         raise UsageError(
             f"{folder} is not an empty folder",
             hint="give an empty or new folder; medz1 never writes over existing files",
