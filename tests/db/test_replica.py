@@ -6,6 +6,7 @@ standbys of it with ``pg_basebackup``: seconds of work, so the module is marked 
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -17,6 +18,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from medz1.cli import context
+from medz1.cli.main import run
 from medz1.db.engine import make_engine
 from medz1.db.errors import translate
 from medz1.db.target import Target
@@ -26,6 +29,7 @@ from medz1.ops import replica
 from medz1.ops.up import up
 from medz1.provision.credentials import Policy
 from medz1.provision.policy import REPLICATOR, REPORTING
+from medz1.settings import load_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -190,3 +194,28 @@ def test_removed_standby_leaves_no_slot_and_no_files(primary: EmbeddedServer, fo
             {"s": third.slot},
         ).scalar_one()
     assert slots == 0
+
+
+def test_status_and_reporting_target_through_the_settings(
+    primary: EmbeddedServer,
+    standby: replica.Standby,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MEDZ1_DATA_DIR", str(primary.data_dir))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        run(["replica", "status", "--json"])
+    assert exited.value.code in (0, None)
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["data_dir"] == str(standby.data_dir)
+    assert shown["state"] == "streaming"
+    assert isinstance(shown["replay_lag_bytes"], int)
+    # Unset, reporting reads go to the primary; set, to the standby's socket.
+    assert context.reporting_target(load_settings()).url.query["host"] == str(
+        primary.status().socket_dir
+    )
+    monkeypatch.setenv("MEDZ1_REPORTING_STANDBY", str(standby.data_dir))
+    assert context.reporting_target(load_settings()).url.query["host"] == str(
+        standby.server().status().socket_dir
+    )
