@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from medz1.db.engine import make_engine
 from medz1.db.errors import translate
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
-from medz1.errors import DatabaseServerError
+from medz1.errors import DatabaseServerError, ServerError
 from medz1.ops import replica
 from medz1.ops.up import up
 from medz1.provision.credentials import Policy
@@ -219,3 +220,25 @@ def test_status_and_reporting_target_through_the_settings(
     assert context.reporting_target(load_settings()).url.query["host"] == str(
         standby.server().status().socket_dir
     )
+
+
+def test_failed_create_leaves_no_slot_files_or_record(
+    primary: EmbeddedServer, standby: replica.Standby, folder: Path
+) -> None:
+    before = replica.registered(primary)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # pg_basebackup copies the cluster, then the standby cannot listen on the port.
+        with pytest.raises(ServerError, match=f"port {port} is already in use"):
+            replica.create(primary, folder / "failed", port=port)
+    assert not (folder / "failed").exists()
+    assert replica.registered(primary) == before
+    with _engine(primary).connect() as conn:
+        slots = set(
+            conn.execute(
+                text("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'medz1%'")
+            ).scalars()
+        )
+    assert slots == {s.slot for s in before}

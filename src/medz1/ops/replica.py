@@ -350,6 +350,7 @@ def create(
             hint="give an empty or new folder; medz1 never writes over existing files",
         )
     _require_running(primary)
+    made_folder = not folder.exists()
     current = primary.status()
     if port is not None and current.tcp and port == current.port:
         raise UsageError(
@@ -376,6 +377,9 @@ def create(
         _wait_streaming(primary, standby, timeout)
     except BaseException:
         _undo_create(primary, standby, server)
+        if made_folder:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     return standby
 

@@ -114,6 +114,7 @@ def role_specs(limits: dict[str, RoleLimits] | None = None) -> tuple[RoleSpec, .
 
 
 LOGIN_ROLES: tuple[str, ...] = (APP, REPORTING, LOADER, AUDITOR)
+MANAGED_ROLES: tuple[str, ...] = (OWNER, *LOGIN_ROLES)
 
 #: The streaming-replication role of a reporting standby, created on the cluster by
 #: ``medz1 replica create`` only. LOGIN REPLICATION, nothing else: the matrix grants it
@@ -123,7 +124,6 @@ REPLICATOR = "medz1_replicator"
 REPLICATOR_SPEC = RoleSpec(
     REPLICATOR, True, "streams WAL to reporting standbys", "replicator", RoleLimits(0, 0, 5)
 )
-MANAGED_ROLES: tuple[str, ...] = (OWNER, *LOGIN_ROLES)
 
 
 @dataclass(frozen=True)
