@@ -242,3 +242,32 @@ def test_failed_create_leaves_no_slot_files_or_record(
             ).scalars()
         )
     assert slots == {s.slot for s in before}
+
+
+def test_standby_whose_wal_the_primary_dropped_is_reported_lost(
+    primary: EmbeddedServer, folder: Path
+) -> None:
+    fourth = replica.create(primary, folder / "lost")
+    fourth.server().stop()
+    admin = _engine(primary)
+    try:
+        with admin.connect() as conn:
+            # An operator's cap on the WAL a slot may keep (the smallest the server takes).
+            conn.execute(text("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'"))
+            conn.execute(text("SELECT pg_reload_conf()"))
+            deadline = time.monotonic() + REPLAY_DEADLINE_SECONDS
+            while replica.status(primary, fourth).state != "lost":
+                assert time.monotonic() < deadline, "the slot was never invalidated"
+                conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS w (x text)"))
+                conn.execute(
+                    text("INSERT INTO w SELECT repeat('x', 1000) FROM generate_series(1, 2000)")
+                )
+                conn.execute(text("SELECT pg_switch_wal()"))
+                conn.execute(text("CHECKPOINT"))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("ALTER SYSTEM RESET max_slot_wal_keep_size"))
+            conn.execute(text("SELECT pg_reload_conf()"))
+    assert replica.status(primary, fourth).replay_lag_bytes is None
+    replica.remove(primary, fourth)
+    assert not (folder / "lost").exists()

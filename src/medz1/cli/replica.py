@@ -55,6 +55,12 @@ def _show(found: ops.ReplicaStatus) -> None:
         )
         lag = f"{found.replay_lag_bytes} bytes, {seconds}"
     out.print(f"standby {found.standby.data_dir}: {found.state}", markup=False)
+    if found.state == "lost":
+        out.print(
+            "  the primary no longer holds the WAL it needs: run `medz1 replica remove` "
+            "and `medz1 replica create` again",
+            markup=False,
+        )
     if found.state != "promoted":
         out.print(f"  replay lag: {lag}; slot {found.standby.slot}", markup=False)
 

@@ -90,7 +90,9 @@ class ReplicaStatus:
         running: its server runs.
         state: ``streaming``, ``catchup``, ``startup``, ``backup`` (the primary's
             ``pg_stat_replication.state``), ``disconnected`` (not connected to the
-            primary), ``stopped`` or ``promoted``.
+            primary), ``stopped``, ``promoted``, or ``lost``: the primary removed WAL
+            the standby still needed (``max_slot_wal_keep_size``), so it can never catch
+            up and must be removed and made again.
         in_recovery: True while it is a standby (read-only), None when not running.
         replay_lag_bytes: WAL the primary wrote that the standby has not replayed yet
             (bytes), None when the primary cannot tell.
@@ -414,6 +416,7 @@ def _wait_streaming(primary: EmbeddedServer, standby: Standby, timeout: float) -
 
 _PRIMARY_VIEW = """
 SELECT s.active,
+       s.wal_status,
        r.state,
        pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint AS lag_bytes,
        extract(epoch FROM r.replay_lag)::float8 AS lag_seconds,
@@ -446,7 +449,9 @@ def status(primary: EmbeddedServer, standby: Standby) -> ReplicaStatus:
                 row = conn.execute(text(_PRIMARY_VIEW), {"slot": standby.slot}).one_or_none()
         finally:
             engine.dispose()
-    if not running:
+    if row is not None and row.wal_status == "lost":
+        state = "lost"
+    elif not running:
         state = "stopped"
     elif row is None or row.state is None:
         state = "disconnected"
