@@ -67,7 +67,7 @@ def test_search_by_icn_prints_json_records(patients_cli: Invoke) -> None:
 def test_search_without_a_match_says_so(patients_cli: Invoke) -> None:
     result = patients_cli("patients", "search", "zzzz")
     assert result.code == 0
-    assert "no patient matches" in result.out
+    assert "no patient matches" in result.err  # piped: stdout holds only the rows
 
 
 def test_show_renders_the_seven_sections(patients_cli: Invoke) -> None:

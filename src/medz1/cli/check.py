@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from medz1.cli.console import out, print_json
-from medz1.cli.context import policy, state, target
-from medz1.ops.check import check as run_check
+from medz1.cli.common import JSON_OPTION, cli_context
 
 
-def check(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
-) -> None:
+def check(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Check that the database matches what medz1 declares.
 
     Checks the server, the migration revision, every table, column, index and constraint
@@ -20,12 +16,23 @@ def check(
     password hashes against the argon2id floor (counts only), connection limits against
     the server's slots, sessions past their role's timeouts, the extensions, and the roles
     and grants against the declared policy. Exits 0 when all match, 5 and one line per
-    difference otherwise. Example: medz1 check
+    difference otherwise, whether the server is stopped, unreachable or reachable
+    (--json prints the same shape in every case). Example: medz1 check
     """
-    settings = state.settings()
-    report = run_check(target(settings), policy(settings))
+    from medz1.errors import ServerError
+    from medz1.ops.check import CheckReport, Finding
+    from medz1.ops.check import check as run_check
+
+    c = cli_context(ctx)
+    policy = c.policy()
+    try:
+        where = c.target()
+    except ServerError as exc:  # the embedded server is stopped: one failed finding
+        report = CheckReport([Finding("server", False, str(exc))])
+    else:
+        report = run_check(where, policy)
     if as_json:
-        print_json(
+        c.print_json(
             {
                 "ok": report.ok,
                 "findings": [
@@ -37,12 +44,11 @@ def check(
     else:
         for finding in report.findings:
             mark = "ok  " if finding.ok else "FAIL"
-            out.print(f"{mark} {finding.name}: {finding.detail}", markup=False)
+            c.print(f"{mark} {finding.name}: {finding.detail}")
             for difference in finding.differences:
-                out.print(f"     - {difference}", markup=False)
-        out.print(
-            "all checks passed" if report.ok else f"{len(report.differences)} difference(s) found",
-            markup=False,
+                c.print(f"     - {difference}")
+        c.print(
+            "all checks passed" if report.ok else f"{len(report.differences)} difference(s) found"
         )
     if not report.ok:
         raise typer.Exit(5)
