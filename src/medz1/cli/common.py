@@ -227,8 +227,9 @@ class CliContext:
 
         In a terminal, identifier columns (:attr:`Col.key`) keep their whole width and are
         never wrapped or cut; when the terminal is too narrow for them and the rest,
-        droppable columns are left out (highest :attr:`Col.drop` first), and only then are
-        long identifiers folded onto a second line, still whole. Piped or redirected, every
+        droppable columns are left out (highest :attr:`Col.drop` first), and when the
+        identifiers alone are wider than the terminal every row is printed one field per
+        line (psql's expanded display), each value whole. Piped or redirected, every
         column is printed as tab-separated text with a header line (tabs, line breaks and
         backslashes in a cell escaped as ``\\t``, ``\\n``, ``\\\\``, as PostgreSQL's COPY
         text format does).
@@ -244,6 +245,15 @@ class CliContext:
         from rich.text import Text
 
         shown = _fit(columns, rows, self.out.width)
+        if _need(columns, rows, [i for i, c in enumerate(columns) if c.key]) > self.out.width:
+            # Even the identifiers alone are wider than the terminal: one field per line
+            # (psql's expanded display), each value whole on its line.
+            label = max(len(c.name) for c in columns)
+            for number, row in enumerate(rows, start=1):
+                self.print(f"-[ RECORD {number} ]" + "-" * max(0, label - 11))
+                for col, cell in zip(columns, row, strict=True):
+                    self.print(f"{col.name.ljust(label)} | {cell}")
+            return
         table = Table(
             *(
                 Column(
@@ -292,20 +302,21 @@ def _longest(column: Col, rows: Sequence[Sequence[str]], index: int) -> int:
 _PER_COLUMN = 3
 
 
+def _need(columns: Sequence[Col], rows: Sequence[Sequence[str]], indexes: list[int]) -> int:
+    """Width a table of the ``indexes`` columns needs (key columns whole, others 12)."""
+    total = 1
+    for i in indexes:
+        longest = _longest(columns[i], rows, i)
+        total += _PER_COLUMN + (longest if columns[i].key else min(longest, 12))
+    return total
+
+
 def _fit(columns: Sequence[Col], rows: Sequence[Sequence[str]], width: int) -> list[int]:
     """Indexes of the columns to show in ``width`` characters (key columns whole)."""
     shown = list(range(len(columns)))
-
-    def need(indexes: list[int]) -> int:
-        total = 1
-        for i in indexes:
-            longest = _longest(columns[i], rows, i)
-            total += _PER_COLUMN + (longest if columns[i].key else min(longest, 12))
-        return total
-
     droppable = sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop)
     for i in droppable:
-        if need(shown) <= width:
+        if _need(columns, rows, shown) <= width:
             break
         shown.remove(i)
     return shown

@@ -45,6 +45,14 @@ def _write(path: Path, text: str) -> None:
         ) from exc
 
 
+def _unchanged(path: Path, text: str) -> bool:
+    """True when ``path`` already holds ``text`` (False when it cannot be read as text)."""
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
@@ -80,7 +88,7 @@ def dictionary(
             )
         c.nothing_to_do(f"{out_path} is up to date")
         return
-    if _read(out_path) == text:
+    if _unchanged(out_path, text):
         c.nothing_to_do(f"{out_path} is up to date")
         return
     _write(out_path, text)

@@ -114,6 +114,9 @@ _NoArgsIsHelpError: type[Exception] = getattr(
 )
 _ClickException: type[Exception] = _click.exceptions.ClickException
 
+#: Exit code of a command line interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+_INTERRUPTED = 130
+
 #: Longest part of an unexpected error's own text that is printed.
 _MAX_UNEXPECTED_TEXT = 200
 
@@ -163,10 +166,22 @@ def _driver_error(exc: BaseException) -> Medz1Error | bool | None:
     return translate(exc)
 
 
-def _usage_hint(exc: Any) -> str:
+def _usage_hint(exc: Any, args: list[str]) -> str:
+    """``see `medz1 <command> --help``` for the deepest command the arguments name."""
     ctx = getattr(exc, "ctx", None)
-    command = ctx.command_path if ctx is not None else "medz1"
-    return f"see `{command} --help`"
+    from_ctx = ctx.command_path if ctx is not None else "medz1"
+    words = ["medz1"]
+    command: Any = typer.main.get_command(app)
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            break
+        words.append(arg)
+        command = sub
+    from_args = " ".join(words)
+    return f"see `{max(from_ctx, from_args, key=len)} --help`"
 
 
 def _usage_text(exc: Any) -> str:
@@ -224,12 +239,12 @@ def run(argv: list[str] | None = None) -> None:
         state.out.print(ctx.get_help() if ctx is not None else "", markup=False)
         _exit(state, 2)
     except _UsageError as exc:
-        _print_error(state, f"{_usage_text(exc)} (hint: {_usage_hint(exc)})")
+        _print_error(state, f"{_usage_text(exc)} (hint: {_usage_hint(exc, args)})")
         _exit(state, 2)
     except typer.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):
             _print_error(state, "interrupted (hint: run the command again to finish it)")
-            _exit(state, 130)
+            _exit(state, _INTERRUPTED)
         _print_error(
             state,
             "input ended before the command had all its answers (hint: give them as "
@@ -248,6 +263,8 @@ def run(argv: list[str] | None = None) -> None:
         _unexpected(state, exc)
     finally:
         warnings.showwarning = saved_showwarning
+    if code == _INTERRUPTED:  # Typer turns Ctrl-C into this code, silently
+        _print_error(state, "interrupted (hint: run the command again to finish it)")
     _exit(state, code if isinstance(code, int) else 0)
 
 

@@ -171,7 +171,9 @@ def render(chart: Chart) -> list[RenderableType]:
 
 def _demographics(d: Demographics) -> Panel:
     lines = [
-        f"DOB {_day(d.dob)} (age {_text(d.age)})   {d.gender or d.sex or ''}   "
+        f"DOB {_day(d.dob)} (age {_text(d.age)}"
+        + (" at death" if d.deceased_flag == "Y" and d.age is not None else "")
+        + f")   {d.gender or d.sex or ''}   "
         + (f"SSN ***-**-{d.ssn_last4}" if d.ssn_last4 else ""),
         f"Station {d.primary_station or '-'} {d.primary_station_name or ''}",
         ", ".join(

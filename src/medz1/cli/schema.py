@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Schemas, tables and columns of the medz1 database.", no_args_is_help=True)
 
+#: Columns of ``schema tables``: the qualified name is never cut; the comment goes first.
+TABLE_COLUMNS = (
+    Col("table", key=True),
+    Col("est. rows", justify="right", drop=2),
+    Col("size", justify="right", drop=3),
+    Col("comment", drop=1),
+)
+
 
 @contextmanager
 def _connection(c: CliContext) -> Iterator[Connection]:
@@ -79,12 +87,7 @@ def tables(
         c.print_json([dataclasses.asdict(t) for t in found])
         return
     c.table(
-        (
-            Col("table", key=True),
-            Col("est. rows", justify="right", drop=2),
-            Col("size", justify="right", drop=3),
-            Col("comment", drop=1),
-        ),
+        TABLE_COLUMNS,
         [
             [
                 f"{t.schema}.{t.name}",
