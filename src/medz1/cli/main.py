@@ -80,10 +80,9 @@ def main(
     state = cli_context(ctx)
     state.traceback = traceback
     state.verbose = verbose
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormat(verbose=verbose))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 app.add_typer(server_cmd.app, name="server")
@@ -189,21 +188,42 @@ def _usage_text(exc: Any) -> str:
     return message[:1].lower() + message[1:] if message[:1].isupper() else message
 
 
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    """Python warnings as one ``warning: ...`` line on stderr, never a source excerpt."""
-    del filename, lineno, file, line
-    text = str(message).strip().splitlines()
-    first = text[0][:_MAX_UNEXPECTED_TEXT] if text else category.__name__
-    sys.stderr.write(
-        f"warning: {first} ({category.__name__}; hint: rerun with --traceback to see where)\n"
-    )
+def _warning_printer(state: CliContext) -> Any:
+    """A ``warnings.showwarning`` that prints one ``warning: ...`` line, never source code;
+    with ``--traceback`` it names the file and line the warning came from."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        del file, line
+        text = str(message).strip().splitlines()
+        first = text[0][:_MAX_UNEXPECTED_TEXT] if text else category.__name__
+        where = (
+            f"; from {filename}:{lineno}"
+            if state.traceback
+            else "; hint: rerun with --traceback to see where it comes from"
+        )
+        state.err.print(f"warning: {first} ({category.__name__}{where})", markup=False)
+
+    return show
+
+
+class _LogFormat(logging.Formatter):
+    """Log records as ``warning: <message>`` (``--verbose`` adds the logger's name)."""
+
+    def __init__(self, *, verbose: bool) -> None:
+        super().__init__()
+        self._verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One line: the level in lower case, the message."""
+        name = f" {record.name}" if self._verbose else ""
+        return f"{record.levelname.lower()}{name}: {record.getMessage()}"
 
 
 def warn_unknown_variables(state: CliContext) -> None:
@@ -228,7 +248,7 @@ def run(argv: list[str] | None = None) -> None:
     """
     state = CliContext()
     saved_showwarning = warnings.showwarning
-    warnings.showwarning = _show_warning
+    warnings.showwarning = _warning_printer(state)
     try:
         args = sys.argv[1:] if argv is None else list(argv)
         if not {"--version", "--help", "-h"} & set(args) and args:
