@@ -61,7 +61,15 @@ def _add_user(cli: Invoke, monkeypatch: pytest.MonkeyPatch, email: str) -> Resul
 
 
 @pytest.mark.parametrize(
-    "argv", [None, ["--version"], ["--help"], ["users", "--help"], ["server", "--help"]]
+    "argv",
+    [
+        None,
+        ["--version"],
+        ["--help"],
+        ["users", "--help"],
+        ["server", "--help"],
+        ["server", "status"],
+    ],
 )
 def test_the_command_line_starts_without_pyarrow_numpy_or_the_orm(
     argv: list[str] | None, tmp_path: Path
