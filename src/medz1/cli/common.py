@@ -139,7 +139,7 @@ class CliContext:
         from medz1.db.target import Target
         from medz1.embedded import SUPERUSER
 
-        self._install_checkpoints()
+        self.install_checkpoints()
         settings = self.settings()
         if not settings.embedded:
             return Target(url=settings.external_url(), embedded=False)
@@ -180,7 +180,9 @@ class CliContext:
         finally:
             engine.dispose()
 
-    def _install_checkpoints(self) -> None:
+    def install_checkpoints(self) -> None:
+        """Checkpoint the audit rows this process commits to the data directory's signed log
+        (S19); the key is read at the first commit that wrote audit rows. Idempotent."""
         if self._closers:
             return
         from medz1.auth import checkpoints

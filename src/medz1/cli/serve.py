@@ -97,6 +97,7 @@ def serve(
     if settings.embedded:
         c.server().start()
     _preflight(settings, host, port)
+    c.install_checkpoints()  # audit rows of an in-process worker get their checkpoints
     c.print(f"medz1 serving on http://{host}:{port} ({workers} worker(s))")
     uvicorn.run(
         "medz1.cli.serve:_factory",
