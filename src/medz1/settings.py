@@ -287,8 +287,14 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def known_variables() -> list[str]:
-    """Every ``MEDZ1_*`` environment variable medz1 reads."""
-    return sorted(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields)
+    """Every ``MEDZ1_*`` environment variable medz1 reads (field names and their aliases)."""
+    names = set()
+    for name, info in Settings.model_fields.items():
+        names.add(f"{ENV_PREFIX}{name.upper()}")
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                names.add(alias.upper())
+    return sorted(names)
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
@@ -306,10 +312,13 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
     env = os.environ if environ is None else environ
     known = known_variables()
     found = []
+    nested = Settings.model_config.get("env_nested_delimiter") or None
     for name in sorted(env):
         upper = name.upper()
         if not upper.startswith(ENV_PREFIX) or upper in known:
             continue
+        if nested and any(upper.startswith(k + nested.upper()) for k in known):
+            continue  # a field of a nested settings model
         nearest = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
         found.append((name, nearest[0] if nearest else None))
     return found
