@@ -229,8 +229,8 @@ class CliContext:
 
         In a terminal, identifier columns (:attr:`Col.key`) keep their whole width and are
         never wrapped or cut; when the terminal is too narrow for them and the rest,
-        droppable columns are left out (highest :attr:`Col.drop` first), and when the
-        identifiers alone are wider than the terminal every row is printed one field per
+        droppable columns are left out (highest :attr:`Col.drop` first), and when the rest
+        is still wider than the terminal every row is printed one field per
         line (psql's expanded display), each value whole. Piped or redirected, every
         column is printed as tab-separated text with a header line (tabs, line breaks and
         backslashes in a cell escaped as ``\\t``, ``\\n``, ``\\\\``, as PostgreSQL's COPY
@@ -247,9 +247,9 @@ class CliContext:
         from rich.text import Text
 
         shown = _fit(columns, rows, self.out.width)
-        if _need(columns, rows, [i for i, c in enumerate(columns) if c.key]) > self.out.width:
-            # Even the identifiers alone are wider than the terminal: one field per line
-            # (psql's expanded display), each value whole on its line.
+        if _need(columns, rows, shown) > self.out.width:
+            # Even without the droppable columns the identifiers would not fit whole: one
+            # field per line (psql's expanded display), each value whole on its line.
             label = max(len(c.name) for c in columns)
             for number, row in enumerate(rows, start=1):
                 self.print(f"-[ RECORD {number} ]" + "-" * max(0, label - 11))
