@@ -312,6 +312,20 @@ def test_python_warnings_print_as_one_warning_line(
     assert __file__ not in result.err
 
 
+@pytest.mark.db
+@pytest.mark.parametrize(
+    "argv",
+    [["patients", "search", "smith\udcff"], ["audit", "tail", "--event", "login\udcff"]],
+)
+def test_an_argument_that_is_not_utf8_text_is_a_usage_error(
+    cli: Invoke, database_url_env: str, argv: list[str]
+) -> None:
+    result = cli(*argv)
+    assert result.code == 2, result.err
+    assert result.err.startswith("error: an argument holds bytes that are not UTF-8 text")
+    assert "unexpected" not in result.err
+
+
 def _check_json(result: Result) -> dict[str, object]:
     assert result.code == 5, result.err
     data = json.loads(result.out)

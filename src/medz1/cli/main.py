@@ -41,7 +41,7 @@ from medz1.cli import sessions as sessions_cmd
 from medz1.cli import up as up_cmd
 from medz1.cli import users as users_cmd
 from medz1.cli.common import CliContext, cli_context
-from medz1.errors import Medz1Error
+from medz1.errors import Medz1Error, UsageError
 
 app = typer.Typer(
     name="medz1",
@@ -165,6 +165,17 @@ def _driver_error(exc: BaseException) -> Medz1Error | bool | None:
     return translate(exc)
 
 
+def _undecodable_argument(exc: BaseException) -> bool:
+    """True for an encoding error on text holding surrogate escapes: what Python makes of
+    command-line bytes that are not UTF-8, refused when sent to the database as text."""
+    for error in (exc, getattr(exc, "orig", None), exc.__cause__, exc.__context__):
+        if isinstance(error, UnicodeEncodeError):
+            bad = error.object[error.start : error.end]
+            if any(0xD800 <= ord(ch) <= 0xDFFF for ch in bad):
+                return True
+    return False
+
+
 def _usage_hint(exc: Any, args: list[str]) -> str:
     """``see `medz1 <command> --help``` for the deepest command the arguments name."""
     ctx = getattr(exc, "ctx", None)
@@ -277,6 +288,15 @@ def run(argv: list[str] | None = None) -> None:
     except Medz1Error as exc:
         _fail(state, exc)
     except Exception as exc:  # noqa: BLE001 - the outermost boundary: one line, not a stack
+        if _undecodable_argument(exc):
+            _fail(
+                state,
+                UsageError(
+                    "an argument holds bytes that are not UTF-8 text (the shell passed them "
+                    "undecoded), so it cannot be sent to the database",
+                    hint="pass the value as UTF-8 text",
+                ),
+            )
         mapped = _driver_error(exc)
         if isinstance(mapped, Medz1Error):
             _fail(state, mapped)
