@@ -24,11 +24,14 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
-from sqlalchemy.engine import URL
 
 from medz1.errors import ServerError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +189,12 @@ class EmbeddedServer:
         current = self.status()
         if not current.running or current.socket_dir is None:
             raise ServerError(
-                "the embedded PostgreSQL server is not running",
-                hint="run `medz1 server start` (or `medz1 up`)",
+                f"the embedded PostgreSQL server of data directory {self.data_dir} is not running",
+                hint="run `medz1 server start` (or `medz1 up`); to use another data "
+                "directory, set MEDZ1_DATA_DIR",
             )
+        from sqlalchemy.engine import URL  # here: `medz1 server status` never needs it
+
         return URL.create(
             "postgresql+psycopg",
             username=user,

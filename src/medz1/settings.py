@@ -1,22 +1,28 @@
 """Settings of medz1, read from ``MEDZ1_*`` environment variables.
 
-With no ``MEDZ1_DATABASE_URL`` medz1 runs its bundled PostgreSQL in ``MEDZ1_DATA_DIR``.
+With no ``MEDZ1_DATABASE_URL`` medz1 runs its bundled PostgreSQL in ``MEDZ1_DATA_DIR``;
+unset, the data directory is found the way git finds ``.git`` (:func:`find_data_dir`).
 Secrets are ``SecretStr`` and never printed; validation errors name the variable but never
 repeat its value (``hide_input_in_errors``), because the value may be a password.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import platformdirs
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from medz1.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 ENV_PREFIX = "MEDZ1_"
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -25,6 +31,33 @@ _SCHEMES = {"postgresql", "postgresql+psycopg", "postgres"}
 _PG_INT_MAX = 2_147_483_647
 #: Longer than any retention rule asks for, and far from PostgreSQL's date range.
 _MAX_RETENTION_DAYS = 36_500
+#: Name of a project's data directory, looked for in the current folder and its parents.
+DATA_DIR_NAME = ".medz1"
+
+
+def find_data_dir(start: Path | None = None) -> Path:
+    """The data directory used when ``MEDZ1_DATA_DIR`` is unset.
+
+    The nearest folder named ``.medz1`` in ``start`` (default: the current folder) or one of
+    its parents, found the way git finds ``.git``; when there is none, the per-user data
+    folder (``platformdirs.user_data_path("medz1")``, e.g. ``~/.local/share/medz1``), so a
+    command run from any folder finds the same server.
+
+    Args:
+        start: The folder to begin the walk in.
+
+    Returns:
+        An absolute path (it may not exist yet when it is the per-user folder).
+    """
+    try:
+        here = (start or Path.cwd()).resolve()
+    except OSError:  # the current folder was removed
+        return platformdirs.user_data_path("medz1")
+    for folder in (here, *here.parents):
+        candidate = folder / DATA_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    return platformdirs.user_data_path("medz1")
 
 
 class Settings(BaseSettings):
@@ -43,8 +76,9 @@ class Settings(BaseSettings):
         description="PostgreSQL URL of an existing server; unset means the embedded server.",
     )
     data_dir: Path = Field(
-        default=Path(".medz1"),
-        description="Folder for the embedded server's data, generated secrets and backups.",
+        default_factory=find_data_dir,
+        description="Folder for the embedded server's data, generated secrets and backups "
+        "(unset: the nearest .medz1 folder upwards, else the per-user data folder).",
     )
     database_name: Annotated[str, Field(description="Database created by the embedded server.")] = (
         "medz1"
@@ -166,6 +200,9 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         raw = value.get_secret_value().strip()
+        from sqlalchemy.engine import make_url  # imported here: most commands never need it
+        from sqlalchemy.exc import ArgumentError
+
         try:
             url = make_url(raw)
         except ArgumentError:
@@ -185,6 +222,18 @@ class Settings(BaseSettings):
         floor = {"argon2_time_cost": 2, "argon2_memory_kib": 19 * 1024}[str(info.field_name)]
         if value < floor and not info.data.get("argon2_allow_weak", False):
             raise ValueError(f"must be at least {floor:,} (the S1 floor of argon2id)")
+        return value
+
+    @field_validator("argon2_parallelism")
+    @classmethod
+    def _check_argon2_lanes(cls, value: int, info: ValidationInfo) -> int:
+        # argon2 needs at least 8 KiB of memory per lane (RFC 9106, section 3.1).
+        memory = info.data.get("argon2_memory_kib")
+        if isinstance(memory, int) and memory < 8 * value:
+            raise ValueError(
+                f"must be at most MEDZ1_ARGON2_MEMORY_KIB / 8 = {memory // 8} "
+                "(argon2 needs 8 KiB of memory per lane)"
+            )
         return value
 
     @field_validator("database_name")
@@ -210,6 +259,8 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "no MEDZ1_DATABASE_URL is set", hint="set it, or use the embedded server"
             )
+        from sqlalchemy.engine import make_url
+
         url = make_url(self.database_url.get_secret_value())
         return url.set(drivername="postgresql+psycopg")
 
@@ -238,3 +289,41 @@ def load_settings(**overrides: object) -> Settings:
             "invalid configuration: " + "; ".join(problems),
             hint="fix or unset the variable named above",
         ) from None
+
+
+def known_variables() -> list[str]:
+    """Every ``MEDZ1_*`` environment variable medz1 reads (field names and their aliases)."""
+    names = set()
+    for name, info in Settings.model_fields.items():
+        names.add(f"{ENV_PREFIX}{name.upper()}")
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                names.add(alias.upper())
+    return sorted(names)
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """``MEDZ1_*`` variables medz1 does not read, each with the nearest known name or None.
+
+    A misspelt variable is otherwise silently ignored (``MEDZ1_ARGON2_MEMORY=...`` leaves
+    the default in force), so the edges warn about these.
+
+    Args:
+        environ: The environment to look at (default: ``os.environ``).
+
+    Returns:
+        ``(name, nearest known name or None)`` pairs, sorted by name.
+    """
+    env = os.environ if environ is None else environ
+    known = known_variables()
+    found = []
+    nested = Settings.model_config.get("env_nested_delimiter") or None
+    for name in sorted(env):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        if nested and any(upper.startswith(k + nested.upper()) for k in known):
+            continue  # a field of a nested settings model
+        nearest = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+        found.append((name, nearest[0] if nearest else None))
+    return found

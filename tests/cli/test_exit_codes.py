@@ -106,7 +106,7 @@ def test_unexpected_error_prints_no_sql_parameters_or_detail(
     wrapped = sa_exc.ProgrammingError(
         "UPDATE auth.users SET password_hash = %(h)s", {"h": "$argon2id$SECRETHASH"}, server_error
     )
-    monkeypatch.setattr("medz1.cli.schema.admin_engine", _raise(wrapped))
+    monkeypatch.setattr("medz1.cli.common.CliContext.admin_engine", _raise(wrapped))
     result = cli("schema", "list")
     assert result.code == 1
     assert result.err.startswith("error: unexpected UndefinedTable (SQLSTATE 42P01)")
@@ -119,7 +119,7 @@ def test_driver_error_reaching_the_boundary_is_translated_by_sqlstate(
 ) -> None:
     refused = psycopg.errors.lookup("23514")("new row violates\nDETAIL:  Failing row (1, SSN)")
     monkeypatch.setattr(
-        "medz1.cli.schema.admin_engine",
+        "medz1.cli.common.CliContext.admin_engine",
         _raise(sa_exc.IntegrityError("INSERT ...", {"ssn": "078-05-1120"}, refused)),
     )
     result = cli("schema", "list")

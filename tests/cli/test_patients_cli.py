@@ -67,7 +67,7 @@ def test_search_by_icn_prints_json_records(patients_cli: Invoke) -> None:
 def test_search_without_a_match_says_so(patients_cli: Invoke) -> None:
     result = patients_cli("patients", "search", "zzzz")
     assert result.code == 0
-    assert "no patient matches" in result.out
+    assert "no patient matches" in result.err  # piped: stdout holds only the rows
 
 
 def test_show_renders_the_seven_sections(patients_cli: Invoke) -> None:
@@ -94,3 +94,45 @@ def test_show_of_an_unknown_icn_is_one_line_with_a_hint(patients_cli: Invoke) ->
     assert result.err.startswith("error: no patient with ICN ICN999999")
     assert "medz1 patients search" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_deceased_patients_age_is_labelled_as_age_at_death(
+    patients_cli: Invoke, demo_target: Target
+) -> None:
+    from sqlalchemy import text
+
+    from medz1.db.engine import make_engine
+
+    engine = make_engine(demo_target.url)
+    pick = (
+        "SELECT icn, deceased_flag, death_date FROM patient_demographics "
+        "WHERE dob IS NOT NULL AND coalesce(deceased_flag, 'N') <> 'Y' ORDER BY icn LIMIT 2"
+    )
+    try:
+        with engine.begin() as conn:
+            (icn, flag, died), (alive_icn, _, _) = conn.execute(text(pick)).all()
+            conn.execute(
+                text(
+                    "UPDATE patient_demographics SET deceased_flag = 'Y', "
+                    "death_date = CAST(dob + interval '40 years' AS date) WHERE icn = :icn"
+                ),
+                {"icn": icn},
+            )
+        try:
+            shown = patients_cli("patients", "show", icn)
+            alive = patients_cli("patients", "show", alive_icn)
+        finally:
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE patient_demographics SET deceased_flag = :flag, "
+                        "death_date = :died WHERE icn = :icn"
+                    ),
+                    {"flag": flag, "died": died, "icn": icn},
+                )
+    finally:
+        engine.dispose()
+    assert shown.code == 0, shown.err
+    assert "(age 40 at death)" in shown.out
+    assert alive.code == 0, alive.err
+    assert "at death" not in alive.out

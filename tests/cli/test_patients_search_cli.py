@@ -26,11 +26,11 @@ def test_search_with_a_small_limit_says_how_many_matched_in_all(patients_cli: In
     letter, matches = common_initial(patients_cli)
     result = patients_cli("patients", "search", letter, "--limit", "2")
     assert result.code == 0
-    assert re.search(rf"\b1-2 of {matches} matching patient", result.out)
+    assert re.search(rf"\b1-2 of {matches} matching patient", result.err)  # stdout: rows
 
 
 def test_search_past_the_last_page_still_counts_the_matches(patients_cli: Invoke) -> None:
     letter, matches = common_initial(patients_cli)
     result = patients_cli("patients", "search", letter, "--offset", "999")
     assert result.code == 0
-    assert f"{matches} patient(s) match; none past offset 999" in result.out
+    assert f"{matches} patient(s) match; none past offset 999" in result.err

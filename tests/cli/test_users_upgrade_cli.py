@@ -36,7 +36,7 @@ def test_upgrade_hashes_wraps_legacy_hashes_once_and_audits_them(
     first = users_cli("users", "upgrade-hashes")
     assert (first.code, first.out.strip()) == (0, "1 legacy hash(es) wrapped in argon2id")
     second = users_cli("users", "upgrade-hashes")
-    assert second.out.strip() == "0 legacy hash(es) wrapped in argon2id"
+    assert second.out.strip() == "nothing to do: no legacy hashes to wrap"
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT password_hash FROM auth.users")).scalar_one()
         rehashed = conn.execute(

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from medz1.cli import context
+from medz1.cli.common import CliContext
 from medz1.cli.main import run
 from medz1.db.engine import make_engine
 from medz1.db.errors import translate
@@ -30,7 +30,6 @@ from medz1.ops import replica
 from medz1.ops.up import up
 from medz1.provision.credentials import Policy
 from medz1.provision.policy import REPLICATOR, REPORTING
-from medz1.settings import load_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -213,11 +212,9 @@ def test_status_and_reporting_target_through_the_settings(
     assert shown["state"] == "streaming"
     assert isinstance(shown["replay_lag_bytes"], int)
     # Unset, reporting reads go to the primary; set, to the standby's socket.
-    assert context.reporting_target(load_settings()).url.query["host"] == str(
-        primary.status().socket_dir
-    )
+    assert CliContext().reporting_target().url.query["host"] == str(primary.status().socket_dir)
     monkeypatch.setenv("MEDZ1_REPORTING_STANDBY", str(standby.data_dir))
-    assert context.reporting_target(load_settings()).url.query["host"] == str(
+    assert CliContext().reporting_target().url.query["host"] == str(
         standby.server().status().socket_dir
     )
 

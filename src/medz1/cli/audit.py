@@ -16,19 +16,16 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import typer
-from rich.table import Table
 
-from medz1.auth import audit, checkpoints
-from medz1.auth.audit import AuditRecord
-from medz1.auth.checkpoints import CheckpointLog
-from medz1.auth.config import AuthConfig
-from medz1.cli.console import err, out, print_json
-from medz1.cli.context import state
-from medz1.cli.users import JSON_OPTION, role_session
+from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context
 from medz1.errors import CheckFailedError, UsageError
+
+if TYPE_CHECKING:
+    from medz1.auth.audit import AuditRecord
+    from medz1.auth.checkpoints import CheckpointLog
 
 app = typer.Typer(
     help="The audit trail: tail, verify the hash chain and checkpoints, checkpoint, export, "
@@ -36,21 +33,36 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+#: Columns of ``audit tail``: ids, e-mails and the reason are never cut.
+AUDIT_COLUMNS = (
+    Col("seq", justify="right"),
+    Col("time (UTC)", drop=2),
+    Col("event", key=True),
+    Col("ok"),
+    Col("user id", key=True, drop=1),
+    Col("e-mail", key=True),
+    Col("ip", drop=3),
+    Col("reason"),
+)
 
-def _table(rows: list[AuditRecord]) -> Table:
-    table = Table("seq", "time (UTC)", "event", "ok", "user id", "e-mail", "ip", "reason")
-    for row in rows:
-        table.add_row(
-            str(row.chain_seq),
-            row.event_timestamp.strftime("%Y-%m-%d %H:%M:%S") if row.event_timestamp else "-",
-            row.event_type,
-            {True: "yes", False: "no", None: "-"}[row.success],
-            str(row.user_id) if row.user_id else "-",
-            row.email or "-",
-            row.ip_address or "-",
-            row.failure_reason or "-",
-        )
-    return table
+
+def _reason(row: AuditRecord) -> str:
+    """Why: the failure reason, or the reason an administrator gave (``users disable``)."""
+    given = (row.details or {}).get("reason")
+    return row.failure_reason or (str(given) if given else "-")
+
+
+def _row(row: AuditRecord) -> list[str]:
+    return [
+        str(row.chain_seq),
+        row.event_timestamp.strftime("%Y-%m-%d %H:%M:%S") if row.event_timestamp else "-",
+        row.event_type,
+        {True: "yes", False: "no", None: "-"}[row.success],
+        str(row.user_id) if row.user_id else "-",
+        row.email or "-",
+        row.ip_address or "-",
+        _reason(row),
+    ]
 
 
 def _since(value: str | None) -> datetime | None:
@@ -68,34 +80,45 @@ def _since(value: str | None) -> datetime | None:
 
 @app.command()
 def tail(
+    ctx: typer.Context,
     lines: int = typer.Option(20, "-n", "--lines", help="How many rows (newest last)."),
-    user: str = typer.Option(None, "--user", help="Only rows of this user id."),
+    user: str = typer.Option(None, "--user", help="Only rows of this user (e-mail or user id)."),
     event: str = typer.Option(None, "--event", help="Only this event type, e.g. login_failed."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show the newest audit rows.
+    """Show the newest audit rows (tab-separated when piped; identifiers are never cut).
 
     Example: medz1 audit tail -n 50 --event login_failed
     """
-    user_id = None
-    if user is not None:
-        try:
-            user_id = uuid.UUID(user)
-        except ValueError:
-            raise UsageError(
-                "--user takes a user id", hint="see `medz1 users show EMAIL`"
-            ) from None
-    with role_session("auditor") as session:
+    from medz1.auth import audit
+
+    c = cli_context(ctx)
+    user_id = _user_id(c, user) if user is not None else None
+    with c.role_session("auditor") as session:
         rows = audit.tail(session, limit=lines, user_id=user_id, event_type=event)
     if as_json:
-        print_json([row.as_json() for row in rows])
+        c.print_json([row.as_json() for row in rows])
     else:
-        out.print(_table(rows))
+        c.table(AUDIT_COLUMNS, [_row(row) for row in rows])
 
 
-def _checkpoint_log() -> CheckpointLog | None:
+def _user_id(c: CliContext, user: str) -> uuid.UUID:
+    """The user id of ``--user``: a user id as given, an e-mail looked up as the app role."""
+    try:
+        return uuid.UUID(user)
+    except ValueError:
+        pass
+    from medz1.auth import users
+
+    with c.role_session() as session:
+        return users.resolve_user(session, ident=user).user_id
+
+
+def _checkpoint_log(c: CliContext) -> CheckpointLog | None:
     """The checkpoint log to verify against; None when no key exists and no log either."""
-    settings = state.settings()
+    from medz1.auth import checkpoints
+
+    settings = c.settings()
     log = checkpoints.log_for(settings.data_path, settings.audit_key, create_key=False)
     path = settings.data_path / checkpoints.CHECKPOINTS_FILE
     if log is None and path.exists():
@@ -108,17 +131,20 @@ def _checkpoint_log() -> CheckpointLog | None:
 
 
 @app.command()
-def verify(as_json: bool = JSON_OPTION) -> None:
+def verify(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Recompute the hash chain of every audit row and check the signed checkpoints;
     exit 5 naming the first bad row, rewind, rewrite or forged checkpoint.
 
     Example: medz1 audit verify
     """
-    log = _checkpoint_log()
-    with role_session("auditor") as session:
+    from medz1.auth import audit
+
+    c = cli_context(ctx)
+    log = _checkpoint_log(c)
+    with c.role_session("auditor") as session:
         report = audit.verify_chain(session, checkpoints=log)
     if as_json:
-        print_json(
+        c.print_json(
             {
                 "ok": report.ok,
                 "rows_checked": report.rows_checked,
@@ -140,17 +166,17 @@ def verify(as_json: bool = JSON_OPTION) -> None:
             )
         raise CheckFailedError(report.first_break.describe(), hint=hint)
     if not as_json:
-        out.print(
+        c.out.print(
             f"audit chain verified: {report.rows_checked} row(s), chain_seq "
             f"{report.anchor_seq + 1} to {report.last_seq}, {report.purged_rows} purged"
         )
         if report.checkpoints_used:
-            out.print(
+            c.out.print(
                 f"{report.checkpoints_checked} signed checkpoint(s) match, the newest at "
                 f"chain_seq {report.checkpoint_seq if report.checkpoint_seq else '-'}"
             )
         else:
-            out.print(
+            c.out.print(
                 "no audit key yet, so no signed checkpoints were checked (the first medz1 "
                 "command that writes an audit event creates both)"
             )
@@ -158,6 +184,7 @@ def verify(as_json: bool = JSON_OPTION) -> None:
 
 @app.command()
 def checkpoint(
+    ctx: typer.Context,
     new_epoch: bool = typer.Option(
         False,
         "--new-epoch",
@@ -172,8 +199,11 @@ def checkpoint(
     own INSERT) are pinned from the next checkpoint on, so run this regularly.
     Example: medz1 audit checkpoint   (e.g. hourly from cron)
     """
-    log = _checkpoint_log()
-    with role_session("auditor") as session:
+    from medz1.auth import audit, checkpoints
+
+    c = cli_context(ctx)
+    log = _checkpoint_log(c)
+    with c.role_session("auditor") as session:
         report = audit.verify_chain(session, checkpoints=None if new_epoch else log)
         if report.first_break is not None:
             raise CheckFailedError(
@@ -183,7 +213,7 @@ def checkpoint(
         newest = audit.newest_row(session)
     signed = None
     if newest is not None:
-        settings = state.settings()
+        settings = c.settings()
         log = log or checkpoints.log_for(settings.data_path, settings.audit_key, create_key=True)
         assert log is not None  # create_key=True always yields a log
         database, seq, row_hash = newest
@@ -198,11 +228,11 @@ def checkpoint(
         )
         signed = seq
     if as_json:
-        print_json({"checkpoint_seq": signed})
+        c.print_json({"checkpoint_seq": signed})
     elif signed is None:
-        out.print("no audit rows yet: nothing to checkpoint")
+        c.nothing_to_do("no audit rows yet to checkpoint")
     else:
-        out.print(f"audit trail verified; checkpoint signed at chain_seq {signed}")
+        c.print(f"audit trail verified; checkpoint signed at chain_seq {signed}")
 
 
 def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:
@@ -215,6 +245,7 @@ def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:
 
 @app.command()
 def export(
+    ctx: typer.Context,
     out_file: Path = typer.Option(None, "--out", help="Write to this file (mode 0600)."),
     since: str = typer.Option(None, "--since", help="Only rows from this UTC date or time on."),
 ) -> None:
@@ -222,9 +253,12 @@ def export(
 
     Example: medz1 audit export --since 2026-01-01 --out audit-2026.jsonl
     """
+    from medz1.auth import audit
+
+    c = cli_context(ctx)
     start = _since(since)
     if out_file is None:
-        with role_session("auditor") as session:
+        with c.role_session("auditor") as session:
             _write_lines(audit.export(session, since=start), sys.stdout)
         return
     try:  # opened before anything is read, so a path that cannot be written reads nothing
@@ -234,13 +268,14 @@ def export(
             f"cannot write {out_file}: {exc.strerror or type(exc).__name__}",
             hint="name a file in a folder you can write to",
         ) from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as handle, role_session("auditor") as session:
+    with os.fdopen(fd, "w", encoding="utf-8") as handle, c.role_session("auditor") as session:
         count = _write_lines(audit.export(session, since=start), handle)
-    err.print(f"{count} row(s) written to {out_file}", markup=False)  # stdout stays data
+    c.err.print(f"{count} row(s) written to {out_file}", markup=False)  # stdout stays data
 
 
 @app.command()
 def purge(
+    ctx: typer.Context,
     days: int = typer.Option(None, "--days", help="Keep this many days (at least 2192)."),
     yes: bool = typer.Option(False, "--yes", help="Confirm; purged rows are gone."),
     as_json: bool = JSON_OPTION,
@@ -251,14 +286,18 @@ def purge(
     """
     if not yes:
         raise UsageError("purged audit rows cannot be recovered", hint="add --yes to confirm")
+    from medz1.auth import audit
+    from medz1.auth.config import AuthConfig
+
+    c = cli_context(ctx)
     retention = (
-        days
-        if days is not None
-        else AuthConfig.from_settings(state.settings()).audit_retention_days
+        days if days is not None else AuthConfig.from_settings(c.settings()).audit_retention_days
     )
-    with role_session("auditor") as session:
+    with c.role_session("auditor") as session:
         deleted = audit.purge(session, retention_days=retention)
     if as_json:
-        print_json({"deleted": deleted, "retention_days": retention})
+        c.print_json({"deleted": deleted, "retention_days": retention})
+    elif deleted:
+        c.print(f"{deleted} audit row(s) older than {retention} days purged")
     else:
-        out.print(f"{deleted} audit row(s) older than {retention} days purged")
+        c.nothing_to_do(f"no audit rows older than {retention} days")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich import box
 from rich.progress import (
     BarColumn,
     Progress,
@@ -18,24 +18,12 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Column, Table
 from rich.text import Text
 
-from medz1.cli import console
-from medz1.cli.context import policy, state, target
-from medz1.cli.up import human_size
-from medz1.models import SCHEMAS
-from medz1.ops.backup import create as run_create
-from medz1.ops.backup import restore as run_restore
-from medz1.ops.backup import verify as run_verify
-from medz1.ops.backup.archive import (
-    BackupEntry,
-    NullReporter,
-    Reporter,
-    backups_dir,
-    list_backups,
-)
-from medz1.ops.backup.scratch import drop_unfinished, list_unfinished
+from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context, human_size
+
+if TYPE_CHECKING:
+    from medz1.ops.backup.archive import BackupEntry, Reporter
 
 app = typer.Typer(
     help="Backups of the medz1 database, whole or per schema: create, restore, verify, list.",
@@ -82,9 +70,11 @@ class _Count(ProgressColumn):
 
 
 @contextmanager
-def _progress() -> Iterator[Reporter]:
+def _progress(c: CliContext) -> Iterator[Reporter]:
     """A progress display on stderr when it is a terminal; nothing for scripts and logs."""
-    if not console.err.is_terminal:
+    from medz1.ops.backup.archive import NullReporter
+
+    if not c.err.is_terminal:
         yield NullReporter()
         return
     columns = (
@@ -94,7 +84,7 @@ def _progress() -> Iterator[Reporter]:
         _Count(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console.err) as progress:
+    with Progress(*columns, console=c.err) as progress:
         reporter = _ProgressReporter(progress)
         yield reporter
         reporter.finish()
@@ -102,6 +92,7 @@ def _progress() -> Iterator[Reporter]:
 
 @app.command()
 def create(
+    ctx: typer.Context,
     schema: list[str] | None = typer.Option(
         None, "--schema", "-s", metavar="SCHEMA", help=_SCHEMA_HELP
     ),
@@ -112,6 +103,7 @@ def create(
         metavar="DIR",
         help="New directory for the backup (default: <MEDZ1_DATA_DIR>/backups/<time>-<schemas>).",
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Back up the database into a new directory: a pg_dump archive and its manifest.
 
@@ -121,32 +113,59 @@ def create(
     \b
     Example: medz1 backup create --schema auth
     """
-    settings = state.settings()
-    where = target(settings)
-    with _progress() as reporter:
+    from medz1.ops.backup import create as run_create
+    from medz1.ops.backup.archive import backups_dir
+
+    c = cli_context(ctx)
+    where = c.target()
+    with _progress(c) as reporter:
         report = run_create(
             where,
-            root=backups_dir(settings.data_path),
+            root=backups_dir(c.settings().data_path),
             schemas=schema,
             out=out,
             reporter=reporter,
         )
     manifest = report.manifest
-    console.out.print(f"backup written: {report.path}", markup=False)
-    summary = Table("schemas", "revision", "tables", "rows", "size", "duration")
-    summary.add_row(
-        ", ".join(manifest.schemas),
-        manifest.revision,
-        str(len(manifest.tables)),
-        f"{manifest.rows:,}",
-        human_size(report.size),
-        f"{report.duration:.1f} s",
+    if as_json:
+        c.print_json(
+            {
+                "path": str(report.path),
+                "schemas": list(manifest.schemas),
+                "revision": manifest.revision,
+                "tables": len(manifest.tables),
+                "rows": manifest.rows,
+                "size": report.size,
+                "seconds": round(report.duration, 3),
+            }
+        )
+        return
+    c.print(f"backup written: {report.path}")
+    c.table(
+        (
+            Col("schemas", key=True),
+            Col("revision", key=True),
+            Col("tables", justify="right"),
+            Col("rows", justify="right"),
+            Col("size", justify="right"),
+            Col("duration", justify="right"),
+        ),
+        [
+            [
+                ", ".join(manifest.schemas),
+                manifest.revision,
+                str(len(manifest.tables)),
+                f"{manifest.rows:,}",
+                human_size(report.size),
+                f"{report.duration:.1f} s",
+            ]
+        ],
     )
-    console.out.print(summary)
 
 
 @app.command()
 def restore(
+    ctx: typer.Context,
     path: Path = typer.Argument(..., metavar="PATH", help=_PATH_HELP),
     schema: list[str] | None = typer.Option(
         None, "--schema", "-s", metavar="SCHEMA", help=_SCHEMA_HELP
@@ -172,6 +191,7 @@ def restore(
         "backup (N must be the exact count the refusal states; the restore's audit event "
         "records it). Without it such a restore is refused.",
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Restore a backup into a new database (default) or, with --replace, in place; verify it.
 
@@ -185,10 +205,12 @@ def restore(
     \b
     Example: medz1 backup restore .medz1/backups/20260101T000000Z-auth --replace
     """
-    settings = state.settings()
-    where = target(settings)
-    declared = policy(settings, generate_passwords=True)
-    with _progress() as reporter:
+    from medz1.ops.backup import restore as run_restore
+
+    c = cli_context(ctx)
+    where = c.target()
+    declared = c.policy(generate_passwords=True)
+    with _progress(c) as reporter:
         report = run_restore(
             where,
             declared,
@@ -199,21 +221,35 @@ def restore(
             discard_newer_audit_rows=discard_newer_audit_rows,
             reporter=reporter,
         )
+    if as_json:
+        c.print_json(
+            {
+                "database": report.database,
+                "replaced": report.replaced,
+                "schemas": list(report.schemas),
+                "tables": report.tables,
+                "rows": report.rows,
+                "seconds": round(report.duration, 3),
+                "roles_changed": list(report.roles_changed),
+                "differences": [],
+            }
+        )
+        return
     action = "replaced" if report.replaced else "restored"
-    console.out.print(
+    c.print(
         f"{action} {', '.join(report.schemas)} in database {report.database}: "
-        f"{report.tables} tables, {report.rows:,} rows in {report.duration:.1f} s",
-        markup=False,
+        f"{report.tables} tables, {report.rows:,} rows in {report.duration:.1f} s"
     )
     if report.roles_changed:
-        console.out.print(f"roles and owners: {len(report.roles_changed)} change(s) applied")
-    console.out.print("verified: 0 differences (row counts, content digests, ACLs, grants)")
+        c.print(f"roles and owners: {len(report.roles_changed)} change(s) applied")
+    c.print("verified: 0 differences (row counts, content digests, ACLs, grants)")
 
 
 @app.command()
 def verify(
+    ctx: typer.Context,
     path: Path = typer.Argument(..., metavar="PATH", help=_PATH_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Restore into a scratch database, compare with the manifest, drop it; exit 5 on differences.
 
@@ -222,16 +258,18 @@ def verify(
     \b
     Example: medz1 backup verify .medz1/backups/20260101T000000Z-all
     """
-    settings = state.settings()
-    where = target(settings)
-    declared = policy(settings, generate_passwords=True)
+    from medz1.ops.backup import verify as run_verify
+
+    c = cli_context(ctx)
+    where = c.target()
+    declared = c.policy(generate_passwords=True)
     if as_json:
         report = run_verify(where, declared, path)
     else:
-        with _progress() as reporter:
+        with _progress(c) as reporter:
             report = run_verify(where, declared, path, reporter=reporter)
     if as_json:
-        console.print_json(
+        c.print_json(
             {
                 "ok": not report.differences,
                 "path": str(report.path),
@@ -242,8 +280,8 @@ def verify(
         )
     else:
         for line in report.differences:
-            console.out.print(f"- {line}", markup=False)
-        console.out.print(
+            c.print(f"- {line}")
+        c.print(
             f"{len(report.differences)} difference(s)"
             if report.differences
             else f"0 differences ({report.tables} tables, {report.rows:,} rows)"
@@ -253,46 +291,55 @@ def verify(
 
 
 @app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List the backups in <MEDZ1_DATA_DIR>/backups with their manifests, oldest first.
 
     \b
     Example: medz1 backup list --json
     """
-    entries = list_backups(backups_dir(state.settings().data_path))
+    from medz1.models import SCHEMAS
+    from medz1.ops.backup.archive import backups_dir, list_backups
+
+    c = cli_context(ctx)
+    entries = list_backups(backups_dir(c.settings().data_path))
     if as_json:
-        console.print_json([_entry_json(e) for e in entries])
+        c.print_json([_entry_json(e) for e in entries])
         return
     if not entries:
-        console.out.print("no backups yet (create one with `medz1 backup create`)")
+        c.print("no backups yet (create one with `medz1 backup create`)")
         return
-    table = Table(
-        *(Column(name, no_wrap=True) for name in ("backup", "created", "schemas")),
-        *(Column(name, no_wrap=True, justify="right") for name in ("rev", "tables", "rows")),
-        Column("size", no_wrap=True, justify="right", min_width=8),
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        show_edge=False,
-    )
+    rows = []
     for entry in entries:
         m = entry.manifest
         if m is None:
-            table.add_row(entry.path.name, "-", "-", "-", "-", "-", human_size(entry.size))
+            rows.append([entry.path.name, "-", "-", "-", "-", "-", human_size(entry.size)])
             continue
-        table.add_row(
-            entry.path.name,
-            m.created_at.replace("T", " ")[:16] + "Z",
-            "all" if m.schemas == SCHEMAS else ", ".join(m.schemas),
-            m.revision,
-            str(len(m.tables)),
-            f"{m.rows:,}",
-            human_size(entry.size),
+        rows.append(
+            [
+                entry.path.name,
+                m.created_at.replace("T", " ")[:16] + "Z",
+                "all" if m.schemas == SCHEMAS else ", ".join(m.schemas),
+                m.revision,
+                str(len(m.tables)),
+                f"{m.rows:,}",
+                human_size(entry.size),
+            ]
         )
-    console.out.print(table)
+    c.table(
+        (
+            Col("backup", key=True),
+            Col("created", drop=1),
+            Col("schemas", key=True),
+            Col("rev", key=True),
+            Col("tables", justify="right", drop=2),
+            Col("rows", justify="right", drop=3),
+            Col("size", justify="right"),
+        ),
+        rows,
+    )
     for entry in entries:
         if entry.problem:
-            console.out.print(f"{entry.path.name}: {entry.problem}", markup=False)
+            c.err.print(f"{entry.path.name}: {entry.problem}", markup=False)
 
 
 def _entry_json(entry: BackupEntry) -> dict[str, object]:
@@ -314,9 +361,7 @@ def _entry_json(entry: BackupEntry) -> dict[str, object]:
 
 
 @app.command("list-restores")
-def list_restores(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
-) -> None:
+def list_restores(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List databases a restore or verify is building, or left behind when it was killed.
 
     Leftovers are dropped by the next restore, or by `medz1 backup drop-restore NAME`.
@@ -324,34 +369,55 @@ def list_restores(
     \b
     Example: medz1 backup list-restores --json
     """
-    entries = list_unfinished(target(state.settings()))
+    from medz1.ops.backup.scratch import list_unfinished
+
+    c = cli_context(ctx)
+    entries = list_unfinished(c.target())
     if as_json:
-        console.print_json([entry.as_json() for entry in entries])
+        c.print_json([entry.as_json() for entry in entries])
         return
     if not entries:
-        console.out.print("no unfinished restores")
+        c.print("no unfinished restores")
         return
-    table = Table("database", "purpose", "into", "started", "state", "size", box=box.SIMPLE_HEAD)
-    for entry in entries:
-        table.add_row(
-            entry.name,
-            entry.purpose,
-            entry.into,
-            entry.started,
-            "in progress" if entry.in_progress else "left behind",
-            human_size(entry.size),
-        )
-    console.out.print(table)
+    c.table(
+        (
+            Col("database", key=True),
+            Col("purpose"),
+            Col("into", key=True),
+            Col("started", drop=1),
+            Col("state"),
+            Col("size", justify="right", drop=2),
+        ),
+        [
+            [
+                entry.name,
+                entry.purpose,
+                entry.into,
+                entry.started,
+                "in progress" if entry.in_progress else "left behind",
+                human_size(entry.size),
+            ]
+            for entry in entries
+        ],
+    )
 
 
 @app.command("drop-restore")
 def drop_restore(
+    ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="A database listed by list-restores."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Drop a database an interrupted restore left behind (never any other database).
 
     \b
     Example: medz1 backup drop-restore medz1_restore_x__medz1_restoring_0a1b2c3d
     """
-    drop_unfinished(target(state.settings()), name)
-    console.out.print(f"dropped {name}", markup=False)
+    from medz1.ops.backup.scratch import drop_unfinished
+
+    c = cli_context(ctx)
+    drop_unfinished(c.target(), name)
+    if as_json:
+        c.print_json({"dropped": name})
+    else:
+        c.print(f"dropped {name}")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from medz1.cli.console import out, print_json
-from medz1.cli.context import policy, state, target
-from medz1.ops.check import check as run_check
-from medz1.ops.distribution import DistributionReport, citus_readiness
+from typing import TYPE_CHECKING
+
+from medz1.cli.common import JSON_OPTION, CliContext, cli_context
+
+if TYPE_CHECKING:
+    from medz1.ops.distribution import DistributionReport
 
 
 def check(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ctx: typer.Context,
+    as_json: bool = JSON_OPTION,
     citus_ready: bool = typer.Option(
         False,
         "--citus-ready",
@@ -26,19 +29,32 @@ def check(
     password hashes against the argon2id floor (counts only), connection limits against
     the server's slots, sessions past their role's timeouts, the extensions, and the roles
     and grants against the declared policy. Exits 0 when all match, 5 and one line per
-    difference otherwise. Example: medz1 check
+    difference otherwise, whether the server is stopped, unreachable or reachable
+    (--json prints the same shape in every case). Example: medz1 check
 
     With --citus-ready, lists instead every patient table, key, constraint or index that
     would keep the schema from being distributed by patient_key (exit 5 when there is one),
     and the tables that would be reference tables. Example: medz1 check --citus-ready
     """
-    settings = state.settings()
+    from medz1.errors import ServerError
+    from medz1.ops.check import CheckReport, Finding
+    from medz1.ops.check import check as run_check
+
+    c = cli_context(ctx)
     if citus_ready:
-        _print_citus(citus_readiness(target(settings)), as_json=as_json)
+        from medz1.ops.distribution import citus_readiness
+
+        _print_citus(c, citus_readiness(c.target()), as_json=as_json)
         return
-    report = run_check(target(settings), policy(settings))
+    policy = c.policy()
+    try:
+        where = c.target()
+    except ServerError as exc:  # the embedded server is stopped: one failed finding
+        report = CheckReport([Finding("server", False, str(exc))])
+    else:
+        report = run_check(where, policy)
     if as_json:
-        print_json(
+        c.print_json(
             {
                 "ok": report.ok,
                 "findings": [
@@ -50,20 +66,19 @@ def check(
     else:
         for finding in report.findings:
             mark = "ok  " if finding.ok else "FAIL"
-            out.print(f"{mark} {finding.name}: {finding.detail}", markup=False)
+            c.print(f"{mark} {finding.name}: {finding.detail}")
             for difference in finding.differences:
-                out.print(f"     - {difference}", markup=False)
-        out.print(
-            "all checks passed" if report.ok else f"{len(report.differences)} difference(s) found",
-            markup=False,
+                c.print(f"     - {difference}")
+        c.print(
+            "all checks passed" if report.ok else f"{len(report.differences)} difference(s) found"
         )
     if not report.ok:
         raise typer.Exit(5)
 
 
-def _print_citus(report: DistributionReport, *, as_json: bool) -> None:
+def _print_citus(c: CliContext, report: DistributionReport, *, as_json: bool) -> None:
     if as_json:
-        print_json(
+        c.print_json(
             {
                 "ok": report.ready,
                 "problems": list(report.problems),
@@ -74,18 +89,14 @@ def _print_citus(report: DistributionReport, *, as_json: bool) -> None:
         )
     else:
         for problem in report.problems:
-            out.print(f"not ready: {problem}", markup=False)
-        out.print(
-            f"distributed by patient_key (co-located): {', '.join(report.distributed)}",
-            markup=False,
-        )
-        out.print(f"reference tables: {', '.join(report.reference)}", markup=False)
-        out.print(f"coordinator only: {', '.join(report.coordinator)}", markup=False)
-        out.print(
+            c.print(f"not ready: {problem}")
+        c.print(f"distributed by patient_key (co-located): {', '.join(report.distributed)}")
+        c.print(f"reference tables: {', '.join(report.reference)}")
+        c.print(f"coordinator only: {', '.join(report.coordinator)}")
+        c.print(
             "ready to distribute by patient_key"
             if report.ready
-            else f"{len(report.problems)} object(s) do not include patient_key",
-            markup=False,
+            else f"{len(report.problems)} object(s) do not include patient_key"
         )
     if not report.ready:
         raise typer.Exit(5)

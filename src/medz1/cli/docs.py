@@ -6,10 +6,8 @@ from pathlib import Path
 
 import typer
 
-from medz1.cli.console import out
+from medz1.cli.common import cli_context
 from medz1.errors import CheckFailedError, UsageError
-from medz1.models import metadata
-from medz1.ops.dictionary import render
 
 app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
 
@@ -47,6 +45,14 @@ def _write(path: Path, text: str) -> None:
         ) from exc
 
 
+def _unchanged(path: Path, text: str) -> bool:
+    """True when ``path`` already holds ``text`` (False when it cannot be read as text)."""
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
@@ -55,6 +61,7 @@ def _reason(exc: Exception) -> str:
 
 @app.command()
 def dictionary(
+    ctx: typer.Context,
     out_path: Path = typer.Option(
         None, "--out", help="Write to this file (default: print to stdout)."
     ),
@@ -66,16 +73,23 @@ def dictionary(
     """
     if check and out_path is None:
         raise UsageError("--check compares a file: it needs --out", hint="add --out FILE")
+    from medz1.models import metadata
+    from medz1.ops.dictionary import render
+
+    c = cli_context(ctx)
     text = render(metadata)
     if out_path is None:
-        out.print(text, markup=False, end="")
+        c.out.print(text, markup=False, end="")
         return
     if check:
         if _read(out_path) != text:
             raise CheckFailedError(
                 f"{out_path} is stale", hint=f"run `medz1 docs dictionary --out {out_path}`"
             )
-        out.print(f"{out_path} is up to date", markup=False)
+        c.nothing_to_do(f"{out_path} is up to date")
+        return
+    if _unchanged(out_path, text):
+        c.nothing_to_do(f"{out_path} is up to date")
         return
     _write(out_path, text)
-    out.print(f"wrote {out_path}", markup=False)
+    c.print(f"wrote {out_path}")

@@ -3,50 +3,51 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from medz1.cli.console import err, out, print_json
-from medz1.cli.context import policy, state, target
-from medz1.clinical.load import LoadFile, Mode, TableLoad, load, prepare
+from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context
 from medz1.errors import UsageError
-from medz1.provision.connect import engine_for_role
+
+if TYPE_CHECKING:
+    from medz1.clinical.load import LoadFile, Mode, TableLoad
 
 
-def _summary(results: list[TableLoad]) -> Table:
-    table = Table("table", "rows", "removed", "seconds", "rows/s")
-    for r in results:
-        table.add_row(
-            r.table,
-            f"{r.rows:,}",
-            f"{r.removed:,}",
-            f"{r.seconds:.2f}",
-            f"{r.rows_per_second:,.0f}",
-        )
+def _summary(c: CliContext, results: list[TableLoad]) -> None:
+    rows = [
+        [r.table, f"{r.rows:,}", f"{r.removed:,}", f"{r.seconds:.2f}", f"{r.rows_per_second:,.0f}"]
+        for r in results
+    ]
     total_rows = sum(r.rows for r in results)
     total_seconds = sum(r.seconds for r in results)
     rate = total_rows / total_seconds if total_seconds else 0.0
-    table.add_row(
-        "total",
-        f"{total_rows:,}",
-        f"{sum(r.removed for r in results):,}",
-        f"{total_seconds:.2f}",
-        f"{rate:,.0f}",
+    rows.append(
+        [
+            "total",
+            f"{total_rows:,}",
+            f"{sum(r.removed for r in results):,}",
+            f"{total_seconds:.2f}",
+            f"{rate:,.0f}",
+        ]
     )
-    return table
+    c.table(
+        (
+            Col("table", key=True),
+            *(Col(name, justify="right") for name in ("rows", "removed", "seconds", "rows/s")),
+        ),
+        rows,
+    )
 
 
-def _load_with_progress(files: list[LoadFile], mode: Mode, prune: bool) -> list[TableLoad]:
-    settings = state.settings()
-    engine = engine_for_role(target(settings), "loader", policy(settings).passwords)
+def _load_with_progress(
+    c: CliContext, files: list[LoadFile], mode: Mode, prune: bool
+) -> list[TableLoad]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from medz1.clinical.load import load
+
+    engine = c.role_engine("loader")
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -55,7 +56,7 @@ def _load_with_progress(files: list[LoadFile], mode: Mode, prune: bool) -> list[
         TimeElapsedColumn(),
     )
     try:
-        with Progress(*columns, console=err, transient=True) as bar:
+        with Progress(*columns, console=c.err, transient=True) as bar:
             tasks = {
                 f.table.name: bar.add_task(f.table.name, total=f.rows, rate="-") for f in files
             }
@@ -78,6 +79,7 @@ def _load_with_progress(files: list[LoadFile], mode: Mode, prune: bool) -> list[
 
 
 def load_command(
+    ctx: typer.Context,
     path: Path = typer.Argument(..., help="A .parquet or .csv file, or a folder of them."),
     table: str = typer.Option(None, "--table", help="Table of a single file (default: its name)."),
     mode: str = typer.Option("replace", "--mode", help="replace (default) or upsert."),
@@ -97,7 +99,7 @@ def load_command(
         "--assume-timezone",
         help="IANA zone of times written without one (default: refuse them).",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Check data files against their tables' contract, then load them in one transaction.
 
@@ -106,6 +108,9 @@ def load_command(
     bad file refuses the whole load and nothing changes. In CSV only an unquoted empty
     field is NULL (or the --null string). Example: medz1 load ./demo-data
     """
+    from medz1.clinical.load import prepare
+
+    c = cli_context(ctx)
     if mode not in ("replace", "upsert"):
         raise UsageError(f"unknown mode {mode!r}", hint="use --mode replace or --mode upsert")
     files = prepare(
@@ -117,9 +122,9 @@ def load_command(
         assume_timezone=assume_timezone,
         allow_empty=allow_empty,
     )
-    results = _load_with_progress(files, "upsert" if mode == "upsert" else "replace", prune)
+    results = _load_with_progress(c, files, "upsert" if mode == "upsert" else "replace", prune)
     if as_json:
-        print_json(
+        c.print_json(
             [
                 {
                     "table": r.table,
@@ -131,4 +136,4 @@ def load_command(
             ]
         )
     else:
-        out.print(_summary(results))
+        _summary(c, results)

@@ -13,30 +13,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.orm import Session
 
-from medz1.cli.console import out, print_json
-from medz1.cli.context import policy, state, target
-from medz1.dal.chart import Chart, patient_chart
-from medz1.dal.labs import LabPanel, PanelResult
-from medz1.dal.patients import Demographics, Encounter, search_patients
-from medz1.dal.session import read_session
-from medz1.db.errors import translated
+from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context
 from medz1.errors import NotFoundError
-from medz1.provision.connect import engine_for_role
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from medz1.dal.chart import Chart
+    from medz1.dal.labs import LabPanel, PanelResult
+    from medz1.dal.patients import Demographics, Encounter
 
 app = typer.Typer(
     help="Find patients and show their chart (read as the application role, med_z1_user).",
     no_args_is_help=True,
 )
 
-_JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+_JSON = JSON_OPTION
+
+#: Columns of ``patients search``: the ICN is never cut.
+SEARCH_COLUMNS = (
+    Col("ICN", key=True),
+    Col("name", key=True),
+    Col("DOB", drop=2),
+    Col("age", drop=3),
+    Col("sex", drop=4),
+    Col("SSN", drop=1),
+    Col("station", drop=5),
+)
 
 #: The order a clinician reads vital signs in; other types follow alphabetically.
 VITAL_ORDER = ("BP", "P", "R", "T", "POX", "PN", "HT", "WT", "BMI")
@@ -46,10 +57,12 @@ _SEVERITY_STYLES = {"SEVERE": "bold red", "MODERATE": "yellow", "MILD": "green"}
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def _session(c: CliContext) -> Iterator[Session]:
     """A read session as the application role; the engine is disposed afterwards."""
-    settings = state.settings()
-    engine = engine_for_role(target(settings), "app", policy(settings).passwords)
+    from medz1.dal.session import read_session
+    from medz1.db.errors import translated
+
+    engine = c.role_engine("app")
     try:
         with translated(), read_session(engine) as session:
             yield session
@@ -59,6 +72,7 @@ def _session() -> Iterator[Session]:
 
 @app.command()
 def search(
+    ctx: typer.Context,
     query: str = typer.Argument(
         ..., help="A name or part of it, 'LAST, FIRST', an ICN, or the SSN's last four digits."
     ),
@@ -72,39 +86,51 @@ def search(
     Examples: medz1 patients search smi ; medz1 patients search "smith, jo" ;
     medz1 patients search ICN100001 ; medz1 patients search 1234
     """
-    with _session() as session:
+    from medz1.dal.patients import search_patients
+
+    c = cli_context(ctx)
+    with _session(c) as session:
         result = search_patients(session, query=query, limit=limit, offset=offset)
     found = result.matches
     if as_json:
-        print_json([dataclasses.asdict(p) for p in found])
-        return
+        c.print_json([dataclasses.asdict(p) for p in found])
+    else:
+        c.table(
+            SEARCH_COLUMNS,
+            [
+                [
+                    p.icn,
+                    p.name_display or "",
+                    _day(p.dob),
+                    _text(p.age),
+                    p.sex or "",
+                    f"***-**-{p.ssn_last4}" if p.ssn_last4 else "",
+                    " ".join(filter(None, (p.primary_station, p.primary_station_name))),
+                ]
+                for p in found
+            ],
+        )
+
+    # How many matched, always (on stderr when stdout is data for a script).
+    def note(text: str) -> None:
+        if as_json:
+            c.err.print(text, markup=False)
+        else:
+            c.note(text)
+
     if not found:
         if result.total:
-            out.print(f"{result.total} patient(s) match; none past offset {offset}", markup=False)
+            note(f"{result.total} patient(s) match; none past offset {offset}")
         else:
-            out.print(f"no patient matches {query!r}", markup=False)
+            note(f"no patient matches {query!r}")
         return
-    table = Table("ICN", "name", "DOB", "age", "sex", "SSN", "station")
-    for p in found:
-        table.add_row(
-            p.icn,
-            p.name_display or "",
-            _day(p.dob),
-            _text(p.age),
-            p.sex or "",
-            f"***-**-{p.ssn_last4}" if p.ssn_last4 else "",
-            " ".join(filter(None, (p.primary_station, p.primary_station_name))),
-        )
-    out.print(table)
     shown = f"{offset + 1}-{offset + len(found)} of " if len(found) < result.total else ""
-    out.print(
-        f"{shown}{result.total} matching patient(s); show one with `medz1 patients show ICN`",
-        markup=False,
-    )
+    note(f"{shown}{result.total} matching patient(s); show one with `medz1 patients show ICN`")
 
 
 @app.command()
 def show(
+    ctx: typer.Context,
     icn: str = typer.Argument(..., help="The patient's ICN, e.g. ICN100001."),
     as_json: bool = _JSON,
 ) -> None:
@@ -113,7 +139,10 @@ def show(
 
     Example: medz1 patients show ICN100001
     """
-    with _session() as session:
+    from medz1.dal.chart import patient_chart
+
+    c = cli_context(ctx)
+    with _session(c) as session:
         chart = patient_chart(session, patient_key=icn.strip().upper())
     if chart is None:
         raise NotFoundError(
@@ -121,10 +150,10 @@ def show(
             hint="find the ICN with `medz1 patients search LASTNAME`",
         )
     if as_json:
-        print_json(dataclasses.asdict(chart))
+        c.print_json(dataclasses.asdict(chart))
         return
     for section in render(chart):
-        out.print(section)
+        c.out.print(section)
 
 
 def render(chart: Chart) -> list[RenderableType]:
@@ -142,7 +171,9 @@ def render(chart: Chart) -> list[RenderableType]:
 
 def _demographics(d: Demographics) -> Panel:
     lines = [
-        f"DOB {_day(d.dob)} (age {_text(d.age)})   {d.gender or d.sex or ''}   "
+        f"DOB {_day(d.dob)} (age {_text(d.age)}"
+        + (" at death" if d.deceased_flag == "Y" and d.age is not None else "")
+        + f")   {d.gender or d.sex or ''}   "
         + (f"SSN ***-**-{d.ssn_last4}" if d.ssn_last4 else ""),
         f"Station {d.primary_station or '-'} {d.primary_station_name or ''}",
         ", ".join(

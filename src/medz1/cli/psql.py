@@ -7,14 +7,42 @@ import shutil
 
 import typer
 
-from medz1.cli.context import policy, reporting_target, state, target
-from medz1.embedded import binary
+from medz1.cli.common import cli_context
 from medz1.errors import UsageError
-from medz1.provision.connect import resolve_role
-from medz1.provision.policy import OWNER, REPORTING
+
+
+def login_aliases() -> dict[str, str]:
+    """The roles ``psql --role`` takes: alias to role name, login roles only (not the owner)."""
+    from medz1.provision.policy import OWNER, ROLE_ALIASES
+
+    return {alias: name for alias, name in ROLE_ALIASES.items() if name != OWNER}
+
+
+def _login_role(role: str) -> str:
+    """The login role named by ``role`` (alias or full name).
+
+    Raises:
+        UsageError: ``role`` is the owner (it cannot log in) or not a medz1 role; the hint
+            lists only roles that ``--role`` accepts.
+    """
+    from medz1.provision.policy import OWNER, ROLE_ALIASES
+
+    aliases = login_aliases()
+    hint = "use one of " + ", ".join(f"{a} ({r})" for a, r in aliases.items())
+    if role in aliases:
+        return aliases[role]
+    if role in aliases.values():
+        return role
+    if role in (OWNER, "owner") or ROLE_ALIASES.get(role) == OWNER:
+        raise UsageError(
+            f"{OWNER} cannot log in",
+            hint="leave out --role to connect as the administrator, or " + hint,
+        )
+    raise UsageError(f"unknown role {role!r}", hint=hint)
 
 
 def psql(
+    ctx: typer.Context,
     role: str = typer.Option(
         None, "--role", help="Connect as a medz1 role: app, reporting, loader or auditor."
     ),
@@ -24,19 +52,17 @@ def psql(
 
     Example: medz1 psql -- -c 'select count(*) from patient_demographics'
     """
-    settings = state.settings()
-    where = target(settings)
+    from medz1.embedded import binary
+
+    c = cli_context(ctx)
+    name = _login_role(role) if role is not None else None  # refused before connecting
+    from medz1.provision.policy import REPORTING
+
+    # reporting reads go to the standby when one is configured (MEDZ1_REPORTING_STANDBY)
+    where = c.reporting_target() if name == REPORTING else c.target()
     url = where.url
-    if role is not None:
-        name = resolve_role(role)
-        if name == REPORTING:  # reporting reads go to the standby when one is configured
-            where = reporting_target(settings)
-            url = where.url
-        if name == OWNER:
-            raise UsageError(
-                f"{OWNER} cannot log in", hint="leave out --role to connect as the administrator"
-            )
-        password = policy(settings).passwords.get(name)
+    if name is not None:
+        password = c.policy().passwords.get(name)
         if password is None:
             raise UsageError(f"no password is known for {name}", hint="run `medz1 up` first")
         url = url.set(username=name, password=password.get_secret_value())
@@ -54,4 +80,5 @@ def psql(
             "PGDATABASE": str(url.database),
         }
     )
+    c.close()
     os.execve(executable, [executable, *(args or [])], env)  # noqa: S606 - replaces this process

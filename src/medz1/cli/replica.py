@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
-from medz1.cli.console import out, print_json
-from medz1.cli.context import state
-from medz1.embedded import EmbeddedServer
+from typing import TYPE_CHECKING
+
+from medz1.cli.common import JSON_OPTION, CliContext, cli_context
 from medz1.errors import UsageError
-from medz1.ops import replica as ops
-from medz1.settings import Settings
+
+if TYPE_CHECKING:
+    from medz1.embedded import EmbeddedServer
+    from medz1.ops.replica import ReplicaStatus
 
 app = typer.Typer(
     help="Hot standbys of the bundled server for reporting reads (same machine only).",
@@ -21,19 +23,17 @@ app = typer.Typer(
 _DATA_DIR = typer.Option(None, "--data-dir", help="The standby's folder (default: the only one).")
 
 
-def _primary(settings: Settings) -> EmbeddedServer:
-    if not settings.embedded:
+def _primary(c: CliContext) -> EmbeddedServer:
+    if not c.settings().embedded:
         raise UsageError(
             "replica commands make standbys of medz1's bundled server, and "
             "MEDZ1_DATABASE_URL names a server medz1 did not create",
             hint="use that server's own replication (docs/scale.md), or unset MEDZ1_DATABASE_URL",
         )
-    return EmbeddedServer(
-        settings.data_dir, port=settings.port, start_timeout=settings.start_timeout
-    )
+    return c.server()
 
 
-def _status_dict(found: ops.ReplicaStatus) -> dict[str, object]:
+def _status_dict(found: ReplicaStatus) -> dict[str, object]:
     return {
         "data_dir": str(found.standby.data_dir),
         "slot": found.standby.slot,
@@ -47,26 +47,26 @@ def _status_dict(found: ops.ReplicaStatus) -> dict[str, object]:
     }
 
 
-def _show(found: ops.ReplicaStatus) -> None:
+def _show(c: CliContext, found: ReplicaStatus) -> None:
     lag = "unknown"
     if found.replay_lag_bytes is not None:
         seconds = (
             f"{found.replay_lag_seconds:.3f} s" if found.replay_lag_seconds is not None else "? s"
         )
         lag = f"{found.replay_lag_bytes} bytes, {seconds}"
-    out.print(f"standby {found.standby.data_dir}: {found.state}", markup=False)
+    c.print(f"standby {found.standby.data_dir}: {found.state}")
     if found.state == "lost":
-        out.print(
+        c.print(
             "  the primary no longer holds the WAL it needs: run `medz1 replica remove` "
-            "and `medz1 replica create` again",
-            markup=False,
+            "and `medz1 replica create` again"
         )
     if found.state != "promoted":
-        out.print(f"  replay lag: {lag}; slot {found.standby.slot}", markup=False)
+        c.print(f"  replay lag: {lag}; slot {found.standby.slot}")
 
 
 @app.command()
 def create(
+    ctx: typer.Context,
     data_dir: Path = typer.Option(..., "--data-dir", help="An empty or new folder."),
     port: int = typer.Option(
         None, "--port", min=1024, max=65535, help="Also listen on 127.0.0.1:PORT."
@@ -78,57 +78,71 @@ def create(
     MEDZ1_REPORTING_STANDBY to the folder to send reporting reads there.
     Example: medz1 replica create --data-dir ./standby
     """
-    primary = _primary(state.settings())
+    from medz1.ops import replica as ops
+
+    c = cli_context(ctx)
+    primary = _primary(c)
     standby = ops.create(primary, data_dir, port=port)
-    out.print(f"standby made in {standby.data_dir} (slot {standby.slot})", markup=False)
-    _show(ops.status(primary, standby))
+    c.print(f"standby made in {standby.data_dir} (slot {standby.slot})")
+    _show(c, ops.status(primary, standby))
 
 
 @app.command()
 def status(
+    ctx: typer.Context,
     data_dir: Path = typer.Option(None, "--data-dir", help="One standby (default: all)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Show each standby: state, and replay lag in bytes and seconds.
 
     Example: medz1 replica status
     """
-    primary = _primary(state.settings())
+    from medz1.ops import replica as ops
+
+    c = cli_context(ctx)
+    primary = _primary(c)
     standbys = [ops.find(primary, data_dir)] if data_dir is not None else ops.registered(primary)
     found = [ops.status(primary, s) for s in standbys]
     if as_json:
-        print_json([_status_dict(f) for f in found])
+        c.print_json([_status_dict(f) for f in found])
         return
     if not found:
-        out.print("no standby (make one with `medz1 replica create --data-dir DIR`)")
+        c.print("no standby (make one with `medz1 replica create --data-dir DIR`)")
     for item in found:
-        _show(item)
+        _show(c, item)
 
 
 @app.command()
-def start(data_dir: Path = _DATA_DIR) -> None:
+def start(ctx: typer.Context, data_dir: Path = _DATA_DIR) -> None:
     """Start a standby's server (after a reboot, for example).
 
     Example: medz1 replica start --data-dir ./standby
     """
-    primary = _primary(state.settings())
+    from medz1.ops import replica as ops
+
+    c = cli_context(ctx)
+    primary = _primary(c)
     standby = ops.find(primary, data_dir)
-    out.print("started" if ops.start(standby) else "already running")
+    c.print("started" if ops.start(standby) else "already running")
 
 
 @app.command()
-def promote(data_dir: Path = _DATA_DIR) -> None:
+def promote(ctx: typer.Context, data_dir: Path = _DATA_DIR) -> None:
     """Promote a standby to a primary of its own (failover); its slot is dropped.
 
     Example: medz1 replica promote --data-dir ./standby
     """
-    primary = _primary(state.settings())
+    from medz1.ops import replica as ops
+
+    c = cli_context(ctx)
+    primary = _primary(c)
     promoted = ops.promote(primary, ops.find(primary, data_dir))
-    out.print(f"promoted: {promoted.data_dir} now accepts writes", markup=False)
+    c.print(f"promoted: {promoted.data_dir} now accepts writes")
 
 
 @app.command()
 def remove(
+    ctx: typer.Context,
     data_dir: Path = _DATA_DIR,
     force: bool = typer.Option(False, "--force", help="Also delete a promoted server."),
 ) -> None:
@@ -136,7 +150,10 @@ def remove(
 
     Example: medz1 replica remove --data-dir ./standby
     """
-    primary = _primary(state.settings())
+    from medz1.ops import replica as ops
+
+    c = cli_context(ctx)
+    primary = _primary(c)
     standby = ops.find(primary, data_dir)
     ops.remove(primary, standby, force=force)
-    out.print(f"removed the standby in {standby.data_dir}", markup=False)
+    c.print(f"removed the standby in {standby.data_dir}")

@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import text
 
-from medz1.cli.console import out
-from medz1.cli.context import server, state
-from medz1.db.errors import translated
+from medz1.cli.common import cli_context
 from medz1.errors import ServerError, UsageError
-from medz1.settings import Settings
+
+if TYPE_CHECKING:
+    from medz1.settings import Settings
 
 
 def _log_to_stderr() -> None:
@@ -63,7 +63,10 @@ def _preflight(settings: Settings, host: str, port: int) -> None:
             f"--host {host!r} is not an address or host name",
             hint="for example --host 127.0.0.1 or --host localhost",
         ) from exc
+    from sqlalchemy import text
+
     from medz1.api.app import open_service
+    from medz1.db.errors import translated
 
     service = open_service(settings)
     try:
@@ -74,6 +77,7 @@ def _preflight(settings: Settings, host: str, port: int) -> None:
 
 
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes."),
@@ -88,11 +92,13 @@ def serve(
         raise UsageError(
             "the web service needs the api extra", hint="pip install 'medz1[api]'"
         ) from None
-    settings = state.settings()
+    c = cli_context(ctx)
+    settings = c.settings()
     if settings.embedded:
-        server(settings).start()
+        c.server().start()
     _preflight(settings, host, port)
-    out.print(f"medz1 serving on http://{host}:{port} ({workers} worker(s))", markup=False)
+    c.install_checkpoints()  # audit rows of an in-process worker get their checkpoints
+    c.print(f"medz1 serving on http://{host}:{port} ({workers} worker(s))")
     uvicorn.run(
         "medz1.cli.serve:_factory",
         factory=True,

@@ -1,63 +1,97 @@
-"""``medz1 up`` and ``medz1 down``."""
+"""``medz1 up`` and ``medz1 down``: the CLI renders what :mod:`medz1.ops.up` and
+:func:`medz1.ops.demo.add_demo` did."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
 import typer
-from rich.table import Table
 
-from medz1.auth.config import hasher_from_settings
-from medz1.cli.console import out
-from medz1.cli.context import server, state, target
-from medz1.db.engine import make_engine
-from medz1.db.errors import translated
-from medz1.db.target import Target
-from medz1.ops.database import existing_roles
-from medz1.ops.demo import DEMO_PATIENTS, create_demo_clinicians, load_demo
-from medz1.ops.schema_info import SchemaSummary, list_schemas
-from medz1.ops.up import UpReport
-from medz1.ops.up import up as run_up
-from medz1.provision.credentials import Policy, policy_from_settings
-from medz1.provision.policy import LOGIN_ROLES
+from medz1.cli.common import JSON_OPTION, SCHEMA_COLUMNS, Col, cli_context, schema_rows
+
+if TYPE_CHECKING:
+    from medz1.cli.common import CliContext
+    from medz1.ops.demo import DemoOutcome
+    from medz1.ops.up import UpReport
 
 
-def human_size(size: int) -> str:
-    """Bytes as a short human-readable size (kB, MB, GB)."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # pragma: no cover
-
-
-def schemas_table(schemas: list[SchemaSummary]) -> Table:
-    """A rich table of schema summaries."""
-    table = Table("schema", "tables", "est. rows", "size", title=None)
-    for s in schemas:
-        table.add_row(s.name, str(s.tables), f"{s.estimated_rows:,}", human_size(s.size_bytes))
-    return table
-
-
-def _print_report(report: UpReport) -> None:
-    out.print(
-        f"database {report.database}: " + ("created" if report.database_created else "exists")
-    )
+def _print_report(c: CliContext, report: UpReport) -> None:
+    c.print(f"database {report.database}: " + ("created" if report.database_created else "exists"))
     if report.extensions_installed:
-        out.print("extensions installed: " + ", ".join(report.extensions_installed))
+        c.print("extensions installed: " + ", ".join(report.extensions_installed))
     if report.roles_repaired:
-        out.print(f"roles: {len(report.roles_repaired)} change(s) applied")
+        c.print(f"roles: {len(report.roles_repaired)} change(s) applied")
     migration = report.migration
     if migration.changed:
-        out.print(f"migrations: {migration.before or 'empty'} -> {migration.after}")
+        c.print(f"migrations: {migration.before or 'empty'} -> {migration.after}")
     else:
-        out.print(f"migrations: at {migration.after} (newest)")
+        c.print(f"migrations: at {migration.after} (newest)")
     if report.grants_repaired:
-        out.print(f"grants: {len(report.grants_repaired)} change(s) applied")
+        c.print(f"grants: {len(report.grants_repaired)} change(s) applied")
     else:
-        out.print("grants: as declared")
+        c.print("grants: as declared")
+
+
+def _print_demo(c: CliContext, outcome: DemoOutcome) -> None:
+    from medz1.ops.demo import DEMO_PATIENTS
+
+    loaded = outcome.data
+    if not loaded.loads:
+        c.print(f"demo data: already present ({loaded.patients_before:,} patients)")
+    else:
+        rows = sum(r.rows for r in loaded.loads)
+        seconds = sum(r.seconds for r in loaded.loads)
+        c.print(f"demo data: {DEMO_PATIENTS} patients, {rows:,} rows loaded in {seconds:.1f} s")
+    if outcome.clinicians:
+        c.table(
+            (
+                Col("demo clinician", key=True),
+                Col("home station"),
+                Col("password (shown once)", key=True),
+            ),
+            [[u.email, str(u.home_site_sta3n), u.password] for u in outcome.clinicians],
+        )
+    else:
+        c.print("demo clinicians: already present")
+
+
+def _as_json(
+    report: UpReport, outcome: DemoOutcome | None, server: dict[str, Any] | None, changed: bool
+) -> dict[str, Any]:
+    schemas = outcome.schemas if outcome is not None else report.schemas
+    data: dict[str, Any] = {
+        "changed": changed,
+        "server": server,
+        "database": report.database,
+        "database_created": report.database_created,
+        "adopted": report.adopted,
+        "extensions_installed": report.extensions_installed,
+        "roles_repaired": report.roles_repaired,
+        "migration": {
+            "before": report.migration.before,
+            "after": report.migration.after,
+            "changed": report.migration.changed,
+        },
+        "grants_repaired": report.grants_repaired,
+        "schemas": [dataclasses.asdict(s) for s in schemas],
+        "demo": None,
+    }
+    if outcome is not None:
+        data["demo"] = {
+            "patients_before": outcome.data.patients_before,
+            "rows_loaded": sum(r.rows for r in outcome.data.loads),
+            # Shown once, as in the table: the only copy of these passwords.
+            "clinicians_created": [
+                {"email": u.email, "home_site_sta3n": u.home_site_sta3n, "password": u.password}
+                for u in outcome.clinicians
+            ],
+        }
+    return data
 
 
 def up(
+    ctx: typer.Context,
     demo: bool = typer.Option(
         False, "--demo", help="Also load ~100 synthetic demo patients and demo clinicians."
     ),
@@ -67,6 +101,7 @@ def up(
         help="Use a database that holds other applications' objects: medz1 will take "
         "ownership of its own schemas only and revoke PUBLIC's CONNECT on the database.",
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Start the server if needed, create the database, roles, schema and grants.
 
@@ -77,84 +112,78 @@ def up(
     The password of an existing role is never changed (`grants apply --rotate-passwords`).
     Example: medz1 up --demo
     """
-    settings = state.settings()
+    from medz1.ops.database import existing_roles
+    from medz1.ops.up import up as run_up
+    from medz1.provision.credentials import policy_from_settings
+    from medz1.provision.policy import LOGIN_ROLES
+
+    c = cli_context(ctx)
+    settings = c.settings()
     server_started = False
+    server: dict[str, Any] | None = None
     if settings.embedded:
-        status, server_started = server(settings).start()
-        out.print(
-            ("server: started" if server_started else "server: already running")
-            + f" (PostgreSQL {status.version}, {status.socket_dir})"
-        )
-    where = target(settings)
-    if not where.embedded:
-        out.print(f"server: {where.describe()}")
+        status, server_started = c.server().start()
+        server = {
+            "started": server_started,
+            "postgresql_version": status.version,
+            "socket_dir": str(status.socket_dir),
+            "data_dir": str(status.data_dir),
+        }
+        if not as_json:
+            c.print(
+                ("server: started" if server_started else "server: already running")
+                + f" (PostgreSQL {status.version}, {status.socket_dir}, "
+                f"data directory {status.data_dir})"
+            )
+    where = c.target()
+    if not where.embedded and not as_json:
+        c.print(f"server: {where.describe()}")
     declared = policy_from_settings(
-        settings,
-        generate_passwords=True,
-        existing_roles=existing_roles(where, LOGIN_ROLES),
+        settings, generate_passwords=True, existing_roles=existing_roles(where, LOGIN_ROLES)
     )
     report = run_up(where, declared, adopt=adopt_database)
+    outcome = None
+    if demo:
+        from medz1.auth.config import hasher_from_settings
+        from medz1.ops.demo import add_demo
+
+        outcome = add_demo(where, declared, hasher=hasher_from_settings(settings))
+    changed = report.changed or server_started or (outcome is not None and outcome.changed)
+    if as_json:
+        c.print_json(_as_json(report, outcome, server, changed))
+        return
     if report.adopted:
-        out.print(
+        c.print(
             f"database {report.database}: adopted; it holds other applications' objects, "
             "which medz1 leaves as they are (only its own schemas and objects are managed; "
             "PUBLIC's CONNECT on the database is revoked)"
         )
-    _print_report(report)
-    changed = report.changed or server_started
-    schemas = report.schemas
-    if demo:
-        changed = _demo(where, declared) or changed
-        schemas = _schemas(where)  # again, now that the demo rows are there
-    out.print(schemas_table(schemas))
+    _print_report(c, report)
+    if outcome is not None:
+        _print_demo(c, outcome)
+    c.table(SCHEMA_COLUMNS, schema_rows(outcome.schemas if outcome else report.schemas))
     if changed:
-        out.print("medz1 is up.")
+        c.print("medz1 is up.")
     else:
-        out.print("nothing to do: everything was already up to date.")
+        c.nothing_to_do("everything was already up to date")
     if demo:
-        out.print(
+        c.print(
             "next: `medz1 serve`, then open http://127.0.0.1:8000 and log in as a demo "
             "clinician (needs the api extra: pip install '.[api]')"
         )
 
 
-def _schemas(where: Target) -> list[SchemaSummary]:
-    engine = make_engine(where.url)
-    try:
-        with translated(), engine.connect() as conn:
-            return list_schemas(conn)
-    finally:
-        engine.dispose()
-
-
-def _demo(where: Target, declared: Policy) -> bool:
-    """Load demo data into an empty database; return True when something was loaded."""
-    loaded = load_demo(where, declared)
-    changed = bool(loaded.loads)
-    if not loaded.loads:
-        out.print(f"demo data: already present ({loaded.patients_before:,} patients)")
-    else:
-        rows = sum(r.rows for r in loaded.loads)
-        seconds = sum(r.seconds for r in loaded.loads)
-        out.print(f"demo data: {DEMO_PATIENTS} patients, {rows:,} rows loaded in {seconds:.1f} s")
-    clinicians = create_demo_clinicians(
-        where, declared, hasher=hasher_from_settings(state.settings())
-    )
-    if clinicians:
-        table = Table("demo clinician", "home station", "password (shown once)")
-        for user in clinicians:
-            table.add_row(user.email, str(user.home_site_sta3n), user.password)
-        out.print(table)
-        changed = True
-    else:
-        out.print("demo clinicians: already present")
-    return changed
-
-
-def down() -> None:
+def down(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Stop the embedded server (data is kept; `medz1 up` starts it again).
 
     Example: medz1 down
     """
-    stopped = server(state.settings()).stop()
-    out.print("server stopped" if stopped else "server was not running")
+    c = cli_context(ctx)
+    embedded = c.server()
+    stopped = embedded.stop()
+    if as_json:
+        c.print_json({"stopped": stopped, "data_dir": str(embedded.data_dir)})
+    elif stopped:
+        c.print(f"server stopped (data directory {embedded.data_dir})")
+    else:
+        c.nothing_to_do(f"the server was not running (data directory {embedded.data_dir})")

@@ -9,263 +9,232 @@ never taken from the command line, where ``ps`` and shell history would keep the
 
 from __future__ import annotations
 
-import getpass
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
-from medz1.auth import users
-from medz1.auth.config import AuthConfig, hasher_from_settings
-from medz1.auth.records import UserRecord
-from medz1.cli.console import out, print_json
-from medz1.cli.context import policy, state, target
-from medz1.db.engine import unit_of_work
-from medz1.db.errors import translated
+from medz1.cli.common import (
+    JSON_OPTION,
+    PASSWORD_STDIN_OPTION,
+    USER_ARGUMENT,
+    CliContext,
+    Col,
+    actor,
+    cli_context,
+    now,
+    read_password,
+)
 from medz1.errors import UsageError
-from medz1.provision.connect import engine_for_role
+
+if TYPE_CHECKING:
+    from medz1.auth.records import UserRecord
 
 app = typer.Typer(
     help="Clinician accounts: add, list, show, disable, enable, unlock, set-password, delete,\n    upgrade-hashes.",
     no_args_is_help=True,
 )
 
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
-_STDIN_OPTION = typer.Option(
-    False, "--password-stdin", help="Read the password from the first line of stdin."
+#: Columns of ``users list``: the e-mail is never cut; the name goes first when narrow.
+USER_COLUMNS = (
+    Col("email", key=True),
+    Col("name", drop=3),
+    Col("station", drop=1),
+    Col("active"),
+    Col("locked"),
+    Col("last login (UTC)", drop=2),
 )
-_USER_ARGUMENT = typer.Argument(..., help="The user's e-mail address or user id.")
 
 
-def role_engine(role: str) -> Engine:
-    """An engine of ``role`` (``app`` or ``auditor``) on the configured medz1 database."""
-    settings = state.settings()
-    return engine_for_role(target(settings), role, policy(settings).passwords)
+def _user_row(user: UserRecord) -> list[str]:
+    return [
+        user.email,
+        user.display_name,
+        str(user.home_site_sta3n or "-"),
+        "yes" if user.is_active else f"no ({user.disabled_reason or '-'})",
+        "yes" if user.locked_at(now()) else "no",
+        user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never",
+    ]
 
 
-@contextmanager
-def role_session(role: str = "app") -> Iterator[Session]:
-    """One transaction as ``role``, committed at the end; driver errors become typed ones."""
-    engine = role_engine(role)
-    try:
-        with translated(), unit_of_work(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def actor() -> str:
-    """Who runs the command, for audit rows: ``cli:<OS user>``."""
-    try:
-        return f"cli:{getpass.getuser()}"[:100]
-    except (OSError, KeyError):
-        return "cli"
-
-
-def now() -> datetime:
-    """The current time in UTC."""
-    return datetime.now(UTC)
-
-
-def read_password(from_stdin: bool) -> str:
-    """A new password: the first line of stdin, or asked for twice without echo.
-
-    Raises:
-        UsageError: stdin is empty or unreadable, or there is no terminal to prompt on
-            (a script or a pipe: the hint names ``--password-stdin``).
-    """
-    if from_stdin:
-        try:
-            line = sys.stdin.readline() if sys.stdin is not None else ""
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise UsageError(
-                "cannot read the password from stdin",
-                hint="pipe it in as UTF-8 text: printf '%s\\n' \"$PW\" | medz1 ...",
-            ) from exc
-        password = line.removesuffix("\n").removesuffix("\r")
-        if not password:
-            raise UsageError(
-                "no password on stdin", hint="pipe it in: printf '%s\\n' \"$PW\" | medz1 ..."
-            )
-        return password
-    if not _interactive():
-        raise UsageError(
-            "no terminal to ask for the password on",
-            hint="use --password-stdin: printf '%s\\n' \"$PW\" | medz1 ...",
-        )
-    try:
-        return str(typer.prompt("New password", hide_input=True, confirmation_prompt=True))
-    except typer.Abort as exc:
-        raise UsageError(
-            "no password was given (input ended or was interrupted)",
-            hint="type it twice at the prompt, or use --password-stdin",
-        ) from exc
-
-
-def _interactive() -> bool:
-    """True when stdin is a terminal, so a hidden prompt can be answered."""
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (OSError, ValueError):  # closed or replaced streams
-        return False
-
-
-def _users_table(found: list[UserRecord]) -> Table:
-    table = Table("email", "name", "station", "active", "locked", "last login (UTC)")
-    for user in found:
-        table.add_row(
-            user.email,
-            user.display_name,
-            str(user.home_site_sta3n or "-"),
-            "yes" if user.is_active else f"no ({user.disabled_reason or '-'})",
-            "yes" if user.locked_at(now()) else "no",
-            user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never",
-        )
-    return table
-
-
-def _print_user(user: UserRecord, as_json: bool, verb: str) -> None:
+def _print_user(c: CliContext, user: UserRecord, as_json: bool, verb: str) -> None:
     if as_json:
-        print_json(user.as_json())
+        c.print_json(user.as_json())
     else:
-        out.print(f"{verb}: {user.email} ({user.user_id})", markup=False)
+        c.print(f"{verb}: {user.email} ({user.user_id})")
 
 
 @app.command()
 def add(
+    ctx: typer.Context,
     email: str = typer.Argument(..., help="Login e-mail address (stored in lower case)."),
     name: str = typer.Option(None, "--name", help="Display name (default: first and last)."),
     first: str = typer.Option(None, "--first", help="First name."),
     last: str = typer.Option(None, "--last", help="Last name."),
     station: int = typer.Option(None, "--station", help="Home VA station number (sta3n)."),
-    password_stdin: bool = _STDIN_OPTION,
+    password_stdin: bool = PASSWORD_STDIN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a user; the password is asked for twice (15 to 128 characters).
 
     Example: medz1 users add greg.house@va.gov --first Gregory --last House --station 508
     """
+    from medz1.auth import users
+    from medz1.auth.config import hasher_from_settings
+
+    c = cli_context(ctx)
     new = users.NewUser(
         email=email, display_name=name, first_name=first, last_name=last, home_site_sta3n=station
     )
+    hasher = hasher_from_settings(c.settings())  # bad MEDZ1_ARGON2_* refused before asking
     password = read_password(password_stdin)
-    hasher = hasher_from_settings(state.settings())
-    with role_session() as session:
+    with c.role_session() as session:
         user = users.create_user(
             session, user=new, password=password, hasher=hasher, now=now(), created_by=actor()
         )
-    _print_user(user, as_json, "created")
+    _print_user(c, user, as_json, "created")
 
 
 @app.command("list")
 def list_(
+    ctx: typer.Context,
     active: bool | None = typer.Option(
         None, "--active/--disabled", help="Only active or disabled."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List users by e-mail address.
+    """List users by e-mail address (tab-separated when piped; e-mails are never cut).
 
     Example: medz1 users list --disabled
     """
-    with role_session() as session:
+    from medz1.auth import users
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
         found = users.list_users(session, active=active, limit=100_000)
     if as_json:
-        print_json([user.as_json() for user in found])
-    else:
-        out.print(_users_table(found))
-        out.print(f"{len(found)} user(s)")
+        c.print_json([user.as_json() for user in found])
+        return
+    c.table(USER_COLUMNS, [_user_row(user) for user in found])
+    c.note(f"{len(found)} user(s)")
 
 
 @app.command()
-def show(user: str = _USER_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
+def show(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
     """Show one user (never its password hash).
 
     Example: medz1 users show greg.house@va.gov --json
     """
-    with role_session() as session:
+    from medz1.auth import users
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
         record = users.resolve_user(session, ident=user)
     if as_json:
-        print_json(record.as_json())
+        c.print_json(record.as_json())
         return
     for key, value in record.as_json().items():
-        out.print(f"{key}: {'-' if value is None else value}", markup=False)
+        c.print(f"{key}: {'-' if value is None else value}")
 
 
 @app.command()
 def disable(
-    user: str = _USER_ARGUMENT,
+    ctx: typer.Context,
+    user: str = USER_ARGUMENT,
     reason: str = typer.Option("administrator", "--reason", help="Why (kept on the user)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Disable a user and end all its sessions.
 
     Example: medz1 users disable greg.house@va.gov --reason "left the VA"
     """
-    with role_session() as session:
+    from medz1.auth import users
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.disable_user(
             session, user_id=found.user_id, now=now(), reason=reason, actor=actor()
         )
-    _print_user(record, False, "disabled")
+    _print_user(c, record, as_json, "disabled")
 
 
 @app.command()
-def enable(user: str = _USER_ARGUMENT) -> None:
+def enable(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
     """Enable a disabled user.
 
     Example: medz1 users enable greg.house@va.gov
     """
-    with role_session() as session:
+    from medz1.auth import users
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.enable_user(session, user_id=found.user_id, now=now(), actor=actor())
-    _print_user(record, False, "enabled")
+    _print_user(c, record, as_json, "enabled")
 
 
 @app.command()
-def unlock(user: str = _USER_ARGUMENT) -> None:
+def unlock(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
     """Unlock a user locked by failed logins and reset its failure count.
 
     Example: medz1 users unlock greg.house@va.gov
     """
-    with role_session() as session:
+    from medz1.auth import users
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.unlock_user(session, user_id=found.user_id, now=now(), actor=actor())
-    _print_user(record, False, "unlocked")
+    _print_user(c, record, as_json, "unlocked")
 
 
 @app.command("set-admin")
 def set_admin(
-    user: str = _USER_ARGUMENT,
+    ctx: typer.Context,
+    user: str = USER_ARGUMENT,
     revoke: bool = typer.Option(False, "--revoke", help="Take the administrator role away."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Make a user an administrator of the web service (users, sessions, audit log pages).
 
     Example: medz1 users set-admin greg.house@va.gov ; medz1 users set-admin X --revoke
     """
-    with role_session() as session:
+    from medz1.auth import users
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         changed = users.set_admin(
             session, user_id=found.user_id, admin=not revoke, now=now(), actor=actor()
         )
+    if as_json:
+        c.print_json({"email": found.email, "admin": not revoke, "changed": changed})
+        return
     state_text = "no longer an administrator" if revoke else "an administrator"
-    verb = "is now" if changed else "was already"
-    out.print(f"{found.email} {verb} {state_text}", markup=False)
+    if changed:
+        c.print(f"{found.email} is now {state_text}")
+    else:
+        c.nothing_to_do(f"{found.email} was already {state_text}")
 
 
 @app.command("set-password")
-def set_password(user: str = _USER_ARGUMENT, password_stdin: bool = _STDIN_OPTION) -> None:
+def set_password(
+    ctx: typer.Context,
+    user: str = USER_ARGUMENT,
+    password_stdin: bool = PASSWORD_STDIN_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Set a user's password (asked for twice); all its sessions end.
 
     Example: medz1 users set-password greg.house@va.gov
     """
+    from medz1.auth import users
+    from medz1.auth.config import hasher_from_settings
+
+    c = cli_context(ctx)
+    hasher = hasher_from_settings(c.settings())  # bad MEDZ1_ARGON2_* refused before asking
     password = read_password(password_stdin)
-    hasher = hasher_from_settings(state.settings())
-    with role_session() as session:
+    with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.set_password(
             session,
@@ -275,51 +244,72 @@ def set_password(user: str = _USER_ARGUMENT, password_stdin: bool = _STDIN_OPTIO
             now=now(),
             actor=actor(),
         )
-    _print_user(record, False, "password set")
+    _print_user(c, record, as_json, "password set")
 
 
 @app.command()
 def delete(
-    user: str = _USER_ARGUMENT,
+    ctx: typer.Context,
+    user: str = USER_ARGUMENT,
     yes: bool = typer.Option(False, "--yes", help="Confirm; deleting cannot be undone."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete a user and its sessions; its audit rows stay.
 
     Example: medz1 users delete greg.house@va.gov --yes
     """
+    from medz1.auth import users
+
     if not yes:
         raise UsageError("deleting a user cannot be undone", hint="add --yes to confirm")
-    with role_session() as session:
+    c = cli_context(ctx)
+    with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.delete_user(session, user_id=found.user_id, now=now(), actor=actor())
-    _print_user(record, False, "deleted")
+    _print_user(c, record, as_json, "deleted")
 
 
 @app.command("disable-dormant")
-def disable_dormant(as_json: bool = JSON_OPTION) -> None:
+def disable_dormant(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Disable users without a login for MEDZ1_DORMANT_DAYS (default 30); their sessions end.
 
     Run it daily (cron, systemd timer). Example: medz1 users disable-dormant
     """
-    config = AuthConfig.from_settings(state.settings())
-    with role_session() as session:
+    from medz1.auth import users
+    from medz1.auth.config import AuthConfig
+
+    c = cli_context(ctx)
+    config = AuthConfig.from_settings(c.settings())
+    with c.role_session() as session:
         disabled = users.disable_dormant(session, now=now(), config=config, actor=actor())
     if as_json:
-        print_json([user.as_json() for user in disabled])
+        c.print_json([user.as_json() for user in disabled])
         return
     for record in disabled:
-        out.print(f"disabled: {record.email}", markup=False)
-    out.print(f"{len(disabled)} dormant user(s) disabled")
+        c.print(f"disabled: {record.email}")
+    if disabled:
+        c.print(f"{len(disabled)} dormant user(s) disabled")
+    else:
+        c.nothing_to_do("no dormant users")
 
 
 @app.command("upgrade-hashes")
-def upgrade_hashes() -> None:
+def upgrade_hashes(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Wrap every legacy bcrypt password hash in argon2id; passwords keep working.
 
     Idempotent and audited (one password_rehashed row per user). Run it after importing
     med-z1 users. Example: medz1 users upgrade-hashes
     """
-    hasher = hasher_from_settings(state.settings())
-    with role_session() as session:
+    from medz1.auth import users
+    from medz1.auth.config import hasher_from_settings
+
+    c = cli_context(ctx)
+    hasher = hasher_from_settings(c.settings())
+    with c.role_session() as session:
         count = users.upgrade_legacy_hashes(session, hasher=hasher, now=now(), actor=actor())
-    out.print(f"{count} legacy hash(es) wrapped in argon2id")
+    if as_json:
+        c.print_json({"wrapped": count})
+    elif count:
+        c.print(f"{count} legacy hash(es) wrapped in argon2id")
+    else:
+        c.nothing_to_do("no legacy hashes to wrap")

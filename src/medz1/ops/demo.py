@@ -13,8 +13,10 @@ from medz1.auth.passwords import PasswordHasher
 from medz1.clinical.contract import clinical_table, conform
 from medz1.clinical.load import LoadFile, TableLoad, load
 from medz1.clinical.synthetic import generate
-from medz1.db.engine import unit_of_work
+from medz1.db.engine import make_engine, unit_of_work
+from medz1.db.errors import translated
 from medz1.db.target import Target
+from medz1.ops.schema_info import SchemaSummary, list_schemas
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import Policy
 
@@ -66,3 +68,54 @@ def create_demo_clinicians(
             return create_demo_users(session, hasher=hasher, now=datetime.now(UTC))
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """What ``up --demo`` added after ``up``: data, clinicians, and the schemas now.
+
+    Attributes:
+        data: The patients loaded (none when clinical data was already there).
+        clinicians: The demo clinicians created now, with their one-time passwords (none
+            when they existed already).
+        schemas: Every medz1 schema after loading, for the summary.
+    """
+
+    data: DemoReport
+    clinicians: list[DemoUser]
+    schemas: list[SchemaSummary]
+
+    @property
+    def changed(self) -> bool:
+        """True when patients were loaded or clinicians created."""
+        return bool(self.data.loads) or bool(self.clinicians)
+
+
+def add_demo(
+    target: Target, policy: Policy, *, hasher: PasswordHasher, patients: int = DEMO_PATIENTS
+) -> DemoOutcome:
+    """The ``up --demo`` sequence: load demo patients, create demo clinicians, summarise.
+
+    Each step is idempotent: patients load only into an empty clinical store (as
+    ``medz1_loader``), clinicians are created only when missing (as the application role,
+    each with its ``user_created`` audit row).
+
+    Args:
+        target: The medz1 database, already brought up by :func:`medz1.ops.up.up`.
+        policy: The declared policy with the login roles' passwords.
+        hasher: Hashes the clinicians' one-time passwords (argon2id, S1).
+        patients: How many synthetic patients to load into an empty store.
+
+    Raises:
+        ConnectionFailedError: a role cannot connect.
+        DataError: the generated data does not meet the loader's contract.
+    """
+    data = load_demo(target, policy, patients=patients)
+    clinicians = create_demo_clinicians(target, policy, hasher=hasher)
+    engine = make_engine(target.url)
+    try:
+        with translated(), engine.connect() as conn:
+            schemas = list_schemas(conn)
+    finally:
+        engine.dispose()
+    return DemoOutcome(data=data, clinicians=clinicians, schemas=schemas)
