@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import typer
-
 from typing import TYPE_CHECKING
+
+import typer
 
 from medz1.cli.common import JSON_OPTION, CliContext, cli_context
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-
-from typing import TYPE_CHECKING
 
 from medz1.cli.common import JSON_OPTION, CliContext, cli_context
 from medz1.errors import UsageError
