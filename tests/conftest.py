@@ -24,8 +24,8 @@ from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.models import SCHEMAS, metadata
 from medz1.ops.grants import apply_grants
 from medz1.ops.up import up
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import (
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import (
     APP,
     AUDITOR,
     LOADER,
@@ -80,9 +80,9 @@ def _admin(server: EmbeddedServer, database: str = "postgres") -> Engine:
 
 
 @pytest.fixture(scope="session")
-def policy() -> Policy:
-    """The declared policy with default limits and passwords made up for this test session."""
-    return Policy(
+def role_plan() -> RolePlan:
+    """The declared role plan with default limits and passwords made up for this test session."""
+    return RolePlan(
         specs=role_specs(),
         matrix=declared_matrix(metadata, SCHEMAS),
         passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
@@ -90,11 +90,11 @@ def policy() -> Policy:
 
 
 @pytest.fixture(scope="session")
-def template_target(pg_server: EmbeddedServer, policy: Policy) -> Target:
+def template_target(pg_server: EmbeddedServer, role_plan: RolePlan) -> Target:
     """A database migrated to the newest revision with roles and grants applied, used as
     the template of every test database."""
     target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=True)
-    up(target, policy, audit=False)  # tests count audit rows from zero
+    up(target, role_plan, audit=False)  # tests count audit rows from zero
     return target
 
 
@@ -122,7 +122,7 @@ def drop_database(server: EmbeddedServer, name: str) -> None:
 
 @pytest.fixture
 def db_target(
-    pg_server: EmbeddedServer, template_target: Target, policy: Policy
+    pg_server: EmbeddedServer, template_target: Target, role_plan: RolePlan
 ) -> Iterator[Target]:
     """A fresh, migrated database of its own for one test, with the declared grants;
     dropped afterwards."""
@@ -130,7 +130,7 @@ def db_target(
     clone_database(pg_server, name)
     target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
     # Database-level grants and per-database role settings are not part of a template.
-    apply_grants(target, policy)
+    apply_grants(target, role_plan)
     try:
         yield target
     finally:
@@ -158,7 +158,9 @@ def engine(db_target: Target) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def database_url_env(db_target: Target, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> str:
+def database_url_env(
+    db_target: Target, role_plan: RolePlan, monkeypatch: pytest.MonkeyPatch
+) -> str:
     """Point ``MEDZ1_DATABASE_URL`` at the test's database, as a user of the CLI would,
     with the session's role passwords (roles are shared by the whole server)."""
     url = db_target.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -169,7 +171,7 @@ def database_url_env(db_target: Target, policy: Policy, monkeypatch: pytest.Monk
         (LOADER, "LOADER"),
         (AUDITOR, "AUDITOR"),
     ):
-        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", policy.passwords[role].get_secret_value())
+        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", role_plan.passwords[role].get_secret_value())
     return url
 
 

@@ -15,13 +15,13 @@ from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.ops.grants import apply_grants
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.conftest import clone_database, drop_database, unique_number
 
 
 @contextmanager
 def synthetic_database(
-    server: EmbeddedServer, policy: Policy, folder: Path, *, patients: int, seed: int = 7
+    server: EmbeddedServer, role_plan: RolePlan, folder: Path, *, patients: int, seed: int = 7
 ) -> Iterator[Target]:
     """A migrated database of its own holding ``patients`` synthetic patients, loaded from
     Parquet by medz1_loader; dropped afterwards."""
@@ -29,9 +29,9 @@ def synthetic_database(
     clone_database(server, name)
     target = Target(url=server.url(name, user=SUPERUSER), embedded=True)
     try:
-        apply_grants(target, policy)
+        apply_grants(target, role_plan)
         write_parquet(generate(patients, seed=seed), folder)
-        loader = engine_for_role(target, "loader", policy.passwords)
+        loader = engine_for_role(target, "loader", role_plan.passwords)
         try:
             load(loader, prepare(folder))
         finally:
@@ -42,9 +42,9 @@ def synthetic_database(
 
 
 @contextmanager
-def app_engine(target: Target, policy: Policy) -> Iterator[Engine]:
+def app_engine(target: Target, role_plan: RolePlan) -> Iterator[Engine]:
     """An engine connecting as the application role, disposed afterwards."""
-    engine = engine_for_role(target, "app", policy.passwords)
+    engine = engine_for_role(target, "app", role_plan.passwords)
     try:
         yield engine
     finally:

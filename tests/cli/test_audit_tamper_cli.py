@@ -21,7 +21,7 @@ from medz1.cli import users as users_cmd
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.cli.conftest import Invoke
 from tests.db.audit_support import rewind, rewrite_from
 
@@ -45,15 +45,15 @@ def medz1(cli: Invoke, monkeypatch: pytest.MonkeyPatch, database_url_env: str) -
 
 
 @pytest.fixture
-def owner(db_target: Target, policy: Policy) -> Iterator[Engine]:
-    engine = engine_for_role(db_target, "owner", policy.passwords)
+def owner(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "owner", role_plan.passwords)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def store_app(db_target: Target, policy: Policy) -> Iterator[Engine]:
-    engine = engine_for_role(db_target, "app", policy.passwords)
+def store_app(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "app", role_plan.passwords)
     yield engine
     engine.dispose()
 

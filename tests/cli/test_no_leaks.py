@@ -102,7 +102,7 @@ def _users_add_twice(r: pytest.FixtureRequest, cli: Invoke, _tmp: Path) -> Seen:
 
 def _wrong_login(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path) -> Seen:
     target: Target = r.getfixturevalue("db_target")
-    with open_store(target, r.getfixturevalue("policy")) as store:
+    with open_store(target, r.getfixturevalue("role_plan")) as store:
         user = store.create_user()
         with pytest.raises(Medz1Error) as raised:
             store.attempt(user.email, SECRET).unwrap()
@@ -111,7 +111,7 @@ def _wrong_login(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path) -> Seen:
 
 def _expired_session(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path) -> Seen:
     target: Target = r.getfixturevalue("db_target")
-    with open_store(target, r.getfixturevalue("policy")) as store:
+    with open_store(target, r.getfixturevalue("role_plan")) as store:
         user = store.create_user()
         token = store.attempt(user.email, PASSWORD).unwrap().token
         store.tick(hours=9)
@@ -151,7 +151,7 @@ def _unique_violation_in_auth(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path
     target: Target = r.getfixturevalue("db_target")
     email = f"{LAST_NAME.lower()}.race@va.example.org"
     failures: list[BaseException] = []
-    with open_store(target, r.getfixturevalue("policy")) as store:
+    with open_store(target, r.getfixturevalue("role_plan")) as store:
         first = Session(store.app)
         users.create_user(
             first,

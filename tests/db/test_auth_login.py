@@ -22,7 +22,7 @@ from medz1.auth.login import LoginAttempt
 from medz1.auth.passwords import HashParams, PasswordHasher, Verification
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_auth_support import CHEAP, LEGACY_COST, PASSWORD, Store, open_store, report
 
 pytestmark = pytest.mark.db
@@ -31,8 +31,8 @@ WRONG = "not the password at all, sorry"
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy, pool_size=60, max_overflow=0) as opened:
+def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
+    with open_store(db_target, role_plan, pool_size=60, max_overflow=0) as opened:
         yield opened
 
 
@@ -174,11 +174,11 @@ def _concurrently(count: int, action: Callable[[], LoginAttempt]) -> list[LoginA
 
 
 @pytest.fixture
-def strict_store(db_target: Target, policy: Policy) -> Iterator[Store]:
+def strict_store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
     """A store whose connections cancel any statement after 5 s."""
     options = {"options": "-c statement_timeout=5000"}
     with open_store(
-        db_target, policy, pool_size=60, max_overflow=0, connect_args=options
+        db_target, role_plan, pool_size=60, max_overflow=0, connect_args=options
     ) as opened:
         yield opened
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from medz1.auth import users
+from medz1.auth.password_rules import PasswordRuleError, PasswordRuleReason
 from medz1.auth.passwords import (
     HashParams,
     PasswordHasher,
@@ -18,18 +19,17 @@ from medz1.auth.passwords import (
     identify_scheme,
     stored_hash_problem,
 )
-from medz1.auth.policy import PasswordPolicyError, PolicyReason
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_auth_support import LEGACY_COST, PASSWORD, Store, open_store
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
+def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
+    with open_store(db_target, role_plan) as opened:
         yield opened
 
 
@@ -77,17 +77,17 @@ def test_bcrypt_user_with_long_password_is_not_matched_on_72_bytes(store: Store)
 @pytest.mark.parametrize(
     ("password", "reason"),
     [
-        ("fourteen chars", PolicyReason.TOO_SHORT),
-        ("x" * 129 + " y", PolicyReason.TOO_LONG),
-        ("passwordpassword", PolicyReason.BLOCKLISTED),
-        ("clinician1 loves tea", PolicyReason.CONTEXT_WORD),
-        ("tab\tinside the password", PolicyReason.CONTROL_CHARACTER),
+        ("fourteen chars", PasswordRuleReason.TOO_SHORT),
+        ("x" * 129 + " y", PasswordRuleReason.TOO_LONG),
+        ("passwordpassword", PasswordRuleReason.BLOCKLISTED),
+        ("clinician1 loves tea", PasswordRuleReason.CONTEXT_WORD),
+        ("tab\tinside the password", PasswordRuleReason.CONTROL_CHARACTER),
     ],
 )
 def test_new_password_is_refused_with_a_reason_and_nothing_is_created(
-    store: Store, password: str, reason: PolicyReason
+    store: Store, password: str, reason: PasswordRuleReason
 ) -> None:
-    with pytest.raises(PasswordPolicyError) as caught:
+    with pytest.raises(PasswordRuleError) as caught:
         store.create_user("clinician1@va.example.org", password=password)
     assert caught.value.reason is reason
     assert password not in str(caught.value)

@@ -24,7 +24,7 @@ from medz1.cli import users as users_cmd
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_auth_support import Store, open_store, report
 
 pytestmark = pytest.mark.db
@@ -40,7 +40,7 @@ SENTINELS = {
 
 
 @pytest.fixture
-def logged_store(db_target: Target, policy: Policy, engine: Engine) -> Iterator[Store]:
+def logged_store(db_target: Target, role_plan: RolePlan, engine: Engine) -> Iterator[Store]:
     with engine.connect() as conn:
         # The bundled server logs no statement and no parameter (embedded.py); this
         # database logs every statement with its parameters, so the haystack holds them.
@@ -51,7 +51,7 @@ def logged_store(db_target: Target, policy: Policy, engine: Engine) -> Iterator[
         ):
             conn.execute(text(f'ALTER DATABASE "{db_target.database}" SET {setting}'))
         conn.commit()
-    with open_store(db_target, policy) as opened:
+    with open_store(db_target, role_plan) as opened:
         yield opened
 
 

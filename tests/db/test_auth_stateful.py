@@ -35,7 +35,7 @@ from medz1.auth.sessions import SessionState
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.errors import NotFoundError
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_auth_support import PASSWORD, Store, open_store
 
 pytestmark = pytest.mark.db
@@ -349,7 +349,7 @@ class AuthMachine(RuleBasedStateMachine):
     def store_agrees_and_no_session_is_usable_for_a_locked_or_disabled_user(self) -> None:
         for token in self.model.sessions:
             with unit_of_work(self.store.app) as session:
-                check = sessions.inspect(session, token=token, now=self.now)
+                check = sessions.peek(session, token=token, now=self.now)
             assert check.state is self._peek(token)
             if check.valid:
                 assert check.user is not None
@@ -370,8 +370,8 @@ class AuthMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
+def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
+    with open_store(db_target, role_plan) as opened:
         yield opened
 
 

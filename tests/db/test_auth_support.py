@@ -26,7 +26,7 @@ from medz1.auth.records import UserRecord
 from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.target import Target
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 CHEAP = HashParams(time_cost=1, memory_cost_kib=8, parallelism=1)
 LEGACY_COST = 4
@@ -126,10 +126,10 @@ class Store:
 
 @contextmanager
 def open_store(
-    target: Target, policy: Policy, config: AuthConfig | None = None, **engine_args: Any
+    target: Target, role_plan: RolePlan, config: AuthConfig | None = None, **engine_args: Any
 ) -> Iterator[Store]:
     """A :class:`Store` on ``target``; its engines are disposed afterwards."""
-    app = engine_for_role(target, "app", policy.passwords, **engine_args)
+    app = engine_for_role(target, "app", role_plan.passwords, **engine_args)
     admin = make_engine(target.url)
     try:
         yield Store(target, app, admin, cheap_hasher(), config or AuthConfig())

@@ -27,7 +27,7 @@ from medz1.ops.backup.scratch import (
     list_unfinished,
 )
 from medz1.ops.database import database_exists
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_backup import fill
 
 pytestmark = pytest.mark.db
@@ -125,14 +125,14 @@ def test_killed_restore_leaves_nothing_under_the_name_and_the_next_run_cleans_up
     db_target: Target,
     full_backup: Path,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     admin: Connection,
 ) -> None:
     into = empty_target.database
     assert kill_mid_restore(full_backup, into, admin, delay=0.0)
     check_leftovers_after_kill(db_target, admin, into)
     assert building(admin, into) != []
-    restore(db_target, policy, full_backup, into=into)
+    restore(db_target, role_plan, full_backup, into=into)
     assert building(admin, into) == []
     assert list_unfinished(db_target) == []
     assert database_exists(empty_target)
@@ -143,7 +143,7 @@ def test_five_kills_at_different_moments_leave_no_leftover_after_the_next_run(
     db_target: Target,
     full_backup: Path,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     admin: Connection,
 ) -> None:
     into = empty_target.database
@@ -155,7 +155,7 @@ def test_five_kills_at_different_moments_leave_no_leftover_after_the_next_run(
         else:  # it finished first: start again from nothing
             drop_database(admin, into)
     assert kills >= 3
-    restore(db_target, policy, full_backup, into=into)
+    restore(db_target, role_plan, full_backup, into=into)
     assert list_unfinished(db_target) == []
 
 
@@ -228,10 +228,10 @@ def test_drop_restore_refuses_a_database_a_live_restore_is_building(
 
 
 def test_verify_works_while_a_database_named_like_its_scratch_exists(
-    db_target: Target, full_backup: Path, policy: Policy, admin: Connection
+    db_target: Target, full_backup: Path, role_plan: RolePlan, admin: Connection
 ) -> None:
     make_leftover(admin, "medz1_verify", None)
     try:
-        assert verify(db_target, policy, full_backup).differences == []
+        assert verify(db_target, role_plan, full_backup).differences == []
     finally:
         drop_database(admin, "medz1_verify")

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from medz1.dal import labs, medications, patients
-from medz1.dal.records import JsonRead, bind
+from medz1.dal.json_reads import JsonRead, bind
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.errors import UsageError
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.support import app_engine, synthetic_database
 
 pytestmark = pytest.mark.db
@@ -27,15 +27,15 @@ pytestmark = pytest.mark.db
 def app(
     pg_server: EmbeddedServer,
     template_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Engine]:
     """Application-role engine on a database of 200 synthetic patients (enough rows for the
     planner to prefer indexes)."""
     folder = tmp_path_factory.mktemp("patients")
     with (
-        synthetic_database(pg_server, policy, folder, patients=200) as target,
-        app_engine(target, policy) as engine,
+        synthetic_database(pg_server, role_plan, folder, patients=200) as target,
+        app_engine(target, role_plan) as engine,
     ):
         yield engine
 

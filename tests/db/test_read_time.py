@@ -20,7 +20,7 @@ from medz1.dal.chart import patient_chart
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.errors import UsageError
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.support import app_engine, synthetic_database
 
 pytestmark = pytest.mark.db
@@ -30,13 +30,13 @@ pytestmark = pytest.mark.db
 def app(
     pg_server: EmbeddedServer,
     template_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Engine]:
     folder = tmp_path_factory.mktemp("read_time")
     with (
-        synthetic_database(pg_server, policy, folder, patients=200, seed=5) as target,
-        app_engine(target, policy) as engine,
+        synthetic_database(pg_server, role_plan, folder, patients=200, seed=5) as target,
+        app_engine(target, role_plan) as engine,
     ):
         yield engine
 

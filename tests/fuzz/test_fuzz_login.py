@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from medz1.db.target import Target
 from medz1.errors import Medz1Error
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_auth_support import PASSWORD, Store, open_store
 from tests.fuzz.budget import DOCUMENTED_CODES, FAST, FULL, Drawn, fuzz_settings
 
@@ -32,9 +32,9 @@ not_text = st.one_of(st.none(), st.binary(max_size=20), st.integers(), st.just(P
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
+def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
     """The authentication store of the test database, holding one user."""
-    with open_store(db_target, policy) as opened:
+    with open_store(db_target, role_plan) as opened:
         opened.create_user(EMAIL)
         yield opened
 

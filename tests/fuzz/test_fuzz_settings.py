@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from medz1.auth.config import AuthConfig, hash_params_from_settings
 from medz1.errors import ConfigurationError, Medz1Error
-from medz1.provision.credentials import policy_from_settings
+from medz1.provision.credentials import role_plan_from_settings
 from medz1.settings import ENV_PREFIX, Settings, load_settings
 from tests.cli.conftest import Invoke
 from tests.fuzz.budget import DOCUMENTED_CODES, FAST, FULL, Drawn, fuzz_settings
@@ -100,7 +100,7 @@ def _use(settings: Settings) -> None:
     """Everything the commands build from settings, before any connection."""
     AuthConfig.from_settings(settings)
     hash_params_from_settings(settings)  # building a hasher would hash (up to 4 GiB)
-    policy_from_settings(settings, generate_passwords=False)
+    role_plan_from_settings(settings, generate_passwords=False)
     assert settings.data_path.is_absolute()
     if not settings.embedded:
         assert settings.external_url().drivername == "postgresql+psycopg"

@@ -16,8 +16,8 @@ from medz1.auth import audit, demo, sessions
 from medz1.auth.config import AuthConfig, hasher_from_settings
 from medz1.auth.errors import InvalidInputError
 from medz1.auth.inputs import clean_ip, clean_text, normalize_email, require_utc
+from medz1.auth.password_rules import check_new_password
 from medz1.auth.passwords import HashParams
-from medz1.auth.policy import check_new_password
 from medz1.errors import ConfigurationError, UsageError
 from medz1.settings import load_settings
 

@@ -9,7 +9,7 @@ import pytest
 
 from medz1.errors import ConfigurationError
 from medz1.provision.credentials import role_passwords, secrets_path
-from medz1.provision.policy import APP, LOGIN_ROLES
+from medz1.provision.declared import APP, LOGIN_ROLES
 from medz1.settings import load_settings
 
 URL = "postgresql://admin:not-a-real-secret@db.example.org:6543/clinic"

@@ -31,8 +31,8 @@ from medz1.auth.inputs import (
     normalize_email,
     require_utc,
 )
+from medz1.auth.password_rules import check_new_password
 from medz1.auth.passwords import PasswordHasher, identify_scheme
-from medz1.auth.policy import check_new_password
 from medz1.auth.records import USER_COLUMNS, UserRecord
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import sqlstate
@@ -115,7 +115,7 @@ def create_user(
 
     Raises:
         InvalidInputError: a field is malformed.
-        PasswordPolicyError: the password breaks a rule (the reason says which).
+        PasswordRuleError: the password breaks a rule (the reason says which).
         UserExistsError: the e-mail address is taken (compared case-insensitively).
     """
     at = require_utc(now)
@@ -488,7 +488,7 @@ def set_password(
 
     Raises:
         NotFoundError: no such user.
-        PasswordPolicyError: the password breaks a rule.
+        PasswordRuleError: the password breaks a rule.
     """
     at = require_utc(now)
     current = get_user(session, user_id=user_id, lock=True)
@@ -544,7 +544,7 @@ def change_password(
     Raises:
         AuthenticationFailed: the current password is wrong or not text, or the account
             is locked or disabled (the failure is committed; nothing is changed).
-        PasswordPolicyError: the new password breaks a rule (checked first; not counted).
+        PasswordRuleError: the new password breaks a rule (checked first; not counted).
         InvalidInputError: ``ip`` or ``user_agent`` is malformed.
         NotFoundError: no such user.
     """

@@ -13,7 +13,7 @@ from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import ServerError
-from medz1.provision.credentials import Policy, policy_from_settings
+from medz1.provision.credentials import RolePlan, role_plan_from_settings
 from medz1.settings import Settings, load_settings
 
 
@@ -69,6 +69,6 @@ def admin_engine(settings: Settings, *, start: bool = False) -> tuple[Target, En
     return where, make_engine(where.url)
 
 
-def policy(settings: Settings, *, generate_passwords: bool = False) -> Policy:
+def policy(settings: Settings, *, generate_passwords: bool = False) -> RolePlan:
     """The declared role and grant policy, with the passwords medz1 knows."""
-    return policy_from_settings(settings, generate_passwords=generate_passwords)
+    return role_plan_from_settings(settings, generate_passwords=generate_passwords)

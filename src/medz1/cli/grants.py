@@ -9,8 +9,8 @@ from medz1.cli.console import out, print_json
 from medz1.cli.context import policy, state, target
 from medz1.ops.database import existing_roles
 from medz1.ops.grants import apply_grants, apply_roles, check_grants
-from medz1.provision.credentials import policy_from_settings
-from medz1.provision.policy import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC
+from medz1.provision.credentials import role_plan_from_settings
+from medz1.provision.declared import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC
 
 app = typer.Typer(help="Roles, grants and limits as one declared policy.", no_args_is_help=True)
 
@@ -45,7 +45,7 @@ def apply(
     """
     settings = state.settings()
     where = target(settings)
-    declared = policy_from_settings(
+    declared = role_plan_from_settings(
         settings,
         generate_passwords=True,
         existing_roles=existing_roles(where, LOGIN_ROLES),

@@ -11,7 +11,7 @@ from medz1.cli.context import policy, state, target
 from medz1.embedded import binary
 from medz1.errors import UsageError
 from medz1.provision.connect import resolve_role
-from medz1.provision.policy import OWNER
+from medz1.provision.declared import OWNER
 
 
 def psql(

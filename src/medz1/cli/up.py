@@ -16,8 +16,8 @@ from medz1.ops.demo import DEMO_PATIENTS, create_demo_clinicians, load_demo
 from medz1.ops.schema_info import SchemaSummary, list_schemas
 from medz1.ops.up import UpReport
 from medz1.ops.up import up as run_up
-from medz1.provision.credentials import Policy, policy_from_settings
-from medz1.provision.policy import LOGIN_ROLES
+from medz1.provision.credentials import RolePlan, role_plan_from_settings
+from medz1.provision.declared import LOGIN_ROLES
 
 
 def human_size(size: int) -> str:
@@ -88,7 +88,7 @@ def up(
     where = target(settings)
     if not where.embedded:
         out.print(f"server: {where.describe()}")
-    declared = policy_from_settings(
+    declared = role_plan_from_settings(
         settings,
         generate_passwords=True,
         existing_roles=existing_roles(where, LOGIN_ROLES),
@@ -127,7 +127,7 @@ def _schemas(where: Target) -> list[SchemaSummary]:
         engine.dispose()
 
 
-def _demo(where: Target, declared: Policy) -> bool:
+def _demo(where: Target, declared: RolePlan) -> bool:
     """Load demo data into an empty database; return True when something was loaded."""
     loaded = load_demo(where, declared)
     changed = bool(loaded.loads)

@@ -19,7 +19,7 @@ from medz1.ops.compare import schema_differences
 from medz1.ops.database import database_exists, missing_extensions
 from medz1.ops.grants import check_grants
 from medz1.provision import activity, catalog, slots
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,9 @@ def _connections(conn: Connection) -> Finding:
     return Finding("connections", False, reason, [reason])
 
 
-def _sessions(conn: Connection, policy: Policy) -> Finding:
+def _sessions(conn: Connection, role_plan: RolePlan) -> Finding:
     """S26: no session runs or idles past its role's declared timeout."""
-    found = [o.describe() for o in activity.overruns(conn, policy.specs)]
+    found = [o.describe() for o in activity.overruns(conn, role_plan.specs)]
     return Finding(
         "sessions",
         not found,
@@ -134,12 +134,12 @@ def _sessions(conn: Connection, policy: Policy) -> Finding:
     )
 
 
-def check(target: Target, policy: Policy | None = None) -> CheckReport:
+def check(target: Target, role_plan: RolePlan | None = None) -> CheckReport:
     """Check server, database, migration revision, schema objects, extensions and grants.
 
     Also the declared catalog (functions, triggers, CHECK constraints, row security and
     every other object), stored password hashes against the S1 floor, and the login
-    roles' connection limits against the server's slots (S36), and (with a policy)
+    roles' connection limits against the server's slots (S36), and (with a role_plan)
     sessions running or idling past their role's declared timeouts (S26).
 
     Stops at the first finding that makes the later ones meaningless (no server, no
@@ -176,8 +176,8 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
             findings.append(_catalog(conn))
             findings.append(_password_hashes(conn))
             findings.append(_connections(conn))
-            if policy is not None:
-                findings.append(_sessions(conn, policy))
+            if role_plan is not None:
+                findings.append(_sessions(conn, role_plan))
         missing = missing_extensions(engine)
         findings.append(
             Finding(
@@ -186,8 +186,8 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
                 "all present" if not missing else "missing: " + ", ".join(missing),
             )
         )
-        if policy is not None:
-            grants = check_grants(target, policy, other_databases=True)
+        if role_plan is not None:
+            grants = check_grants(target, role_plan, other_databases=True)
             findings.append(
                 Finding(
                     "grants",

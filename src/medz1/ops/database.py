@@ -13,7 +13,7 @@ from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.errors import ConfigurationError
 from medz1.ops.migrate import script_directory
-from medz1.provision.policy import ADOPTED_MARKER, MARKER
+from medz1.provision.declared import ADOPTED_MARKER, MARKER
 
 log = logging.getLogger(__name__)
 

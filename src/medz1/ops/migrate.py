@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 import medz1.migrations
 from medz1.db.errors import describe
 from medz1.errors import MigrationError
-from medz1.provision.policy import OWNER
+from medz1.provision.declared import OWNER
 
 SCRIPT_LOCATION = Path(medz1.migrations.__file__).parent
 

@@ -16,8 +16,8 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from medz1.provision.declared import MANAGED_ROLES, PUBLIC, Matrix
 from medz1.provision.difference import Difference
-from medz1.provision.policy import MANAGED_ROLES, PUBLIC, Matrix
 
 #: Objects whose plain grants to managed roles and PUBLIC are compared cell by cell
 #: elsewhere (effective privileges); here only foreign grantees and grant options count.

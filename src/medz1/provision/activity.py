@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.provision.policy import RoleSpec
+from medz1.provision.declared import RoleSpec
 
 _ACTIVITY = """
 SELECT usename, pid, state,

@@ -271,20 +271,20 @@ def _generate(out: Path) -> None:
     from medz1.embedded import SUPERUSER, EmbeddedServer
     from medz1.models import SCHEMAS, metadata
     from medz1.ops.up import up
-    from medz1.provision.credentials import Policy
-    from medz1.provision.policy import LOGIN_ROLES, declared_matrix, role_specs
+    from medz1.provision.credentials import RolePlan
+    from medz1.provision.declared import LOGIN_ROLES, declared_matrix, role_specs
 
     folder = Path(tempfile.mkdtemp(prefix="medz1-catalog-"))
     server = EmbeddedServer(folder / "data")
     server.start()
     try:
         target = Target(url=server.url("medz1", user=SUPERUSER), embedded=True)
-        policy = Policy(
+        role_plan = RolePlan(
             specs=role_specs(),
             matrix=declared_matrix(metadata, SCHEMAS),
             passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
         )
-        up(target, policy, audit=False)
+        up(target, role_plan, audit=False)
         engine = make_engine(target.url)
         try:
             with engine.connect() as conn:

@@ -1,4 +1,4 @@
-"""Passwords of the login roles and the policy built from settings.
+"""Passwords of the login roles and the role plan built from settings.
 
 A password set in the environment (``MEDZ1_APP_PASSWORD``, ...) wins. Otherwise medz1
 generates one when it creates the role and keeps it in a file only its owner can read
@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from medz1.errors import ConfigurationError
 from medz1.models import SCHEMAS, metadata
-from medz1.provision.policy import (
+from medz1.provision.declared import (
     APP,
     AUDITOR,
     LOADER,
@@ -45,7 +45,7 @@ _SETTING_PREFIX = {APP: "app", REPORTING: "reporting", LOADER: "loader", AUDITOR
 
 
 @dataclass(frozen=True)
-class Policy:
+class RolePlan:
     """Everything ``grants apply`` needs: roles with limits, the matrix, the passwords."""
 
     specs: tuple[RoleSpec, ...]
@@ -196,19 +196,19 @@ def role_limits(settings: Settings) -> dict[str, RoleLimits]:
     }
 
 
-def policy_from_settings(
+def role_plan_from_settings(
     settings: Settings,
     *,
     generate_passwords: bool,
     existing_roles: Collection[str] = (),
     rotate_passwords: bool = False,
-) -> Policy:
-    """The policy medz1 applies and checks, from settings.
+) -> RolePlan:
+    """The role plan medz1 applies and checks, from settings.
 
     Raises:
         ConfigurationError: see :func:`role_passwords`.
     """
-    return Policy(
+    return RolePlan(
         specs=role_specs(role_limits(settings)),
         matrix=declared_matrix(metadata, SCHEMAS),
         passwords=role_passwords(

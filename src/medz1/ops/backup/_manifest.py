@@ -7,7 +7,7 @@ declared roles (names and attributes, never passwords). The same functions read 
 state from the source database when backing up and from the restored one when verifying,
 so the comparison is like with like.
 
-``medz1.ops.backup._state`` reads that state from a database; :func:`compare` lists how a
+``medz1.ops.backup._observe`` reads that state from a database; :func:`compare` lists how a
 restored database differs from a manifest.
 """
 

@@ -25,7 +25,7 @@ from medz1.ops.backup._tools import (
     toc_header,
     toc_tables,
 )
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Job:
     schemas: tuple[str, ...]
     toc: str
     tools: PgTools
-    policy: Policy
+    role_plan: RolePlan
     reporter: Reporter
 
     @property

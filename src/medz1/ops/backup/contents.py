@@ -13,7 +13,7 @@ restored at that point. ``pg_restore`` only prints here, it never connects.
 Entries that are not compared: ``TABLE DATA`` and ``SEQUENCE SET`` (the data of declared
 tables and sequences, checked to belong to one), and the ``ACL`` and ``DEFAULT ACL`` of
 tables, sequences and schemas (never restored: those grants come from medz1's declared
-policy afterwards). The grants on functions are the migrations' own (``REVOKE ... FROM
+grants afterwards). The grants on functions are the migrations' own (``REVOKE ... FROM
 PUBLIC``, ``EXECUTE`` to the auditor): they are compared like definitions and restored.
 """
 
@@ -37,7 +37,7 @@ from medz1.ops.backup._tools import PgTools, clean_env, last_line, libpq_env, re
 from medz1.ops.backup.scratch import ScratchDatabase
 from medz1.ops.database import ensure_extensions
 from medz1.ops.grants import apply_roles
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 #: Entry types a restore may hold without being compared one by one (see the module text).
 DATA_TYPES = ("TABLE DATA", "SEQUENCE SET")
@@ -309,7 +309,7 @@ def dump_schema(tools: PgTools, database: Target) -> Contents:
 
 
 def declared_contents(
-    server: Target, policy: Policy | None, tools: PgTools, revision: str
+    server: Target, role_plan: RolePlan | None, tools: PgTools, revision: str
 ) -> Contents:
     """What medz1's migrations create at ``revision``: a reference database built for the
     comparison (under an unfinished name), dumped schema-only, then dropped.
@@ -321,8 +321,8 @@ def declared_contents(
         engine = make_engine(scratch.target.url, poolclass=NullPool)
         try:
             ensure_extensions(engine)
-            if policy is not None:  # as `medz1 up`: roles and owner, then migrations
-                apply_roles(scratch.target, policy)
+            if role_plan is not None:  # as `medz1 up`: roles and owner, then migrations
+                apply_roles(scratch.target, role_plan)
             with translated():
                 migrate.upgrade(engine, revision)
         finally:

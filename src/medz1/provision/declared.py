@@ -1,6 +1,6 @@
-"""The declared privilege policy: roles, their limits, and the role x object x privilege matrix.
+"""The declared privilege role_plan: roles, their limits, and the role x object x privilege matrix.
 
-This module only declares. ``provision.inspect`` reads what the database has,
+This module only declares. ``provision.actual`` reads what the database has,
 ``provision.apply`` makes the database match, and ``medz1 grants check`` reports every
 difference. Everything not granted here is meant to be absent: the matrix is the whole
 truth, for the managed roles and for PUBLIC.

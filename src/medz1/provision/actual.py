@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.provision.policy import (
+from medz1.provision.declared import (
     DATABASE_PRIVILEGES,
     PUBLIC,
     SCHEMA_PRIVILEGES,
