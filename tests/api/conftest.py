@@ -2,8 +2,8 @@
 
 ``client`` runs ``create_app`` (lifespan included) on the test's own database through
 ``MEDZ1_DATABASE_URL``, as ``medz1 serve`` would; ``clinical_client`` does the same on a
-database of synthetic patients. Users are created through the auth store with cheap
-argon2 parameters (``MEDZ1_ARGON2_*``), since these tests are not about hashing.
+database of synthetic patients. Password hashes are cheap (the ``cheap_hashing``
+fixture), since these tests are not about hashing.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from medz1.embedded import EmbeddedServer
 from medz1.provision.credentials import RolePlan
 from medz1.provision.declared import APP, AUDITOR, LOADER, REPORTING
 from medz1.settings import load_settings
-from tests.support import synthetic_database
+from tests.plugins.synthetic import synthetic_database
 
 PASSWORD = "correct horse battery staple fig"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -97,16 +97,10 @@ def _point_at(target: Target, role_plan: RolePlan, monkeypatch: pytest.MonkeyPat
     for role, alias in ((APP, "APP"), (REPORTING, "REPORTING"), (LOADER, "LOADER")):
         monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", role_plan.passwords[role].get_secret_value())
     monkeypatch.setenv("MEDZ1_AUDITOR_PASSWORD", role_plan.passwords[AUDITOR].get_secret_value())
-    monkeypatch.setenv("MEDZ1_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("MEDZ1_ARGON2_MEMORY_KIB", "8")
-    monkeypatch.setenv("MEDZ1_ARGON2_PARALLELISM", "1")
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
 
 
 @pytest.fixture
-def site_factory(
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Any]:
+def site_factory(monkeypatch: pytest.MonkeyPatch, cheap_hashing: None) -> Iterator[Any]:
     """Build a :class:`Site` on a target with extra ``MEDZ1_*`` settings."""
     opened: list[tuple[TestClient, Engine]] = []
 

@@ -11,19 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import Engine, text
 
 from medz1.auth import checkpoints
-from medz1.cli import audit as audit_cmd
-from medz1.cli import main
-from medz1.cli import users as users_cmd
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
 from tests.cli.conftest import Invoke
-from tests.db.audit_support import rewind, rewrite_from
+from tests.plugins.audit import rewind, rewrite_from
 
 pytestmark = pytest.mark.db
 
@@ -31,16 +27,8 @@ PASSWORD = "quiet harbor lamp at dawn"
 
 
 @pytest.fixture
-def medz1(cli: Invoke, monkeypatch: pytest.MonkeyPatch, database_url_env: str) -> Invoke:
-    """``medz1 users | audit`` on the test's database, with cheap password hashes."""
-    local = typer.Typer(name="medz1", add_completion=False, pretty_exceptions_enable=False)
-    local.callback()(main.main)
-    local.add_typer(users_cmd.app, name="users")
-    local.add_typer(audit_cmd.app, name="audit")
-    monkeypatch.setattr(main, "app", local)
-    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
-        monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
+def medz1(cli: Invoke, database_url_env: str, cheap_hashing: None) -> Invoke:
+    """The ``medz1`` command users run, on the test's database, with cheap password hashes."""
     return cli
 
 

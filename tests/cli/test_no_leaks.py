@@ -25,7 +25,7 @@ from medz1.embedded import EmbeddedServer
 from medz1.errors import Medz1Error
 from medz1.models import metadata
 from tests.cli.conftest import Invoke
-from tests.db.test_auth_support import PASSWORD, open_store
+from tests.plugins.auth import PASSWORD, open_store
 
 pytestmark = pytest.mark.db
 

@@ -15,7 +15,7 @@ from medz1.embedded import EmbeddedServer
 from medz1.provision.credentials import RolePlan
 from medz1.provision.declared import APP
 from tests.cli.conftest import Invoke
-from tests.support import synthetic_database
+from tests.plugins.synthetic import synthetic_database
 
 pytestmark = pytest.mark.db
 

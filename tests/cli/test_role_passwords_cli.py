@@ -25,7 +25,7 @@ from medz1.provision.credentials import RolePlan, secrets_path
 from medz1.provision.declared import APP, LOGIN_ROLES, OWNER
 from medz1.settings import load_settings
 from tests.cli.conftest import Invoke
-from tests.conftest import unique_number
+from tests.plugins.database import unique_number
 
 pytestmark = pytest.mark.db
 

@@ -12,8 +12,8 @@ from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.target import Target
 from medz1.provision.credentials import RolePlan
 from tests.cli.conftest import Invoke
-from tests.db.test_auth_support import PASSWORD, cheap_hasher
-from tests.support import app_engine
+from tests.plugins.auth import PASSWORD, cheap_hasher
+from tests.plugins.synthetic import app_engine
 
 pytestmark = pytest.mark.db
 

@@ -18,10 +18,7 @@ PASSWORD = "quiet harbor lamp at dawn"
 
 
 @pytest.fixture
-def users_cli(cli: Invoke, monkeypatch: pytest.MonkeyPatch, database_url_env: str) -> Invoke:
-    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
-        monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
+def users_cli(cli: Invoke, database_url_env: str, cheap_hashing: None) -> Invoke:
     return cli
 
 

@@ -26,16 +26,10 @@ from medz1.db.target import Target
 from medz1.errors import DataError
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
-from tests.db.audit_support import rewind, rewrite_from, seed_history
-from tests.db.test_auth_support import Store, open_store, report
+from tests.plugins.audit import rewind, rewrite_from, seed_history
+from tests.plugins.auth import Store, report
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
-    with open_store(db_target, role_plan) as opened:
-        yield opened
 
 
 @pytest.fixture

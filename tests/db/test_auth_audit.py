@@ -29,16 +29,10 @@ from medz1.embedded import binary
 from medz1.errors import DataError, PrivilegeError
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
-from tests.db.audit_support import seed_history
-from tests.db.test_auth_support import PASSWORD, Store, open_store, report
+from tests.plugins.audit import seed_history
+from tests.plugins.auth import PASSWORD, Store, report
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
-    with open_store(db_target, role_plan, pool_size=40, max_overflow=0) as opened:
-        yield opened
 
 
 @pytest.fixture

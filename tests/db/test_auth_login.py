@@ -23,17 +23,11 @@ from medz1.auth.passwords import HashParams, PasswordHasher, Verification
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.provision.credentials import RolePlan
-from tests.db.test_auth_support import CHEAP, LEGACY_COST, PASSWORD, Store, open_store, report
+from tests.plugins.auth import CHEAP, LEGACY_COST, PASSWORD, Store, open_store, report
 
 pytestmark = pytest.mark.db
 
 WRONG = "not the password at all, sorry"
-
-
-@pytest.fixture
-def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
-    with open_store(db_target, role_plan, pool_size=60, max_overflow=0) as opened:
-        yield opened
 
 
 def _message(attempt: LoginAttempt) -> str:

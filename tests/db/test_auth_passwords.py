@@ -4,8 +4,6 @@ login (S5). Hash and verify times are figures of ``bench/bench_auth.py``, not te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import bcrypt
 import pytest
 from sqlalchemy import text
@@ -20,17 +18,9 @@ from medz1.auth.passwords import (
     stored_hash_problem,
 )
 from medz1.db.engine import unit_of_work
-from medz1.db.target import Target
-from medz1.provision.credentials import RolePlan
-from tests.db.test_auth_support import LEGACY_COST, PASSWORD, Store, open_store
+from tests.plugins.auth import LEGACY_COST, PASSWORD, Store
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
-    with open_store(db_target, role_plan) as opened:
-        yield opened
 
 
 def _stored_hash(store: Store, email: str) -> str:

@@ -18,20 +18,12 @@ from medz1.auth import sessions, users
 from medz1.auth.errors import AuthenticationFailed, SessionInvalid
 from medz1.auth.sessions import SessionState
 from medz1.db.engine import unit_of_work
-from medz1.db.target import Target
 from medz1.errors import UsageError
-from medz1.provision.credentials import RolePlan
-from tests.db.test_auth_support import PASSWORD, Store, open_store
+from tests.plugins.auth import PASSWORD, Store
 
 pytestmark = pytest.mark.db
 
 NEW_PASSWORD = "a brand new passphrase for spring"
-
-
-@pytest.fixture
-def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
-    with open_store(db_target, role_plan) as opened:
-        yield opened
 
 
 def _state(store: Store, token: str) -> SessionState:

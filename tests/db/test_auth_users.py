@@ -4,7 +4,7 @@ with audit rows untouched (S18), bad input."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,18 +15,10 @@ from sqlalchemy.orm import Session
 from medz1.auth import demo, users
 from medz1.auth.errors import InvalidInputError, UserExistsError
 from medz1.db.engine import unit_of_work
-from medz1.db.target import Target
 from medz1.errors import NotFoundError
-from medz1.provision.credentials import RolePlan
-from tests.db.test_auth_support import PASSWORD, Store, open_store
+from tests.plugins.auth import PASSWORD, Store
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
-    with open_store(db_target, role_plan) as opened:
-        yield opened
 
 
 def test_created_user_is_stored_normalised_with_an_audit_row(store: Store) -> None:

@@ -37,7 +37,7 @@ from medz1.ops.up import up
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
 from medz1.provision.declared import APP, AUDITOR, LOADER, REPORTING
-from tests.db.test_auth_support import PASSWORD, cheap_hasher, report
+from tests.plugins.auth import PASSWORD, cheap_hasher, report
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

@@ -26,8 +26,8 @@ from medz1.errors import (
     RetryableError,
 )
 from medz1.provision.credentials import RolePlan
-from tests.conftest import unique_number
-from tests.support import app_engine
+from tests.plugins.database import unique_number
+from tests.plugins.synthetic import app_engine
 
 pytestmark = pytest.mark.db
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.provision.credentials import RolePlan
-from tests.support import app_engine, synthetic_database
+from tests.plugins.synthetic import app_engine, synthetic_database
 
 pytestmark = pytest.mark.db
 

@@ -22,7 +22,7 @@ from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
-from tests.support import synthetic_database
+from tests.plugins.synthetic import synthetic_database
 
 pytestmark = pytest.mark.db
 

@@ -16,7 +16,7 @@ from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.provision.credentials import RolePlan
-from tests.support import app_engine, synthetic_database
+from tests.plugins.synthetic import app_engine, synthetic_database
 
 pytestmark = pytest.mark.db
 

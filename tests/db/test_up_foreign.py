@@ -23,7 +23,7 @@ from medz1.errors import ConfigurationError
 from medz1.ops.up import up
 from medz1.provision.credentials import RolePlan
 from medz1.provision.declared import ADOPTED_MARKER, LOGIN_ROLES, MARKER, OWNER
-from tests.conftest import drop_database, unique_number
+from tests.plugins.database import drop_database, unique_number
 
 pytestmark = pytest.mark.db
 

@@ -27,13 +27,9 @@ from pydantic import SecretStr
 from medz1.errors import ConfigurationError
 from medz1.models import SCHEMAS, metadata
 from medz1.provision.declared import (
-    APP,
-    AUDITOR,
-    LOADER,
     LOGIN_ROLES,
-    REPORTING,
+    ROLE_ALIASES,
     Matrix,
-    RoleLimits,
     RoleSpec,
     declared_matrix,
     role_specs,
@@ -41,7 +37,7 @@ from medz1.provision.declared import (
 from medz1.settings import Settings
 
 SECRETS_FILE = Path("secrets") / "roles.json"
-_SETTING_PREFIX = {APP: "app", REPORTING: "reporting", LOADER: "loader", AUDITOR: "auditor"}
+_SETTING_PREFIX = {role: alias for alias, role in ROLE_ALIASES.items() if role in LOGIN_ROLES}
 
 
 @dataclass(frozen=True)
@@ -182,20 +178,6 @@ def role_passwords(
     return passwords
 
 
-def role_limits(settings: Settings) -> dict[str, RoleLimits]:
-    """Per-role limits from settings (``MEDZ1_APP_STATEMENT_TIMEOUT_MS``, ...)."""
-    return {
-        role: RoleLimits(
-            statement_timeout_ms=getattr(settings, f"{prefix}_statement_timeout_ms"),
-            idle_in_transaction_timeout_ms=getattr(
-                settings, f"{prefix}_idle_in_transaction_timeout_ms"
-            ),
-            connection_limit=getattr(settings, f"{prefix}_connection_limit"),
-        )
-        for role, prefix in _SETTING_PREFIX.items()
-    }
-
-
 def role_plan_from_settings(
     settings: Settings,
     *,
@@ -209,7 +191,7 @@ def role_plan_from_settings(
         ConfigurationError: see :func:`role_passwords`.
     """
     return RolePlan(
-        specs=role_specs(role_limits(settings)),
+        specs=role_specs(settings.role_limits()),
         matrix=declared_matrix(metadata, SCHEMAS),
         passwords=role_passwords(
             settings,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import MetaData
 
 OWNER = "medz1_owner"
@@ -73,13 +75,21 @@ ADOPTED_MARKER = "medz1: schemas public, auth, ai, admin managed by medz1 (adopt
 PASSWORD_COLUMN = ("auth", "users", "password_hash")
 
 
+#: PostgreSQL keeps role timeouts (ms) and connection limits as 32-bit integers.
+PG_INT_MAX = 2_147_483_647
+
+
 @dataclass(frozen=True)
 class RoleLimits:
-    """Per-role limits (S26); 0 means no limit for the timeouts, -1 for connections."""
+    """Per-role limits (S26); 0 means no limit for the timeouts, -1 for connections.
 
-    statement_timeout_ms: int
-    idle_in_transaction_timeout_ms: int
-    connection_limit: int
+    Settings validate the bounds (``MEDZ1_<ROLE>_STATEMENT_TIMEOUT_MS``, ...); a value
+    built in code is trusted as given.
+    """
+
+    statement_timeout_ms: Annotated[int, Field(ge=0, le=PG_INT_MAX)]
+    idle_in_transaction_timeout_ms: Annotated[int, Field(ge=0, le=PG_INT_MAX)]
+    connection_limit: Annotated[int, Field(ge=-1, le=PG_INT_MAX)]
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,8 @@ class RoleSpec:
     limits: RoleLimits | None = None
 
 
+#: The limits of each login role when settings do not change them (the one place they are
+#: written: :class:`medz1.settings.Settings` takes its defaults from here).
 DEFAULT_LIMITS: dict[str, RoleLimits] = {
     APP: RoleLimits(30_000, 60_000, 60),
     REPORTING: RoleLimits(300_000, 60_000, 10),

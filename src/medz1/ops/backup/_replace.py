@@ -36,11 +36,12 @@ from medz1.auth.audit import AuditEvent
 from medz1.db.engine import make_engine
 from medz1.db.errors import describe, translated
 from medz1.db.target import Target
+from medz1.embedded import clean_env
 from medz1.errors import CheckFailedError, DataError, NotFoundError, ServerError, UsageError
 from medz1.ops.backup import _manifest as bm
 from medz1.ops.backup import _observe as observe
 from medz1.ops.backup._script import ScriptRunner
-from medz1.ops.backup._tools import clean_env, last_line
+from medz1.ops.backup._tools import last_line
 from medz1.ops.backup.archive import Job, Outcome
 from medz1.ops.backup.contents import SKIPPED_PRIVILEGES
 from medz1.provision import apply as provision

@@ -9,7 +9,6 @@ environment variables, never on their command line (which other users can read).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import URL
 
-from medz1.embedded import binary
+from medz1.embedded import binary, clean_env
 from medz1.errors import ConfigurationError, DataError, ServerError
 
 log = logging.getLogger(__name__)
@@ -153,11 +152,6 @@ def libpq_env(url: URL, *, application_name: str = "medz1-backup") -> dict[str, 
         env["PGPASSWORD"] = str(url.password)
     env["PGDATABASE"] = str(url.database)
     return env
-
-
-def clean_env() -> dict[str, str]:
-    """This process's environment without ``PG*`` variables."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
 def dbname_conninfo(database: str) -> str:

@@ -30,10 +30,11 @@ from sqlalchemy.pool import NullPool
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
+from medz1.embedded import clean_env
 from medz1.errors import DataError, ServerError
 from medz1.models import SCHEMAS
 from medz1.ops import migrate
-from medz1.ops.backup._tools import PgTools, clean_env, last_line, libpq_env, read_toc
+from medz1.ops.backup._tools import PgTools, last_line, libpq_env, read_toc
 from medz1.ops.backup.scratch import ScratchDatabase
 from medz1.ops.database import ensure_extensions
 from medz1.ops.grants import apply_roles

@@ -1,4 +1,4 @@
-"""Helpers of the audit tests (no tests here): history the server clock cannot produce,
+"""Helpers of the audit tests: history the server clock cannot produce,
 and the tampering a database owner or superuser can do."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from medz1.auth import audit
 from medz1.db.engine import unit_of_work
-from tests.db.test_auth_support import Store
+from tests.plugins.auth import Store
 
 # What the table's owner may do (a superuser too): no superuser-only setting needed.
 _TRIGGERS_OFF = "ALTER TABLE auth.audit_logs DISABLE TRIGGER USER"

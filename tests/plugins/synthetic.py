@@ -1,4 +1,7 @@
-"""Helpers shared by test modules (not fixtures): databases of synthetic patients."""
+"""Databases of synthetic patients: one shared, read-only database for the read layer's
+tests (``synthetic_app``, ``read_session``) and :func:`synthetic_database` for a test
+module that needs its own (other sizes, rows added, a pool of one connection).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from medz1.clinical.load import load, prepare
 from medz1.clinical.synthetic import generate, write_parquet
@@ -16,7 +21,7 @@ from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.ops.grants import apply_grants
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
-from tests.conftest import clone_database, drop_database, unique_number
+from tests.plugins.database import clone_database, drop_database, unique_number
 
 
 @contextmanager
@@ -49,3 +54,36 @@ def app_engine(target: Target, role_plan: RolePlan) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+#: Patients in the shared synthetic database (enough rows for the planner to prefer
+#: indexes) and the seed that draws them.
+SHARED_PATIENTS = 200
+SHARED_SEED = 3
+
+
+@pytest.fixture(scope="session")
+def synthetic_app(
+    pg_server: EmbeddedServer,
+    template_target: Target,
+    role_plan: RolePlan,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Engine]:
+    """The application role (med_z1_user) on a database of ``SHARED_PATIENTS`` synthetic
+    patients, shared by the whole test session: its users only read (the role cannot
+    change clinical tables)."""
+    folder = tmp_path_factory.mktemp("synthetic")
+    with (
+        synthetic_database(
+            pg_server, role_plan, folder, patients=SHARED_PATIENTS, seed=SHARED_SEED
+        ) as target,
+        app_engine(target, role_plan) as engine,
+    ):
+        yield engine
+
+
+@pytest.fixture
+def read_session(synthetic_app: Engine) -> Iterator[Session]:
+    """A session of the application role on the shared synthetic database."""
+    with Session(synthetic_app) as session:
+        yield session
