@@ -121,7 +121,8 @@ READS: dict[str, Callable[[Session, str], object]] = {
 @contextmanager
 def server_at(keep: Path | None) -> Iterator[tuple[EmbeddedServer, RolePlan]]:
     """A bundled server (in ``keep`` or a temporary folder), and a role plan with made-up
-    passwords (``up`` sets them on the roles)."""
+    passwords (``up`` sets them on the roles).
+    """
     folder = keep or Path(tempfile.mkdtemp(prefix="medz1-bench-chart-"))
     server = EmbeddedServer(folder / "data")
     server.start()
@@ -140,7 +141,8 @@ def server_at(keep: Path | None) -> Iterator[tuple[EmbeddedServer, RolePlan]]:
 
 def populate(server: EmbeddedServer, role_plan: RolePlan, size: int, scratch: Path) -> Target:
     """A migrated database ``bench_<size>`` holding ``size`` synthetic patients (loaded
-    only when it holds none yet)."""
+    only when it holds none yet).
+    """
     target = Target(url=server.url(f"bench_{size}", user=SUPERUSER), embedded=True)
     up(target, role_plan)
     admin = make_engine(target.url, isolation_level="AUTOCOMMIT")
@@ -207,7 +209,8 @@ def measure(engine: Engine, rolling_back: Engine, size: int, iterations: int) ->
 
 def best_of(passes: list[dict[str, Timing]]) -> dict[str, Timing]:
     """Per read, the lowest p50 and p99 over repeated passes: load from other processes on
-    the machine only ever adds latency, so the best pass is the closest to the truth."""
+    the machine only ever adds latency, so the best pass is the closest to the truth.
+    """
     return {
         name: Timing(p50=min(p[name].p50 for p in passes), p99=min(p[name].p99 for p in passes))
         for name in passes[0]
@@ -224,7 +227,8 @@ _TYPES = {
 
 def _numbered() -> tuple[str, str, list[str]]:
     """The chart SQL with ``$n`` parameters (for PREPARE), with ``%(name)s`` ones (for the
-    driver), and the parameter names in order."""
+    driver), and the parameter names in order.
+    """
     names = list(chart.ChartParams.__dataclass_fields__)
     numbered = named = chart.CHART_SQL
     for number, name in enumerate(names, start=1):

@@ -136,7 +136,8 @@ def clinical_target(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Target]:
     """A database of 12 synthetic patients, shared by a test module (its tests only read
-    clinical rows; audit rows they write are counted by difference)."""
+    clinical rows; audit rows they write are counted by difference).
+    """
     folder: Path = tmp_path_factory.mktemp("synthetic")
     with synthetic_database(pg_server, role_plan, folder, patients=12) as target:
         yield target

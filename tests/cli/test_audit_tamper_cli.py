@@ -1,6 +1,7 @@
 """``medz1 audit verify`` against an owner who rewrites the audit trail (S19): every medz1
 command that writes audit events leaves a signed checkpoint outside the database, and
-verify exits 5 naming the rewind, rewrite, forged line or deleted log."""
+verify exits 5 naming the rewind, rewrite, forged line or deleted log.
+"""
 
 from __future__ import annotations
 

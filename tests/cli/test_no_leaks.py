@@ -1,6 +1,7 @@
 """Sentinel patient values and a sentinel password go through every reachable error path and
 come out nowhere: not on stdout or stderr, not in a log record, not in the raised error's
-text, not in the bundled server's own log file."""
+text, not in the bundled server's own log file.
+"""
 
 from __future__ import annotations
 
@@ -147,7 +148,8 @@ def _check_on_a_broken_database(r: pytest.FixtureRequest, cli: Invoke, _tmp: Pat
 
 def _unique_violation_in_auth(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path) -> Seen:
     """Two creates of one address race: the second passes the look-up, then the unique
-    index refuses its INSERT (23505), whose parameters hold the password hash."""
+    index refuses its INSERT (23505), whose parameters hold the password hash.
+    """
     target: Target = r.getfixturevalue("db_target")
     email = f"{LAST_NAME.lower()}.race@va.example.org"
     failures: list[BaseException] = []

@@ -1,5 +1,6 @@
 """S26: the per-role limits configured through medz1's settings and applied by
-``medz1 grants apply`` fire for a connection that sets nothing itself."""
+``medz1 grants apply`` fire for a connection that sets nothing itself.
+"""
 
 from __future__ import annotations
 

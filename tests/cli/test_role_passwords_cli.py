@@ -1,7 +1,8 @@
 """The password of a login role that already exists is never changed behind the user's
 back: ``up`` and ``grants apply`` refuse when they do not know it, leave it alone when the
 one they know differs, and only ``grants apply --rotate-passwords`` sets new ones (audited,
-one event per role, never the password). ``grants check`` says when it cannot compare."""
+one event per role, never the password). ``grants check`` says when it cannot compare.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ _ALIASES = ("APP", "REPORTING", "LOADER", "AUDITOR")
 @pytest.fixture
 def elsewhere(database_url_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """``MEDZ1_DATABASE_URL`` set, run from a new folder by a user with no password file
-    and no ``MEDZ1_*_PASSWORD``: the roles exist on the server already."""
+    and no ``MEDZ1_*_PASSWORD``: the roles exist on the server already.
+    """
     for alias in _ALIASES:
         monkeypatch.delenv(f"MEDZ1_{alias}_PASSWORD", raising=False)
     monkeypatch.delenv("MEDZ1_DATA_DIR", raising=False)

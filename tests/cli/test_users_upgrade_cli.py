@@ -1,5 +1,6 @@
 """``medz1 users upgrade-hashes``: bare legacy bcrypt hashes wrapped in argon2id, audited,
-idempotent."""
+idempotent.
+"""
 
 from __future__ import annotations
 

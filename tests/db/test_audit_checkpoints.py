@@ -1,5 +1,6 @@
 """Tamper evidence the database cannot rewrite (S19): signed checkpoints outside the
-database, server-assigned ids and times, the purge escape tied to the purge (S18, S21)."""
+database, server-assigned ids and times, the purge escape tied to the purge (S18, S21).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The audit trail: fail closed (S17), append-only (S18), the hash chain (S19) and retention
-(S21)."""
+(S21).
+"""
 
 from __future__ import annotations
 

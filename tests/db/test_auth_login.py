@@ -1,6 +1,7 @@
 """Login and lockout: one generic failure after the same work (S6), lockout edges (S8),
 race-free counting without a lock held while hashing (S9), bad input, shadowed built-ins.
-Timing figures are in ``bench/bench_auth.py``, not here."""
+Timing figures are in ``bench/bench_auth.py``, not here.
+"""
 
 from __future__ import annotations
 
@@ -135,7 +136,8 @@ def test_disabled_user_cannot_log_in(store: Store) -> None:
 
 class CountingHasher(PasswordHasher):
     """Counts checks of real hashes, and makes every password check cost ``delay`` seconds
-    (a stand-in for production argon2id) so that a lock held while checking shows."""
+    (a stand-in for production argon2id) so that a lock held while checking shows.
+    """
 
     def __init__(self, delay: float = 0.0) -> None:
         super().__init__(CHEAP, allow_weak=True, legacy_bcrypt_cost=LEGACY_COST)

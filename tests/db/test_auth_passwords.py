@@ -1,6 +1,7 @@
 """Passwords in the store: production argon2id parameters (S1), no 72-byte truncation (S2),
 rules for new passwords (S3, S4), legacy bcrypt wrapped at once and old argon2 rehashed at
-login (S5). Hash and verify times are figures of ``bench/bench_auth.py``, not tests."""
+login (S5). Hash and verify times are figures of ``bench/bench_auth.py``, not tests.
+"""
 
 from __future__ import annotations
 

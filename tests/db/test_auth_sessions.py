@@ -1,5 +1,6 @@
 """Sessions: hashed tokens (S12), new tokens only (S13), timeouts in UTC across DST (S14),
-ending sessions with one audit row each (S15), password change (S7)."""
+ending sessions with one audit row each (S15), password change (S7).
+"""
 
 from __future__ import annotations
 

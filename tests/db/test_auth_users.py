@@ -1,5 +1,6 @@
 """Users: creation and e-mail rules, lookups, updates, disable and dormancy (S10), delete
-with audit rows untouched (S18), bad input."""
+with audit rows untouched (S18), bad input.
+"""
 
 from __future__ import annotations
 

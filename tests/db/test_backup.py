@@ -53,7 +53,8 @@ def _has_column(conn: Connection, schema: str, table: str, column: str) -> bool:
 
 def fill(engine: Engine) -> None:
     """A few patients with clinical rows, users with sessions and audit rows (inserted as
-    the administrator: audit rows are append-only), and ai and admin rows."""
+    the administrator: audit rows are append-only), and ai and admin rows.
+    """
     with engine.begin() as conn:
         conn.execute(
             text(

@@ -1,5 +1,6 @@
 """A restore never silently removes audit rows written after the backup, and every restore
-writes a ``backup_restored`` event into the audit chain of the database restored into."""
+writes a ``backup_restored`` event into the audit chain of the database restored into.
+"""
 
 from __future__ import annotations
 

@@ -118,7 +118,8 @@ def _dump(target: Target, archive: Path) -> None:
 
 def crafted_backup(target: Target, engine: Engine, folder: Path, ddl: str, marker: Path) -> Path:
     """A valid backup of ``target`` whose archive also holds the objects ``ddl`` adds
-    (``{marker}`` and ``{source}`` in it are replaced by the marker file and the database)."""
+    (``{marker}`` and ``{source}`` in it are replaced by the marker file and the database).
+    """
     fill(engine)
     backup = create(target, root=folder).path
     with engine.begin() as conn:
@@ -138,7 +139,8 @@ def crafted_backup(target: Target, engine: Engine, folder: Path, ddl: str, marke
 @pytest.fixture
 def marker() -> Iterator[Path]:
     """A file the crafted functions would create if the restore ran them (in the shared
-    temporary folder, which the server's user may write)."""
+    temporary folder, which the server's user may write).
+    """
     path = Path(tempfile.gettempdir()) / f"medz1-ran-{uuid.uuid4().hex}"
     try:
         yield path

@@ -1,6 +1,7 @@
 """A killed restore leaves no half-built database under the asked name (S35): it builds
 under ``<name>__medz1_restoring_<id>``, closed to PUBLIC from the start, and the next run
-(or ``backup drop-restore``) removes what a kill left behind, never anything else."""
+(or ``backup drop-restore``) removes what a kill left behind, never anything else.
+"""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def building(conn: Connection, into: str) -> list[str]:
 
 def kill_mid_restore(backup: Path, into: str, conn: Connection, delay: float) -> bool:
     """Start ``medz1 backup restore`` in a subprocess, SIGKILL it ``delay`` s after its
-    database appears; False when it finished first."""
+    database appears; False when it finished first.
+    """
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
         [sys.executable, "-m", "medz1", "backup", "restore", str(backup), "--into", into],
         stdout=subprocess.DEVNULL,

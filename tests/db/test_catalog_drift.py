@@ -1,6 +1,7 @@
 """``medz1 check`` sees every drift that weakens a protection: CHECK constraints, function
 bodies and settings, triggers, row security, undeclared objects of every kind, password
-hashes below the S1 floor, and connection limits the server cannot hold (S36)."""
+hashes below the S1 floor, and connection limits the server cannot hold (S36).
+"""
 
 from __future__ import annotations
 

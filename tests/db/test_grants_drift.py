@@ -1,7 +1,8 @@
 """``grants check`` sees every privilege and role property made by hand, and ``grants
 apply`` repairs it (S22-S24): column grants, EXECUTE, sequences, types, large objects,
 parameters, grant options, foreign grantees, default privileges, role attributes,
-memberships, settings, ownership of every object, and the cluster's other databases."""
+memberships, settings, ownership of every object, and the cluster's other databases.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.db
 @pytest.fixture(autouse=True)
 def _roles_repaired(db_target: Target, role_plan: RolePlan) -> Iterator[None]:
     """Roles and the cluster's databases are shared by the test session: repair them after
-    each test, whatever it left behind."""
+    each test, whatever it left behind.
+    """
     yield
     apply_grants(db_target, role_plan)
 

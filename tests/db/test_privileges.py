@@ -1,5 +1,6 @@
 """The declared privilege matrix is what the database has (S22-S26), proven by asking
-PostgreSQL and by really connecting as each role."""
+PostgreSQL and by really connecting as each role.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Patient search: by name (prefix or contains, any case, accents ignored), ICN, SSN last four;
-ranked, paged, with the number of matches in all; each kind served by an index."""
+ranked, paged, with the number of matches in all; each kind served by an index.
+"""
 
 from __future__ import annotations
 

@@ -55,7 +55,8 @@ def _state(conn: Connection) -> str:
 @pytest.fixture
 def foreign_target(pg_server: EmbeddedServer) -> Iterator[tuple[Target, str]]:
     """A database of another application: its role owns a schema, a table, a sequence and
-    a function in ``public``; PUBLIC may read the table and connect."""
+    a function in ``public``; PUBLIC may read the table and connect.
+    """
     number = unique_number()
     name = f"other_app_db_{number}"
     role = f"other_app_{number}"

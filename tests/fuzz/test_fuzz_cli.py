@@ -1,5 +1,6 @@
 """S32: random command lines drawn from the real command tree never end in a traceback or
-an undocumented exit code, and a refused command changes no table."""
+an undocumented exit code, and a refused command changes no table.
+"""
 
 from __future__ import annotations
 

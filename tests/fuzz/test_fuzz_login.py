@@ -1,5 +1,6 @@
 """S32: random login inputs (e-mail, password, client address, user agent) give a login
-attempt or a medz1 error, never another exception; the attempt is audited."""
+attempt or a medz1 error, never another exception; the attempt is audited.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """S32: random MEDZ1_* environments give working settings or one ConfigurationError that
 names the variable and never repeats a secret; nothing downstream of accepted settings
-fails with anything but a medz1 error."""
+fails with anything but a medz1 error.
+"""
 
 from __future__ import annotations
 

@@ -47,7 +47,8 @@ def report(figure: str) -> None:
 
 def cheap_hasher() -> PasswordHasher:
     """argon2id with the cheapest parameters argon2 accepts, and failures padded with a
-    bcrypt computation of the cheapest cost (tests only)."""
+    bcrypt computation of the cheapest cost (tests only).
+    """
     return PasswordHasher(CHEAP, allow_weak=True, legacy_bcrypt_cost=LEGACY_COST)
 
 

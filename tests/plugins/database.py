@@ -92,7 +92,8 @@ def role_plan() -> RolePlan:
 @pytest.fixture(scope="session")
 def template_target(pg_server: EmbeddedServer, role_plan: RolePlan) -> Target:
     """A database migrated to the newest revision with roles and grants applied, used as
-    the template of every test database."""
+    the template of every test database.
+    """
     target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=True)
     up(target, role_plan, audit=False)  # tests count audit rows from zero
     return target
@@ -125,7 +126,8 @@ def db_target(
     pg_server: EmbeddedServer, template_target: Target, role_plan: RolePlan
 ) -> Iterator[Target]:
     """A fresh, migrated database of its own for one test, with the declared grants;
-    dropped afterwards."""
+    dropped afterwards.
+    """
     name = f"medz1_test_{os.getpid()}_{unique_number()}"
     clone_database(pg_server, name)
     target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
@@ -162,7 +164,8 @@ def database_url_env(
     db_target: Target, role_plan: RolePlan, monkeypatch: pytest.MonkeyPatch
 ) -> str:
     """Point ``MEDZ1_DATABASE_URL`` at the test's database, as a user of the CLI would,
-    with the session's role passwords (roles are shared by the whole server)."""
+    with the session's role passwords (roles are shared by the whole server).
+    """
     url = db_target.url.set(drivername="postgresql").render_as_string(hide_password=False)
     monkeypatch.setenv("MEDZ1_DATABASE_URL", url)
     for role, alias in (

@@ -29,7 +29,8 @@ def synthetic_database(
     server: EmbeddedServer, role_plan: RolePlan, folder: Path, *, patients: int, seed: int = 7
 ) -> Iterator[Target]:
     """A migrated database of its own holding ``patients`` synthetic patients, loaded from
-    Parquet by medz1_loader; dropped afterwards."""
+    Parquet by medz1_loader; dropped afterwards.
+    """
     name = f"medz1_clinical_{os.getpid()}_{unique_number()}"
     clone_database(server, name)
     target = Target(url=server.url(name, user=SUPERUSER), embedded=True)
@@ -71,7 +72,8 @@ def synthetic_app(
 ) -> Iterator[Engine]:
     """The application role (med_z1_user) on a database of ``SHARED_PATIENTS`` synthetic
     patients, shared by the whole test session: its users only read (the role cannot
-    change clinical tables)."""
+    change clinical tables).
+    """
     folder = tmp_path_factory.mktemp("synthetic")
     with (
         synthetic_database(

@@ -1,5 +1,6 @@
 """The auth store's column lists come from its records and match the models: a column
-renamed, dropped or made nullable in ``models/auth.py`` fails here, not in a query."""
+renamed, dropped or made nullable in ``models/auth.py`` fails here, not in a query.
+"""
 
 from __future__ import annotations
 

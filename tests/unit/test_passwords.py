@@ -1,5 +1,6 @@
 """Password hashing and verification: S1, S2, S5 and S6 (the dummy hash, the cost of every
-failed check), legacy hashes wrapped in argon2id, and what keeps a stored hash from S1."""
+failed check), legacy hashes wrapped in argon2id, and what keeps a stored hash from S1.
+"""
 
 from __future__ import annotations
 

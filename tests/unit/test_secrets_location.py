@@ -1,5 +1,6 @@
 """With an external server, role passwords are kept per user, per server and database,
-never under the current folder."""
+never under the current folder.
+"""
 
 from __future__ import annotations
 

@@ -482,7 +482,8 @@ def list_sessions(
 
 def purge_expired(session: Session, *, now: datetime) -> PurgeReport:
     """End sessions that timed out unnoticed (``session_timeout`` rows) and delete every
-    ended or expired session. Audit rows stay; they hold no foreign key to sessions."""
+    ended or expired session. Audit rows stay; they hold no foreign key to sessions.
+    """
     at = require_utc(now)
     events = _end(
         session,

@@ -85,7 +85,8 @@ class TableLoad:
 
 def discover(path: Path, *, table: str | None = None) -> list[tuple[Path, Table]]:
     """The files of a load: one file (its table from ``table`` or its name), or every
-    ``<table>.parquet`` / ``<table>.csv`` in a folder."""
+    ``<table>.parquet`` / ``<table>.csv`` in a folder.
+    """
     if not path.exists():
         raise NotFoundError(f"{path} does not exist", hint="check the path")
     if path.is_file():

@@ -53,12 +53,14 @@ def _reach(target: Target) -> Finding:
     try:
         exists = database_exists(target)
     except Medz1Error as exc:
-        return Finding("server", False, exc.message)
+        return Finding("server", ok=False, detail=exc.message)
     if not exists:
         return Finding(
-            "database", False, f"database {target.database} does not exist (run `medz1 up`)"
+            "database",
+            ok=False,
+            detail=f"database {target.database} does not exist (run `medz1 up`)",
         )
-    return Finding("server", True, f"reachable; database {target.database} exists")
+    return Finding("server", ok=True, detail=f"reachable; database {target.database} exists")
 
 
 def _catalog(conn: Connection) -> Finding:
@@ -81,7 +83,7 @@ def _catalog(conn: Connection) -> Finding:
 def _password_hashes(conn: Connection) -> Finding:
     """S1: every stored hash is argon2id at or above the floor; only counts are reported."""
     if not conn.execute(text("SELECT to_regclass('auth.users') IS NOT NULL")).scalar():
-        return Finding("passwords", True, "no user table")
+        return Finding("passwords", ok=True, detail="no user table")
     legacy = weak = total = 0
     for stored in conn.execute(text("SELECT password_hash FROM auth.users")).scalars():
         total += 1
@@ -115,10 +117,10 @@ def _connections(conn: Connection) -> Finding:
     if reason is None:
         return Finding(
             "connections",
-            True,
-            f"login roles may hold {sum(limits.values())} of {server.ordinary} ordinary slots",
+            ok=True,
+            detail=f"login roles may hold {sum(limits.values())} of {server.ordinary} ordinary slots",
         )
-    return Finding("connections", False, reason, [reason])
+    return Finding("connections", ok=False, detail=reason, differences=[reason])
 
 
 def _sessions(conn: Connection, role_plan: RolePlan) -> Finding:
@@ -203,7 +205,7 @@ def check(target: Target, role_plan: RolePlan | None = None) -> CheckReport:
         mapped = translate(exc)
         if mapped is None:
             raise
-        findings.append(Finding("database", False, mapped.message))
+        findings.append(Finding("database", ok=False, detail=mapped.message))
     finally:
         engine.dispose()
     return CheckReport(findings)

@@ -132,7 +132,8 @@ def set_database_marker(conn: Connection, database: str, marker: str) -> None:
 def foreign_objects(conn: Connection) -> list[str]:
     """Objects medz1 did not create: schemas other than its four, extensions other than
     those it installs, and every table, view, sequence, function and type (used on a
-    database medz1 does not recognise as its own, where medz1 has created nothing)."""
+    database medz1 does not recognise as its own, where medz1 has created nothing).
+    """
     conn.execute(text("SET LOCAL search_path = pg_catalog"))  # names come out qualified
     rows = conn.execute(
         _FOREIGN_OBJECTS,

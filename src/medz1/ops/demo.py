@@ -59,7 +59,8 @@ def create_demo_clinicians(
     target: Target, role_plan: RolePlan, *, hasher: PasswordHasher
 ) -> list[DemoUser]:
     """Create the demo clinicians that are missing, as the application role, with their
-    ``user_created`` audit rows; return them with their one-time passwords."""
+    ``user_created`` audit rows; return them with their one-time passwords.
+    """
     engine = engine_for_role(target, "app", role_plan.passwords)
     try:
         with unit_of_work(engine) as session:

@@ -1,5 +1,6 @@
 """``medz1 grants apply | check``: make the database match the declared role_plan, or list how
-it differs."""
+it differs.
+"""
 
 from __future__ import annotations
 

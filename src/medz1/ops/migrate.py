@@ -106,7 +106,8 @@ def _check_known(revision: str) -> None:
 
 def _become_owner(connection: Connection) -> None:
     """Run as ``medz1_owner`` once it owns the database (``grants apply`` hands it over),
-    so every object migrations create is its own."""
+    so every object migrations create is its own.
+    """
     can_become = connection.execute(
         text(
             "SELECT EXISTS (SELECT 1 FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "

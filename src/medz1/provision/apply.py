@@ -261,7 +261,8 @@ class _Planner:
     @cached_property
     def foreign(self) -> frozenset[str]:
         """In an adopted database: the other applications' objects in ``public`` (owned by
-        another role and not declared), named as ``acl`` and ``actual`` name them."""
+        another role and not declared), named as ``acl`` and ``actual`` name them.
+        """
         if not self.adopted:
             return frozenset()
         rows = self.conn.execute(
@@ -377,7 +378,7 @@ class _Planner:
                     declared = self.matrix.allowed(grantee, obj, privilege)
                     granted = (grantee, obj, privilege) in held
                     if declared != granted:
-                        self._privilege_difference(grantee, obj, privilege, declared)
+                        self._privilege_difference(grantee, obj, privilege, grant=declared)
         self._password_column()
         self.found.extend(acl.plan(self.conn, self.matrix, skip_labels=self.foreign))
         if self.other_databases != "skip":
@@ -394,7 +395,7 @@ class _Planner:
         ).scalars()
         return set(rows)
 
-    def _privilege_difference(self, grantee: str, obj: str, privilege: str, grant: bool) -> None:
+    def _privilege_difference(self, grantee: str, obj: str, privilege: str, *, grant: bool) -> None:
         kind, _, name = obj.partition(":")
         if kind == "database":
             target: sql.Composable = sql.SQL("DATABASE {}").format(sql.Identifier(self.database))
@@ -528,7 +529,8 @@ def password_differences(
 ) -> list[Difference]:
     """Only the password comparison of :func:`plan`: what is unknown here, cannot be
     compared here (no right to read ``pg_authid``), or differs. Never a repair for an
-    existing role (that takes ``rotate``)."""
+    existing role (that takes ``rotate``).
+    """
     planner = _Planner(conn, Matrix(frozenset(), (), ()), specs, passwords)
     states = actual.roles(conn, tuple(s.name for s in specs))
     for spec in specs:
@@ -549,7 +551,8 @@ def plan_roles(
     what must hold before migrations run as the owner.
 
     An existing role's password is set only with ``rotate``; with ``external`` (a server
-    medz1 does not run) a role's expiry date is reported, never reset."""
+    medz1 does not run) a role's expiry date is reported, never reset.
+    """
     planner = _Planner(conn, matrix, specs, passwords, rotate=rotate, external=external)
     planner.roles()
     planner.ownership()

@@ -121,7 +121,8 @@ def foreign_default_privileges(
 
 def other_database_differences(conn: Connection, *, repair: bool) -> list[Difference]:
     """CONNECT or TEMPORARY that PUBLIC or a login role holds on ``postgres`` or
-    ``template1``; repaired only when medz1 runs the server (``repair``)."""
+    ``template1``; repaired only when medz1 runs the server (``repair``).
+    """
     rows = conn.execute(
         text(
             """

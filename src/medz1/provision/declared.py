@@ -117,11 +117,36 @@ def role_specs(limits: dict[str, RoleLimits] | None = None) -> tuple[RoleSpec, .
     """The managed roles, the owner first; ``limits`` override the defaults per role."""
     chosen = {**DEFAULT_LIMITS, **(limits or {})}
     return (
-        RoleSpec(OWNER, False, "owns every schema and object; migrations run as it", "owner"),
-        RoleSpec(APP, True, "the med-z1 application", "app", chosen[APP]),
-        RoleSpec(REPORTING, True, "read-only clinical reporting", "reporting", chosen[REPORTING]),
-        RoleSpec(LOADER, True, "bulk loads of clinical data", "loader", chosen[LOADER]),
-        RoleSpec(AUDITOR, True, "reads the audit log", "auditor", chosen[AUDITOR]),
+        RoleSpec(
+            OWNER,
+            login=False,
+            purpose="owns every schema and object; migrations run as it",
+            alias="owner",
+        ),
+        RoleSpec(
+            APP, login=True, purpose="the med-z1 application", alias="app", limits=chosen[APP]
+        ),
+        RoleSpec(
+            REPORTING,
+            login=True,
+            purpose="read-only clinical reporting",
+            alias="reporting",
+            limits=chosen[REPORTING],
+        ),
+        RoleSpec(
+            LOADER,
+            login=True,
+            purpose="bulk loads of clinical data",
+            alias="loader",
+            limits=chosen[LOADER],
+        ),
+        RoleSpec(
+            AUDITOR,
+            login=True,
+            purpose="reads the audit log",
+            alias="auditor",
+            limits=chosen[AUDITOR],
+        ),
     )
 
 

@@ -64,7 +64,9 @@ def replace_schemas(
     engine = make_engine(dest.url, poolclass=NullPool)
     try:
         with translated(), engine.connect() as conn, conn.begin() as transaction:
-            outcome, audit_session = _replace_in(conn, job, dest.database, live, discard_audit_rows)
+            outcome, audit_session = _replace_in(
+                conn, job, dest.database, live=live, discard=discard_audit_rows
+            )
             if outcome.differences:
                 transaction.rollback()
     except (sa_exc.DBAPIError, psycopg.Error) as exc:
@@ -77,7 +79,7 @@ def replace_schemas(
 
 
 def _replace_in(
-    conn: Connection, job: Job, database: str, live: bool, discard: int | None
+    conn: Connection, job: Job, database: str, *, live: bool, discard: int | None
 ) -> tuple[Outcome, Session | None]:
     # Every name below is schema-qualified; pg_get_constraintdef then qualifies too.
     conn.execute(text("SELECT set_config('search_path', '', true)"))

@@ -121,7 +121,7 @@ def restore(
             ``discard_newer_audit_rows`` does not state their number.
     """
     started = time.monotonic()
-    job, dest = _prepare(target, role_plan, path, schemas, into, replace, reporter)
+    job, dest = _prepare(target, role_plan, path, schemas, into, reporter, replace=replace)
     if replace:
         outcome = replace_schemas(dest, job, live=True, discard_audit_rows=discard_newer_audit_rows)
     else:
@@ -166,15 +166,16 @@ def _prepare(
     path: Path,
     schemas: list[str] | tuple[str, ...] | None,
     into: str | None,
-    replace: bool,
     reporter: Reporter | None,
+    *,
+    replace: bool,
 ) -> tuple[Job, Target]:
     report = reporter or NullReporter()
     report.step("checking the backup")
     backup = open_backup(path)
     chosen = normalize_schemas(schemas, backup.manifest.schemas)
     # verify's scratch database gets a unique unfinished name and is never renamed.
-    dest = _on(target, _VERIFY) if into == _VERIFY else _destination(target, into, replace)
+    dest = _on(target, _VERIFY) if into == _VERIFY else _destination(target, into, replace=replace)
     tools = choose_tools(_server_major(target))
     toc = check_archive(backup, tools)
     report.step("comparing the archive with medz1's schema")
@@ -189,7 +190,7 @@ def _on(target: Target, database: str) -> Target:
     return Target(url=target.url.set(database=database), embedded=target.embedded)
 
 
-def _destination(target: Target, into: str | None, replace: bool) -> Target:
+def _destination(target: Target, into: str | None, *, replace: bool) -> Target:
     if into is not None and not _NAME.match(into):
         raise UsageError(
             f"{into!r} is not a database name medz1 creates",
@@ -226,7 +227,8 @@ def _server_major(target: Target) -> int:
 
 def _in_new_database(dest: Target, job: Job, *, keep: bool) -> Outcome:
     """Build ``dest`` under an unfinished name, restore and verify it; rename it to its
-    name only when ``keep`` and 0 differences, drop it otherwise (S35)."""
+    name only when ``keep`` and 0 differences, drop it otherwise (S35).
+    """
     purpose = "restore" if keep else "verify"
     job.reporter.step(f"creating database {dest.database} (unfinished until verified)")
     with ScratchDatabase(dest, into=dest.database, purpose=purpose) as scratch:

@@ -31,7 +31,7 @@ def verify(
 ) -> VerifyReport:
     """Restore the backup into a scratch database, compare it with the manifest, drop it."""
     started = time.monotonic()
-    job, dest = _prepare(target, role_plan, path, None, _VERIFY, False, reporter)
+    job, dest = _prepare(target, role_plan, path, None, _VERIFY, reporter, replace=False)
     outcome = _in_new_database(dest, job, keep=False)
     return VerifyReport(
         path=job.backup.path,

@@ -198,11 +198,11 @@ def read_contents(tools: PgTools, archive: Path) -> Contents:
 
 
 def split_definitions(script: bytes) -> dict[tuple[str, str, str], bytes]:
-    """The SQL of each ``-- Name: ...; Type: ...; Schema: ...`` block of a pg_restore script.
+    r"""The SQL of each ``-- Name: ...; Type: ...; Schema: ...`` block of a pg_restore script.
 
     The lines before the first block (settings pg_restore and the archive put first) are
     kept under ``("PROLOGUE", "-", "-")``; lines that differ between two dumps of the same
-    schema (the random ``\\restrict`` key, version comments) are dropped.
+    schema (the random ``\restrict`` key, version comments) are dropped.
     """
     blocks: dict[tuple[str, str, str], list[bytes]] = {}
     current: list[bytes] = blocks.setdefault(("PROLOGUE", "-", "-"), [])
