@@ -225,6 +225,8 @@ def valid_json(text: str) -> bool:
 
     Python's parser also takes ``NaN`` and ``Infinity``, lone surrogate escapes and
     ``\u0000``, which jsonb refuses; those are refused here too.
+
+    Never raises: text that jsonb would refuse gives False.
     """
 
     def no_constant(name: str) -> Any:

@@ -65,7 +65,11 @@ def script_directory() -> ScriptDirectory:
 
 
 def head_revision() -> str:
-    """The newest revision medz1 knows."""
+    """The newest revision medz1 knows.
+
+    Raises:
+        MigrationError: the installed medz1 ships no migrations.
+    """
     head = script_directory().get_current_head()
     if head is None:  # pragma: no cover - the package always ships migrations
         raise MigrationError("medz1 ships no migrations", hint="reinstall medz1")

@@ -59,6 +59,11 @@ def replace_schemas(
     ``live`` is a ``--replace`` of a database in use: its revision must be the backup's, no
     audit row written after the backup may silently go (``discard_audit_rows`` must state
     their number), and a ``backup_restored`` event is written in the same transaction.
+
+    Raises:
+        DataError: the restored schemas differ from the manifest or the grants; nothing
+            is committed.
+        ServerError: pg_restore or the server failed; nothing is committed.
     """
     job.reporter.step(f"replacing {', '.join(job.schemas)} in {dest.database}")
     engine = make_engine(dest.url, poolclass=NullPool)

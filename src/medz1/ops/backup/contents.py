@@ -174,7 +174,11 @@ def parse_entries(toc: str) -> list[Entry]:
 
 
 def read_contents(tools: PgTools, archive: Path) -> Contents:
-    """The entries and schema SQL of a custom-format archive; nothing connects anywhere."""
+    """The entries and schema SQL of a custom-format archive; nothing connects anywhere.
+
+    Raises:
+        DataError: the archive cannot be read.
+    """
     entries = frozenset(parse_entries(read_toc(tools, archive)))
     result = subprocess.run(  # noqa: S603 - fixed program, arguments built here
         [
@@ -284,7 +288,11 @@ def check_declared(
 
 
 def dump_schema(tools: PgTools, database: Target) -> Contents:
-    """The contents of a schema-only dump of medz1's schemas in ``database`` (the reference)."""
+    """The contents of a schema-only dump of medz1's schemas in ``database`` (the reference).
+
+    Raises:
+        ServerError: pg_dump of the reference schema failed.
+    """
     with tempfile.TemporaryDirectory(prefix="medz1-reference-") as folder:
         archive = Path(folder) / "reference.dump"
         result = subprocess.run(  # noqa: S603 - fixed program, arguments built here
