@@ -19,8 +19,8 @@ from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.models import SCHEMAS, metadata
 from medz1.ops.up import up
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import LOGIN_ROLES, declared_matrix, role_specs
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import LOGIN_ROLES, declared_matrix, role_specs
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class BenchDatabase:
 
     server: EmbeddedServer
     target: Target
-    policy: Policy
+    role_plan: RolePlan
     folder: Path
 
 
@@ -40,14 +40,14 @@ def bench_database(name: str = "medz1") -> Iterator[BenchDatabase]:
     server = EmbeddedServer(folder / "data")
     server.start()
     try:
-        policy = Policy(
+        role_plan = RolePlan(
             specs=role_specs(),
             matrix=declared_matrix(metadata, SCHEMAS),
             passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
         )
         target = Target(url=server.url(name, user=SUPERUSER), embedded=True)
-        up(target, policy)
-        yield BenchDatabase(server=server, target=target, policy=policy, folder=folder)
+        up(target, role_plan)
+        yield BenchDatabase(server=server, target=target, role_plan=role_plan, folder=folder)
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)

@@ -59,8 +59,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     with bench_database() as db:
-        app = engine_for_role(db.target, "app", db.policy.passwords, pool_size=args.threads)
-        auditor = engine_for_role(db.target, "auditor", db.policy.passwords)
+        app = engine_for_role(db.target, "app", db.role_plan.passwords, pool_size=args.threads)
+        auditor = engine_for_role(db.target, "auditor", db.role_plan.passwords)
         log = checkpoints.log_for(db.folder / "medz1-data", None, create_key=True)
         assert log is not None
         try:

@@ -214,7 +214,7 @@ def load_on_one_account(db: BenchDatabase, count: int = 50) -> None:
     app = engine_for_role(
         db.target,
         "app",
-        db.policy.passwords,
+        db.role_plan.passwords,
         pool_size=count + 5,
         max_overflow=0,
         connect_args={"options": "-c statement_timeout=5000"},
@@ -314,7 +314,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20, help="failed logins per path")
     args = parser.parse_args()
     with bench_database() as db:
-        app = engine_for_role(db.target, "app", db.policy.passwords)
+        app = engine_for_role(db.target, "app", db.role_plan.passwords)
         cheap = PasswordHasher()  # validation does no hashing; any parameters do
         validation_vs_lookup(app, cheap, args.validations)
         login_vs_verify(db, app, args.seconds)

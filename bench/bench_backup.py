@@ -155,7 +155,7 @@ def medz1_backup(db: BenchDatabase, out: Path) -> tuple[float, Path]:
 def medz1_restore(db: BenchDatabase, backup: Path, name: str) -> float:
     """Seconds for ``medz1 backup restore`` into a new database, verification included."""
     started = time.perf_counter()
-    restore(db.target, db.policy, backup, into=name)
+    restore(db.target, db.role_plan, backup, into=name)
     seconds = time.perf_counter() - started
     _drop(db, name)
     return seconds

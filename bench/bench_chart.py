@@ -62,8 +62,8 @@ from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.models import SCHEMAS, metadata
 from medz1.ops.up import up
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import LOGIN_ROLES, declared_matrix, role_specs
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import LOGIN_ROLES, declared_matrix, role_specs
 
 LOOKUP = text("SELECT * FROM patient_demographics WHERE patient_key = :k")
 
@@ -119,30 +119,32 @@ READS: dict[str, Callable[[Session, str], object]] = {
 
 
 @contextmanager
-def server_at(keep: Path | None) -> Iterator[tuple[EmbeddedServer, Policy]]:
-    """A bundled server (in ``keep`` or a temporary folder), and a policy with made-up
-    passwords (``up`` sets them on the roles)."""
+def server_at(keep: Path | None) -> Iterator[tuple[EmbeddedServer, RolePlan]]:
+    """A bundled server (in ``keep`` or a temporary folder), and a role plan with made-up
+    passwords (``up`` sets them on the roles).
+    """
     folder = keep or Path(tempfile.mkdtemp(prefix="medz1-bench-chart-"))
     server = EmbeddedServer(folder / "data")
     server.start()
-    policy = Policy(
+    role_plan = RolePlan(
         specs=role_specs(),
         matrix=declared_matrix(metadata, SCHEMAS),
         passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
     )
     try:
-        yield server, policy
+        yield server, role_plan
     finally:
         if keep is None:
             server.stop()
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def populate(server: EmbeddedServer, policy: Policy, size: int, scratch: Path) -> Target:
+def populate(server: EmbeddedServer, role_plan: RolePlan, size: int, scratch: Path) -> Target:
     """A migrated database ``bench_<size>`` holding ``size`` synthetic patients (loaded
-    only when it holds none yet)."""
+    only when it holds none yet).
+    """
     target = Target(url=server.url(f"bench_{size}", user=SUPERUSER), embedded=True)
-    up(target, policy)
+    up(target, role_plan)
     admin = make_engine(target.url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -154,7 +156,7 @@ def populate(server: EmbeddedServer, policy: Policy, size: int, scratch: Path) -
         folder = scratch / str(size)
         written = write_parquet_chunks(generate_chunks(size, seed=11), folder)
         generated = time.perf_counter()
-        loader = engine_for_role(target, "loader", policy.passwords)
+        loader = engine_for_role(target, "loader", role_plan.passwords)
         try:
             load(loader, prepare(folder))
         finally:
@@ -207,7 +209,8 @@ def measure(engine: Engine, rolling_back: Engine, size: int, iterations: int) ->
 
 def best_of(passes: list[dict[str, Timing]]) -> dict[str, Timing]:
     """Per read, the lowest p50 and p99 over repeated passes: load from other processes on
-    the machine only ever adds latency, so the best pass is the closest to the truth."""
+    the machine only ever adds latency, so the best pass is the closest to the truth.
+    """
     return {
         name: Timing(p50=min(p[name].p50 for p in passes), p99=min(p[name].p99 for p in passes))
         for name in passes[0]
@@ -224,7 +227,8 @@ _TYPES = {
 
 def _numbered() -> tuple[str, str, list[str]]:
     """The chart SQL with ``$n`` parameters (for PREPARE), with ``%(name)s`` ones (for the
-    driver), and the parameter names in order."""
+    driver), and the parameter names in order.
+    """
     names = list(chart.ChartParams.__dataclass_fields__)
     numbered = named = chart.CHART_SQL
     for number, name in enumerate(names, start=1):
@@ -397,13 +401,13 @@ def main() -> None:
     results: dict[int, dict[str, Timing]] = {}
     splits: dict[int, dict[str, float]] = {}
     searches: dict[int, dict[str, Timing]] = {}
-    with server_at(args.keep) as (server, policy):
+    with server_at(args.keep) as (server, role_plan):
         scratch = Path(tempfile.mkdtemp(prefix="medz1-bench-data-"))
         try:
             for size in args.sizes:
-                target = populate(server, policy, size, scratch)
-                app = engine_for_role(target, "app", policy.passwords)
-                plain = engine_for_role(target, "app", policy.passwords)
+                target = populate(server, role_plan, size, scratch)
+                app = engine_for_role(target, "app", role_plan.passwords)
+                plain = engine_for_role(target, "app", role_plan.passwords)
                 try:
                     passes = [
                         measure(app, plain, size, args.iterations) for _ in range(args.passes)

@@ -60,7 +60,7 @@ def server_copy(db: BenchDatabase, csv: Path, columns: list[str]) -> float:
 
 def medz1_load(db: BenchDatabase, parquet: Path) -> float:
     """Seconds for the medz1 loader, checks included, as the loader role."""
-    engine = engine_for_role(db.target, "loader", db.policy.passwords)
+    engine = engine_for_role(db.target, "loader", db.role_plan.passwords)
     started = time.perf_counter()
     load(engine, prepare(parquet))
     seconds = time.perf_counter() - started

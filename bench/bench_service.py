@@ -39,7 +39,7 @@ from medz1.clinical.synthetic import generate, write_parquet
 from medz1.dal.chart import patient_chart
 from medz1.db.engine import session_factory
 from medz1.provision.connect import engine_for_role
-from medz1.provision.policy import APP, AUDITOR, LOADER, REPORTING
+from medz1.provision.declared import APP, AUDITOR, LOADER, REPORTING
 from medz1.settings import load_settings
 
 PASSWORD = "correct horse battery staple fig"  # noqa: S105 - a benchmark user
@@ -76,18 +76,20 @@ def main() -> None:
     with bench_database() as bench:
         folder = bench.folder / "parquet"
         write_parquet(generate(args.patients, seed=3), folder)
-        loader = engine_for_role(bench.target, "loader", bench.policy.passwords)
+        loader = engine_for_role(bench.target, "loader", bench.role_plan.passwords)
         load(loader, prepare(folder))
         loader.dispose()
         url = bench.target.url.set(drivername="postgresql")
         os.environ["MEDZ1_DATABASE_URL"] = url.render_as_string(hide_password=False)
         os.environ["MEDZ1_DATA_DIR"] = str(Path(bench.folder) / "service")
         for role, alias in ((APP, "APP"), (REPORTING, "REPORTING"), (LOADER, "LOADER")):
-            os.environ[f"MEDZ1_{alias}_PASSWORD"] = bench.policy.passwords[role].get_secret_value()
-        os.environ["MEDZ1_AUDITOR_PASSWORD"] = bench.policy.passwords[AUDITOR].get_secret_value()
+            os.environ[f"MEDZ1_{alias}_PASSWORD"] = bench.role_plan.passwords[
+                role
+            ].get_secret_value()
+        os.environ["MEDZ1_AUDITOR_PASSWORD"] = bench.role_plan.passwords[AUDITOR].get_secret_value()
         os.environ["MEDZ1_SERVICE_LOGIN_ATTEMPTS_PER_MINUTE"] = "10000"
         settings = load_settings()
-        app_engine = engine_for_role(bench.target, "app", bench.policy.passwords)
+        app_engine = engine_for_role(bench.target, "app", bench.role_plan.passwords)
         with session_factory(app_engine)() as session, session.begin():
             users.create_user(
                 session,

@@ -1,186 +1,19 @@
-"""Test fixtures: one embedded PostgreSQL per test session, a migrated template database,
-and a fresh clone of it for every test that asks for a database.
+"""Test configuration: the shared fixtures live in ``tests/plugins`` (see its docstring);
+this file loads them and keeps every test away from the developer's settings.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-import secrets
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from psycopg import sql
-from pydantic import SecretStr
-from sqlalchemy import Engine, text
-from sqlalchemy.pool import NullPool
 
-from medz1.db.engine import make_engine
-from medz1.db.target import Target
-from medz1.embedded import SUPERUSER, EmbeddedServer
-from medz1.models import SCHEMAS, metadata
-from medz1.ops.grants import apply_grants
-from medz1.ops.up import up
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import (
-    APP,
-    AUDITOR,
-    LOADER,
-    LOGIN_ROLES,
-    REPORTING,
-    declared_matrix,
-    role_specs,
-)
-
-TEMPLATE = "medz1_template"
-_counter = itertools.count(1)
-
-
-def unique_number() -> int:
-    """A number no other database of this test session uses."""
-    return next(_counter)
-
-
-def _server_folder() -> Path:
-    # Not under pytest's basetemp: pytest makes that folder 0700 whenever a pytest process
-    # starts, which would lock out the server's OS user when medz1 runs as root.
-    return Path(tempfile.mkdtemp(prefix="medz1-test-"))
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[EmbeddedServer]:
-    """The bundled PostgreSQL, started once for the whole test session."""
-    folder = _server_folder()
-    server = EmbeddedServer(folder / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def server_folder() -> Iterator[Path]:
-    """A scratch folder for a test's own server; removed afterwards."""
-    folder = _server_folder()
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _admin(server: EmbeddedServer, database: str = "postgres") -> Engine:
-    return make_engine(
-        server.url(database, user=SUPERUSER), poolclass=NullPool, isolation_level="AUTOCOMMIT"
-    )
-
-
-@pytest.fixture(scope="session")
-def policy() -> Policy:
-    """The declared policy with default limits and passwords made up for this test session."""
-    return Policy(
-        specs=role_specs(),
-        matrix=declared_matrix(metadata, SCHEMAS),
-        passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
-    )
-
-
-@pytest.fixture(scope="session")
-def template_target(pg_server: EmbeddedServer, policy: Policy) -> Target:
-    """A database migrated to the newest revision with roles and grants applied, used as
-    the template of every test database."""
-    target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=True)
-    up(target, policy, audit=False)  # tests count audit rows from zero
-    return target
-
-
-def clone_database(server: EmbeddedServer, name: str) -> None:
-    engine = _admin(server)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-            .format(sql.Identifier(name), sql.Identifier(TEMPLATE))
-            .as_string()
-        )
-    engine.dispose()
-
-
-def drop_database(server: EmbeddedServer, name: str) -> None:
-    engine = _admin(server)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            .format(sql.Identifier(name))
-            .as_string()
-        )
-    engine.dispose()
-
-
-@pytest.fixture
-def db_target(
-    pg_server: EmbeddedServer, template_target: Target, policy: Policy
-) -> Iterator[Target]:
-    """A fresh, migrated database of its own for one test, with the declared grants;
-    dropped afterwards."""
-    name = f"medz1_test_{os.getpid()}_{unique_number()}"
-    clone_database(pg_server, name)
-    target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
-    # Database-level grants and per-database role settings are not part of a template.
-    apply_grants(target, policy)
-    try:
-        yield target
-    finally:
-        drop_database(pg_server, name)
-
-
-@pytest.fixture
-def empty_target(pg_server: EmbeddedServer) -> Iterator[Target]:
-    """A name for a database that does not exist yet (dropped afterwards if created)."""
-    name = f"medz1_empty_{os.getpid()}_{unique_number()}"
-    try:
-        yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
-    finally:
-        drop_database(pg_server, name)
-
-
-@pytest.fixture
-def engine(db_target: Target) -> Iterator[Engine]:
-    """Administrator engine on the test's own database."""
-    eng = make_engine(db_target.url)
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-
-
-@pytest.fixture
-def database_url_env(db_target: Target, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point ``MEDZ1_DATABASE_URL`` at the test's database, as a user of the CLI would,
-    with the session's role passwords (roles are shared by the whole server)."""
-    url = db_target.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    monkeypatch.setenv("MEDZ1_DATABASE_URL", url)
-    for role, alias in (
-        (APP, "APP"),
-        (REPORTING, "REPORTING"),
-        (LOADER, "LOADER"),
-        (AUDITOR, "AUDITOR"),
-    ):
-        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", policy.passwords[role].get_secret_value())
-    return url
-
-
-def table_count(engine: Engine, schema: str) -> int:
-    """Number of tables in ``schema``."""
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT count(*) FROM pg_tables WHERE schemaname = :s"), {"s": schema}
-            ).scalar_one()
-        )
+pytest_plugins = [
+    "tests.plugins.database",
+    "tests.plugins.auth",
+    "tests.plugins.synthetic",
+]
 
 
 @pytest.fixture(autouse=True)

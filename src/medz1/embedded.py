@@ -102,6 +102,16 @@ def bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without ``PG*`` variables, for a PostgreSQL program.
+
+    Every child medz1 starts (pg_ctl, initdb, pg_dump, pg_restore, psql) gets its server,
+    user and password from medz1 alone, never from a ``PGHOST`` or ``PGPASSWORD`` inherited
+    from the user's shell.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+
+
 def binary(name: str) -> Path:
     """Path of one bundled PostgreSQL program."""
     path = bin_dir() / name
@@ -338,7 +348,7 @@ class EmbeddedServer:
         self, args: list[str], *, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run a PostgreSQL program as the server's OS user, detached from our session."""
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        environment = clean_env()
         environment.update(env or {})
         environment["LC_ALL"] = "C.UTF-8"
         if self.os_user is not None:

@@ -8,6 +8,7 @@ repeat its value (``hide_input_in_errors``), because the value may be a password
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -17,18 +18,27 @@ from typing import TYPE_CHECKING, Annotated
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from medz1.errors import ConfigurationError
+from medz1.provision.declared import (
+    APP,
+    AUDITOR,
+    DEFAULT_LIMITS,
+    LOADER,
+    REPORTING,
+    ROLE_ALIASES,
+    RoleLimits,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 ENV_PREFIX = "MEDZ1_"
+#: Settings fields holding one login role's limits, named by the role's alias.
+_LIMITED = ("app", "reporting", "loader", "auditor")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SCHEMES = {"postgresql", "postgresql+psycopg", "postgres"}
-#: PostgreSQL keeps role timeouts (ms) and connection limits as 32-bit integers.
-_PG_INT_MAX = 2_147_483_647
 #: Longer than any retention rule asks for, and far from PostgreSQL's date range.
 _MAX_RETENTION_DAYS = 36_500
 #: Name of a project's data directory, looked for in the current folder and its parents.
@@ -65,6 +75,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
+        # MEDZ1_APP_STATEMENT_TIMEOUT_MS -> app.statement_timeout_ms: split once, after the
+        # role, so only the nested role limits are read this way.
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
         extra="ignore",
         hide_input_in_errors=True,
         validate_default=True,
@@ -113,24 +127,24 @@ class Settings(BaseSettings):
     auditor_password: SecretStr | None = Field(
         default=None, description="Password of medz1_auditor (generated when unset)."
     )
-    app_statement_timeout_ms: int = Field(default=30_000, ge=0, le=_PG_INT_MAX)
-    app_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
-    app_connection_limit: int = Field(default=60, ge=-1, le=_PG_INT_MAX)
-    reporting_statement_timeout_ms: int = Field(default=300_000, ge=0, le=_PG_INT_MAX)
-    reporting_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
-    reporting_connection_limit: int = Field(default=10, ge=-1, le=_PG_INT_MAX)
-    loader_statement_timeout_ms: int = Field(default=0, ge=0, le=_PG_INT_MAX)
-    loader_idle_in_transaction_timeout_ms: int = Field(default=600_000, ge=0, le=_PG_INT_MAX)
-    loader_connection_limit: int = Field(default=4, ge=-1, le=_PG_INT_MAX)
-    auditor_statement_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
-    auditor_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0, le=_PG_INT_MAX)
-    auditor_connection_limit: int = Field(default=5, ge=-1, le=_PG_INT_MAX)
-
-    # Declared before the parameters: their validator reads it.
-    argon2_allow_weak: bool = Field(
-        default=False,
-        description="Accept argon2id parameters below m=19 MiB, t=2 (tests only).",
+    # Per-role limits (S26), nested so that each role's three limits travel together; the
+    # environment names stay flat: MEDZ1_APP_STATEMENT_TIMEOUT_MS is app.statement_timeout_ms.
+    app: RoleLimits = Field(
+        default=DEFAULT_LIMITS[APP],
+        description="Limits of med_z1_user: MEDZ1_APP_STATEMENT_TIMEOUT_MS, "
+        "MEDZ1_APP_IDLE_IN_TRANSACTION_TIMEOUT_MS, MEDZ1_APP_CONNECTION_LIMIT.",
     )
+    reporting: RoleLimits = Field(
+        default=DEFAULT_LIMITS[REPORTING],
+        description="Limits of reporting_user (MEDZ1_REPORTING_*).",
+    )
+    loader: RoleLimits = Field(
+        default=DEFAULT_LIMITS[LOADER], description="Limits of medz1_loader (MEDZ1_LOADER_*)."
+    )
+    auditor: RoleLimits = Field(
+        default=DEFAULT_LIMITS[AUDITOR], description="Limits of medz1_auditor (MEDZ1_AUDITOR_*)."
+    )
+
     argon2_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id passes (t).")
     argon2_memory_kib: int = Field(
         default=65_536, ge=8, le=4_194_304, description="argon2id memory in KiB (m)."
@@ -218,22 +232,20 @@ class Settings(BaseSettings):
     @field_validator("argon2_time_cost", "argon2_memory_kib")
     @classmethod
     def _check_argon2_floor(cls, value: int, info: ValidationInfo) -> int:
-        # S1: never below m = 19 MiB, t = 2 (OWASP password storage), unless a test asks.
+        # S1: never below m = 19 MiB, t = 2 (OWASP password storage). Tests that need cheap
+        # hashes build a PasswordHasher directly; no setting weakens production.
         floor = {"argon2_time_cost": 2, "argon2_memory_kib": 19 * 1024}[str(info.field_name)]
-        if value < floor and not info.data.get("argon2_allow_weak", False):
+        if value < floor:
             raise ValueError(f"must be at least {floor:,} (the S1 floor of argon2id)")
         return value
 
-    @field_validator("argon2_parallelism")
+    @field_validator("app", "reporting", "loader", "auditor", mode="before")
     @classmethod
-    def _check_argon2_lanes(cls, value: int, info: ValidationInfo) -> int:
-        # argon2 needs at least 8 KiB of memory per lane (RFC 9106, section 3.1).
-        memory = info.data.get("argon2_memory_kib")
-        if isinstance(memory, int) and memory < 8 * value:
-            raise ValueError(
-                f"must be at most MEDZ1_ARGON2_MEMORY_KIB / 8 = {memory // 8} "
-                "(argon2 needs 8 KiB of memory per lane)"
-            )
+    def _over_defaults(cls, value: object, info: ValidationInfo) -> object:
+        # The environment may set one limit of a role: the others keep their defaults.
+        if isinstance(value, dict):
+            default = DEFAULT_LIMITS[ROLE_ALIASES[str(info.field_name)]]
+            return {**dataclasses.asdict(default), **value}
         return value
 
     @field_validator("database_name")
@@ -242,6 +254,10 @@ class Settings(BaseSettings):
         if not _IDENTIFIER.fullmatch(value):  # match() would let a final newline by
             raise ValueError("must be a lower-case identifier (letters, digits, _; 63 at most)")
         return value
+
+    def role_limits(self) -> dict[str, RoleLimits]:
+        """The limits of each login role, keyed by role name (``med_z1_user``, ...)."""
+        return {ROLE_ALIASES[alias]: getattr(self, alias) for alias in _LIMITED}
 
     @property
     def embedded(self) -> bool:
@@ -279,10 +295,18 @@ def load_settings(**overrides: object) -> Settings:
     """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:
+        # A nested group given whole (``MEDZ1_APP``) that is not JSON; the message names
+        # the field and source, never the value.
+        raise ConfigurationError(
+            f"invalid configuration: {exc}",
+            hint="set each limit on its own, e.g. MEDZ1_APP_STATEMENT_TIMEOUT_MS",
+        ) from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            # A nested limit's location (app, statement_timeout_ms) is its variable's name.
+            field = "_".join(str(part) for part in error["loc"]) or "settings"
             reason = error["msg"].removeprefix("Value error, ")
             problems.append(f"{ENV_PREFIX}{field.upper()}: {reason}")
         raise ConfigurationError(

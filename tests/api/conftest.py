@@ -2,8 +2,8 @@
 
 ``client`` runs ``create_app`` (lifespan included) on the test's own database through
 ``MEDZ1_DATABASE_URL``, as ``medz1 serve`` would; ``clinical_client`` does the same on a
-database of synthetic patients. Users are created through the auth store with cheap
-argon2 parameters (``MEDZ1_ARGON2_*``), since these tests are not about hashing.
+database of synthetic patients. Password hashes are cheap (the ``cheap_hashing``
+fixture), since these tests are not about hashing.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from medz1.auth import users
 from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import APP, AUDITOR, LOADER, REPORTING
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import APP, AUDITOR, LOADER, REPORTING
 from medz1.settings import load_settings
-from tests.support import synthetic_database
+from tests.plugins.synthetic import synthetic_database
 
 PASSWORD = "correct horse battery staple fig"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -91,27 +91,21 @@ class Site:
             )
 
 
-def _point_at(target: Target, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+def _point_at(target: Target, role_plan: RolePlan, monkeypatch: pytest.MonkeyPatch) -> None:
     url = target.url.set(drivername="postgresql").render_as_string(hide_password=False)
     monkeypatch.setenv("MEDZ1_DATABASE_URL", url)
     for role, alias in ((APP, "APP"), (REPORTING, "REPORTING"), (LOADER, "LOADER")):
-        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", policy.passwords[role].get_secret_value())
-    monkeypatch.setenv("MEDZ1_AUDITOR_PASSWORD", policy.passwords[AUDITOR].get_secret_value())
-    monkeypatch.setenv("MEDZ1_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("MEDZ1_ARGON2_MEMORY_KIB", "8")
-    monkeypatch.setenv("MEDZ1_ARGON2_PARALLELISM", "1")
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
+        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", role_plan.passwords[role].get_secret_value())
+    monkeypatch.setenv("MEDZ1_AUDITOR_PASSWORD", role_plan.passwords[AUDITOR].get_secret_value())
 
 
 @pytest.fixture
-def site_factory(
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Any]:
+def site_factory(monkeypatch: pytest.MonkeyPatch, cheap_hashing: None) -> Iterator[Any]:
     """Build a :class:`Site` on a target with extra ``MEDZ1_*`` settings."""
     opened: list[tuple[TestClient, Engine]] = []
 
-    def build(target: Target, policy: Policy, **env: str) -> Site:
-        _point_at(target, policy, monkeypatch)
+    def build(target: Target, role_plan: RolePlan, **env: str) -> Site:
+        _point_at(target, role_plan, monkeypatch)
         for key, value in env.items():
             monkeypatch.setenv(f"MEDZ1_{key.upper()}", value)
         clock = Clock()
@@ -128,9 +122,9 @@ def site_factory(
 
 
 @pytest.fixture
-def site(db_target: Target, policy: Policy, site_factory: Any) -> Site:
+def site(db_target: Target, role_plan: RolePlan, site_factory: Any) -> Site:
     """The app on the test's own (empty) database."""
-    built: Site = site_factory(db_target, policy)
+    built: Site = site_factory(db_target, role_plan)
     return built
 
 
@@ -138,20 +132,21 @@ def site(db_target: Target, policy: Policy, site_factory: Any) -> Site:
 def clinical_target(
     pg_server: EmbeddedServer,
     template_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Target]:
     """A database of 12 synthetic patients, shared by a test module (its tests only read
-    clinical rows; audit rows they write are counted by difference)."""
+    clinical rows; audit rows they write are counted by difference).
+    """
     folder: Path = tmp_path_factory.mktemp("synthetic")
-    with synthetic_database(pg_server, policy, folder, patients=12) as target:
+    with synthetic_database(pg_server, role_plan, folder, patients=12) as target:
         yield target
 
 
 @pytest.fixture
-def clinic(clinical_target: Target, policy: Policy, site_factory: Any) -> Site:
+def clinic(clinical_target: Target, role_plan: RolePlan, site_factory: Any) -> Site:
     """The app on the synthetic patients' database."""
-    built: Site = site_factory(clinical_target, policy)
+    built: Site = site_factory(clinical_target, role_plan)
     return built
 
 

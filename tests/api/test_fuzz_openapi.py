@@ -21,7 +21,7 @@ from schemathesis.core.result import Err
 from schemathesis.generation.case import Case
 
 from tests.api.conftest import PASSWORD, Site, a_patient
-from tests.db.test_auth_support import report
+from tests.plugins.auth import report
 
 pytestmark = [pytest.mark.db, pytest.mark.api, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ from psycopg import sql
 from sqlalchemy import text
 
 from medz1.db.target import Target
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import APP
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import APP
 from tests.api.conftest import Site, a_patient, logged_in
 
 pytestmark = [pytest.mark.db, pytest.mark.api]
@@ -34,9 +34,9 @@ def test_readyz_is_not_ready_when_the_newest_schema_is_missing(site: Site) -> No
 
 
 def test_missing_database_answers_503_not_500(
-    empty_target: Target, policy: Policy, site_factory: Any
+    empty_target: Target, role_plan: RolePlan, site_factory: Any
 ) -> None:
-    site: Site = site_factory(empty_target, policy)
+    site: Site = site_factory(empty_target, role_plan)
     assert site.client.get("/healthz").status_code == 200
     answer = site.client.get("/readyz")
     assert answer.status_code == 503
@@ -44,10 +44,10 @@ def test_missing_database_answers_503_not_500(
 
 
 def test_exhausted_pool_answers_503_with_retry_after(
-    db_target: Target, policy: Policy, site_factory: Any
+    db_target: Target, role_plan: RolePlan, site_factory: Any
 ) -> None:
     site: Site = site_factory(
-        db_target, policy, service_pool_size="1", service_pool_timeout_seconds="0.2"
+        db_target, role_plan, service_pool_size="1", service_pool_timeout_seconds="0.2"
     )
     with site.service.engine.connect():  # the pool's only connection is busy
         answer = site.client.get(
@@ -61,11 +61,11 @@ def test_exhausted_pool_answers_503_with_retry_after(
 
 
 def test_statement_timeout_answers_503_instead_of_hanging(
-    clinical_target: Target, policy: Policy, site_factory: Any
+    clinical_target: Target, role_plan: RolePlan, site_factory: Any
 ) -> None:
     database = clinical_target.url.database
     assert database is not None
-    site: Site = site_factory(clinical_target, policy)
+    site: Site = site_factory(clinical_target, role_plan)
     logged_in(site)
     icn, _, _ = a_patient(site)
     statement = sql.SQL("ALTER ROLE {} IN DATABASE {} SET statement_timeout = '300ms'").format(

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from medz1.auth.errors import LOGIN_FAILED_MESSAGE
 from medz1.db.target import Target
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.api.conftest import PASSWORD, Site, logged_in
 
 pytestmark = [pytest.mark.db, pytest.mark.api]
@@ -30,9 +30,9 @@ def test_login_cookie_is_httponly_lax_and_not_secure_over_http(site: Site) -> No
 
 
 def test_secure_service_uses_host_prefix_secure_cookie_and_hsts(
-    db_target: Target, policy: Policy, site_factory: Any
+    db_target: Target, role_plan: RolePlan, site_factory: Any
 ) -> None:
-    site: Site = site_factory(db_target, policy, service_secure="true")
+    site: Site = site_factory(db_target, role_plan, service_secure="true")
     email = site.create_user()
     answer = site.client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     (cookie,) = [c for c in _set_cookies(answer) if "_session=" in c]
@@ -67,9 +67,9 @@ def test_every_bad_login_answers_the_same(site: Site, case: str) -> None:
 
 
 def test_login_rate_limit_answers_429_with_retry_after(
-    db_target: Target, policy: Policy, site_factory: Any
+    db_target: Target, role_plan: RolePlan, site_factory: Any
 ) -> None:
-    site: Site = site_factory(db_target, policy, service_login_attempts_per_minute="2")
+    site: Site = site_factory(db_target, role_plan, service_login_attempts_per_minute="2")
     email = site.create_user()
     for _ in range(2):
         site.client.post("/api/auth/login", json={"email": email, "password": "x" * 20})

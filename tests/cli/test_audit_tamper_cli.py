@@ -1,6 +1,7 @@
 """``medz1 audit verify`` against an owner who rewrites the audit trail (S19): every medz1
 command that writes audit events leaves a signed checkpoint outside the database, and
-verify exits 5 naming the rewind, rewrite, forged line or deleted log."""
+verify exits 5 naming the rewind, rewrite, forged line or deleted log.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import Engine, text
 
 from medz1.auth import checkpoints
-from medz1.cli import audit as audit_cmd
-from medz1.cli import main
-from medz1.cli import users as users_cmd
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.cli.conftest import Invoke
-from tests.db.audit_support import rewind, rewrite_from
+from tests.plugins.audit import rewind, rewrite_from
 
 pytestmark = pytest.mark.db
 
@@ -31,29 +28,21 @@ PASSWORD = "quiet harbor lamp at dawn"
 
 
 @pytest.fixture
-def medz1(cli: Invoke, monkeypatch: pytest.MonkeyPatch, database_url_env: str) -> Invoke:
-    """``medz1 users | audit`` on the test's database, with cheap password hashes."""
-    local = typer.Typer(name="medz1", add_completion=False, pretty_exceptions_enable=False)
-    local.callback()(main.main)
-    local.add_typer(users_cmd.app, name="users")
-    local.add_typer(audit_cmd.app, name="audit")
-    monkeypatch.setattr(main, "app", local)
-    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
-        monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
+def medz1(cli: Invoke, database_url_env: str, cheap_hashing: None) -> Invoke:
+    """The ``medz1`` command users run, on the test's database, with cheap password hashes."""
     return cli
 
 
 @pytest.fixture
-def owner(db_target: Target, policy: Policy) -> Iterator[Engine]:
-    engine = engine_for_role(db_target, "owner", policy.passwords)
+def owner(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "owner", role_plan.passwords)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def store_app(db_target: Target, policy: Policy) -> Iterator[Engine]:
-    engine = engine_for_role(db_target, "app", policy.passwords)
+def store_app(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "app", role_plan.passwords)
     yield engine
     engine.dispose()
 

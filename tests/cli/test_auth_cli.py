@@ -8,13 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import Engine, text
 
-from medz1.cli import audit as audit_cmd
-from medz1.cli import main
-from medz1.cli import sessions as sessions_cmd
-from medz1.cli import users as users_cmd
 from tests.cli.conftest import Invoke, Result
 
 pytestmark = pytest.mark.db
@@ -23,19 +18,8 @@ PASSWORD = "quiet harbor lamp at dawn"
 
 
 @pytest.fixture
-def auth_cli(cli: Invoke, monkeypatch: pytest.MonkeyPatch, database_url_env: str) -> Invoke:
-    """``medz1`` with the users, sessions and audit groups, on the test's database."""
-    local = typer.Typer(
-        name="medz1", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
-    )
-    local.callback()(main.main)
-    local.add_typer(users_cmd.app, name="users")
-    local.add_typer(sessions_cmd.app, name="sessions")
-    local.add_typer(audit_cmd.app, name="audit")
-    monkeypatch.setattr(main, "app", local)
-    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
-        monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
+def auth_cli(cli: Invoke, database_url_env: str, cheap_hashing: None) -> Invoke:
+    """The ``medz1`` command users run, on the test's database, with cheap password hashes."""
     return cli
 
 

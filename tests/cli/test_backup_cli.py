@@ -6,34 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import Engine, text
 
-from medz1.cli import backup as backup_cmd
-from medz1.cli import main
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.ops.backup import _manifest as bm
 from tests.cli.conftest import Invoke
-from tests.db.audit_support import rewind
+from tests.plugins.audit import rewind
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def cli(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    """The ``medz1`` command with the ``backup`` group, registered or not in ``cli/main.py``."""
-    if not any(group.name == "backup" for group in main.app.registered_groups):
-        app = typer.Typer(
-            no_args_is_help=True,
-            add_completion=False,
-            pretty_exceptions_enable=False,
-            rich_markup_mode=None,
-        )
-        app.callback()(main.main)
-        app.add_typer(backup_cmd.app, name="backup")
-        monkeypatch.setattr(main, "app", app)
-    return cli
 
 
 @pytest.fixture

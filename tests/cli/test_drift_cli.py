@@ -1,5 +1,6 @@
 """``medz1 check`` and ``medz1 grants check`` name drift one line each, exit 5, keep the
-JSON shape, and never print a password hash or an e-mail."""
+JSON shape, and never print a password hash or an e-mail.
+"""
 
 from __future__ import annotations
 

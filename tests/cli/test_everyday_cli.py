@@ -1,5 +1,6 @@
 """Everyday use of the command line: start-up imports, output nothing is cut from, where the
-data directory is, one error format, ``--json`` everywhere, and small truths."""
+data directory is, one error format, ``--json`` everywhere, and small truths.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from medz1.cli import sessions as sessions_cmd
 from medz1.cli import users as users_cmd
 from medz1.cli.common import CliContext, Col
 from medz1.db.target import Target
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from medz1.settings import find_data_dir, known_variables, unknown_variables
 from tests.cli.conftest import Invoke, Result
-from tests.db.test_auth_support import open_store
+from tests.plugins.auth import open_store
 
 PASSWORD = "quiet harbor lamp at dawn"
 #: An address longer than any column a 100-column terminal would give it.
@@ -42,12 +43,6 @@ def _terminal(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
 
 def _lines(output: str) -> list[str]:
     return _ANSI.sub("", output).splitlines()
-
-
-def _weak_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
-        monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
 
 
 def _add_user(cli: Invoke, monkeypatch: pytest.MonkeyPatch, email: str) -> Result:
@@ -175,9 +170,8 @@ def test_schema_tables_shows_every_table_name_whole(
 
 @pytest.mark.db
 def test_users_list_and_audit_tail_never_cut_the_e_mail(
-    cli: Invoke, database_url_env: str, monkeypatch: pytest.MonkeyPatch
+    cli: Invoke, database_url_env: str, monkeypatch: pytest.MonkeyPatch, cheap_hashing: None
 ) -> None:
-    _weak_hashing(monkeypatch)
     _add_user(cli, monkeypatch, LONG_EMAIL)
     piped = cli("users", "list")
     assert piped.code == 0, piped.err
@@ -196,10 +190,10 @@ def test_sessions_list_shows_ids_that_sessions_revoke_takes(
     cli: Invoke,
     database_url_env: str,
     db_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with open_store(db_target, policy) as store:
+    with open_store(db_target, role_plan) as store:
         store.create_user(LONG_EMAIL)
         assert store.attempt(LONG_EMAIL).ok
     _terminal(monkeypatch, 100)
@@ -371,8 +365,8 @@ def test_check_json_has_one_shape_when_the_database_differs(
 @pytest.mark.parametrize(
     ("settings", "named"),
     [
-        ({"MEMORY_KIB": "8", "PARALLELISM": "4"}, "MEDZ1_ARGON2_PARALLELISM"),
-        ({"MEMORY_KIB": "64", "PARALLELISM": "9"}, "MEDZ1_ARGON2_PARALLELISM"),
+        ({"MEMORY_KIB": "8", "PARALLELISM": "4"}, "MEDZ1_ARGON2_MEMORY_KIB"),
+        ({"PARALLELISM": "65"}, "MEDZ1_ARGON2_PARALLELISM"),
         ({"TIME_COST": "0"}, "MEDZ1_ARGON2_TIME_COST"),
         ({"MEMORY_KIB": "lots"}, "MEDZ1_ARGON2_MEMORY_KIB"),
     ],
@@ -380,7 +374,6 @@ def test_check_json_has_one_shape_when_the_database_differs(
 def test_bad_argon2_settings_are_refused_before_the_password_is_read(
     cli: Invoke, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], named: str
 ) -> None:
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
     for name, value in settings.items():
         monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
     stdin = io.StringIO(PASSWORD + "\n")
@@ -500,9 +493,8 @@ def test_grants_show_gives_every_privilege_one_letter_and_a_legend(
 
 @pytest.mark.db
 def test_audit_tail_takes_an_e_mail_and_shows_the_reason_given(
-    cli: Invoke, database_url_env: str, monkeypatch: pytest.MonkeyPatch
+    cli: Invoke, database_url_env: str, monkeypatch: pytest.MonkeyPatch, cheap_hashing: None
 ) -> None:
-    _weak_hashing(monkeypatch)
     _add_user(cli, monkeypatch, "house@va.example.org")
     _add_user(cli, monkeypatch, "wilson@va.example.org")
     disabled = cli("users", "disable", "house@va.example.org", "--reason", "left the VA")

@@ -1,6 +1,7 @@
 """Sentinel patient values and a sentinel password go through every reachable error path and
 come out nowhere: not on stdout or stderr, not in a log record, not in the raised error's
-text, not in the bundled server's own log file."""
+text, not in the bundled server's own log file.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from medz1.embedded import EmbeddedServer
 from medz1.errors import Medz1Error
 from medz1.models import metadata
 from tests.cli.conftest import Invoke
-from tests.db.test_auth_support import PASSWORD, open_store
+from tests.plugins.auth import PASSWORD, open_store
 
 pytestmark = pytest.mark.db
 
@@ -102,7 +103,7 @@ def _users_add_twice(r: pytest.FixtureRequest, cli: Invoke, _tmp: Path) -> Seen:
 
 def _wrong_login(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path) -> Seen:
     target: Target = r.getfixturevalue("db_target")
-    with open_store(target, r.getfixturevalue("policy")) as store:
+    with open_store(target, r.getfixturevalue("role_plan")) as store:
         user = store.create_user()
         with pytest.raises(Medz1Error) as raised:
             store.attempt(user.email, SECRET).unwrap()
@@ -111,7 +112,7 @@ def _wrong_login(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path) -> Seen:
 
 def _expired_session(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path) -> Seen:
     target: Target = r.getfixturevalue("db_target")
-    with open_store(target, r.getfixturevalue("policy")) as store:
+    with open_store(target, r.getfixturevalue("role_plan")) as store:
         user = store.create_user()
         token = store.attempt(user.email, PASSWORD).unwrap().token
         store.tick(hours=9)
@@ -147,11 +148,12 @@ def _check_on_a_broken_database(r: pytest.FixtureRequest, cli: Invoke, _tmp: Pat
 
 def _unique_violation_in_auth(r: pytest.FixtureRequest, _cli: Invoke, _tmp: Path) -> Seen:
     """Two creates of one address race: the second passes the look-up, then the unique
-    index refuses its INSERT (23505), whose parameters hold the password hash."""
+    index refuses its INSERT (23505), whose parameters hold the password hash.
+    """
     target: Target = r.getfixturevalue("db_target")
     email = f"{LAST_NAME.lower()}.race@va.example.org"
     failures: list[BaseException] = []
-    with open_store(target, r.getfixturevalue("policy")) as store:
+    with open_store(target, r.getfixturevalue("role_plan")) as store:
         first = Session(store.app)
         users.create_user(
             first,

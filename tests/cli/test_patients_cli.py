@@ -12,10 +12,10 @@ from medz1.cli import main
 from medz1.cli import patients as patients_cmd
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import APP
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import APP
 from tests.cli.conftest import Invoke
-from tests.support import synthetic_database
+from tests.plugins.synthetic import synthetic_database
 
 pytestmark = pytest.mark.db
 
@@ -24,22 +24,22 @@ pytestmark = pytest.mark.db
 def demo_target(
     pg_server: EmbeddedServer,
     template_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Target]:
     folder = tmp_path_factory.mktemp("cli-demo")
-    with synthetic_database(pg_server, policy, folder, patients=20, seed=9) as target:
+    with synthetic_database(pg_server, role_plan, folder, patients=20, seed=9) as target:
         yield target
 
 
 @pytest.fixture
 def patients_cli(
-    cli: Invoke, demo_target: Target, policy: Policy, monkeypatch: pytest.MonkeyPatch
+    cli: Invoke, demo_target: Target, role_plan: RolePlan, monkeypatch: pytest.MonkeyPatch
 ) -> Invoke:
     """``medz1`` with the ``patients`` group, pointed at the demo database."""
     url = demo_target.url.set(drivername="postgresql").render_as_string(hide_password=False)
     monkeypatch.setenv("MEDZ1_DATABASE_URL", url)
-    monkeypatch.setenv("MEDZ1_APP_PASSWORD", policy.passwords[APP].get_secret_value())
+    monkeypatch.setenv("MEDZ1_APP_PASSWORD", role_plan.passwords[APP].get_secret_value())
     if "patients" not in {group.name for group in main.app.registered_groups}:
         local = typer.Typer(pretty_exceptions_enable=False)
         local.callback()(main.main)

@@ -1,5 +1,6 @@
 """S26: the per-role limits configured through medz1's settings and applied by
-``medz1 grants apply`` fire for a connection that sets nothing itself."""
+``medz1 grants apply`` fire for a connection that sets nothing itself.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from medz1.db.target import Target
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.cli.conftest import Invoke
 
 pytestmark = pytest.mark.db
@@ -25,14 +26,14 @@ def app_with_low_limits(
     monkeypatch: pytest.MonkeyPatch,
     database_url_env: str,
     db_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
 ) -> Iterator[Engine]:
     """The application role after `grants apply` with 300 ms limits set in the environment."""
     monkeypatch.setenv("MEDZ1_APP_STATEMENT_TIMEOUT_MS", "300")
     monkeypatch.setenv("MEDZ1_APP_IDLE_IN_TRANSACTION_TIMEOUT_MS", "300")
     result = cli("grants", "apply")
     assert result.code == 0, result.err
-    engine = engine_for_role(db_target, "app", policy.passwords)
+    engine = engine_for_role(db_target, "app", role_plan.passwords)
     try:
         yield engine
     finally:

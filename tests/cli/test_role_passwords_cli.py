@@ -1,7 +1,8 @@
 """The password of a login role that already exists is never changed behind the user's
 back: ``up`` and ``grants apply`` refuse when they do not know it, leave it alone when the
 one they know differs, and only ``grants apply --rotate-passwords`` sets new ones (audited,
-one event per role, never the password). ``grants check`` says when it cannot compare."""
+one event per role, never the password). ``grants check`` says when it cannot compare.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from medz1.db.target import Target
 from medz1.ops.grants import apply_grants, check_grants
 from medz1.provision.apply import password_differences
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy, secrets_path
-from medz1.provision.policy import APP, LOGIN_ROLES, OWNER
+from medz1.provision.credentials import RolePlan, secrets_path
+from medz1.provision.declared import APP, LOGIN_ROLES, OWNER
 from medz1.settings import load_settings
 from tests.cli.conftest import Invoke
-from tests.conftest import unique_number
+from tests.plugins.database import unique_number
 
 pytestmark = pytest.mark.db
 
@@ -35,7 +36,8 @@ _ALIASES = ("APP", "REPORTING", "LOADER", "AUDITOR")
 @pytest.fixture
 def elsewhere(database_url_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """``MEDZ1_DATABASE_URL`` set, run from a new folder by a user with no password file
-    and no ``MEDZ1_*_PASSWORD``: the roles exist on the server already."""
+    and no ``MEDZ1_*_PASSWORD``: the roles exist on the server already.
+    """
     for alias in _ALIASES:
         monkeypatch.delenv(f"MEDZ1_{alias}_PASSWORD", raising=False)
     monkeypatch.delenv("MEDZ1_DATA_DIR", raising=False)
@@ -56,22 +58,22 @@ def _logs_in(target: Target, passwords: dict[str, SecretStr]) -> bool:
         engine.dispose()
 
 
-def _leaks(output: str, policy: Policy) -> list[str]:
-    return [r for r, p in policy.passwords.items() if p.get_secret_value() in output]
+def _leaks(output: str, role_plan: RolePlan) -> list[str]:
+    return [r for r, p in role_plan.passwords.items() if p.get_secret_value() in output]
 
 
 @pytest.mark.parametrize("command", [("up",), ("grants", "apply")])
 def test_unknown_password_of_an_existing_role_is_refused_and_left_alone(
-    cli: Invoke, elsewhere: Path, db_target: Target, policy: Policy, command: tuple[str, ...]
+    cli: Invoke, elsewhere: Path, db_target: Target, role_plan: RolePlan, command: tuple[str, ...]
 ) -> None:
     result = cli(*command)
     output = result.out + result.err
     assert result.code == 2, output
     assert "MEDZ1_APP_PASSWORD" in output
     assert "--rotate-passwords" in output
-    assert _logs_in(db_target, policy.passwords)  # the running application still can
+    assert _logs_in(db_target, role_plan.passwords)  # the running application still can
     assert not secrets_path(load_settings()).exists()
-    assert _leaks(output, policy) == []
+    assert _leaks(output, role_plan) == []
 
 
 def test_a_known_password_that_differs_is_reported_never_set(
@@ -79,7 +81,7 @@ def test_a_known_password_that_differs_is_reported_never_set(
     database_url_env: str,
     monkeypatch: pytest.MonkeyPatch,
     db_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
 ) -> None:
     monkeypatch.setenv("MEDZ1_APP_PASSWORD", "a-different-password-0123456789")
     applied = cli("grants", "apply")
@@ -89,11 +91,11 @@ def test_a_known_password_that_differs_is_reported_never_set(
     checked = cli("grants", "check")
     assert checked.code == 5
     assert "role med_z1_user: password differs" in checked.out
-    assert _logs_in(db_target, policy.passwords)
+    assert _logs_in(db_target, role_plan.passwords)
 
 
 def test_check_says_a_password_is_unknown_here(
-    cli: Invoke, elsewhere: Path, policy: Policy
+    cli: Invoke, elsewhere: Path, role_plan: RolePlan
 ) -> None:
     result = cli("grants", "check")
     assert result.code == 5
@@ -123,7 +125,7 @@ def test_rotate_passwords_sets_stores_and_audits_each_role(
     monkeypatch: pytest.MonkeyPatch,
     db_target: Target,
     engine: Engine,
-    policy: Policy,
+    role_plan: RolePlan,
 ) -> None:
     try:
         result = cli("grants", "apply", "--rotate-passwords")
@@ -131,9 +133,9 @@ def test_rotate_passwords_sets_stores_and_audits_each_role(
         stored = json.loads(secrets_path(load_settings()).read_text(encoding="utf-8"))
         assert sorted(stored) == sorted(LOGIN_ROLES)
         rotated = {role: SecretStr(value) for role, value in stored.items()}
-        assert rotated[APP].get_secret_value() != policy.passwords[APP].get_secret_value()
+        assert rotated[APP].get_secret_value() != role_plan.passwords[APP].get_secret_value()
         assert _logs_in(db_target, rotated)
-        assert not _logs_in(db_target, policy.passwords)
+        assert not _logs_in(db_target, role_plan.passwords)
         changes = _audited_rotations(engine)
         assert changes == [f"role {role}: password rotated" for role in LOGIN_ROLES]
         with engine.connect() as conn:
@@ -146,9 +148,11 @@ def test_rotate_passwords_sets_stores_and_audits_each_role(
         assert _logs_in(db_target, rotated)
     finally:
         for alias, role in zip(_ALIASES, LOGIN_ROLES, strict=True):
-            monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", policy.passwords[role].get_secret_value())
+            monkeypatch.setenv(
+                f"MEDZ1_{alias}_PASSWORD", role_plan.passwords[role].get_secret_value()
+            )
         assert cli("grants", "apply", "--rotate-passwords").code == 0
-    assert _logs_in(db_target, policy.passwords)
+    assert _logs_in(db_target, role_plan.passwords)
 
 
 @pytest.fixture
@@ -187,7 +191,7 @@ def limited_admin(db_target: Target) -> Iterator[Target]:
 
 
 def test_a_password_the_administrator_cannot_read_is_not_compared(
-    limited_admin: Target, policy: Policy
+    limited_admin: Target, role_plan: RolePlan
 ) -> None:
     # The whole check reads catalogs a non-superuser may not (pg_user_mapping); the
     # password comparison is the part under test.
@@ -195,7 +199,8 @@ def test_a_password_the_administrator_cannot_read_is_not_compared(
     try:
         with engine.connect() as conn:
             differences = [
-                d.description for d in password_differences(conn, policy.specs, policy.passwords)
+                d.description
+                for d in password_differences(conn, role_plan.specs, role_plan.passwords)
             ]
     finally:
         engine.dispose()
@@ -210,7 +215,7 @@ def test_restore_keeps_the_password_of_an_existing_role(
     monkeypatch: pytest.MonkeyPatch,
     db_target: Target,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
 ) -> None:
     created = cli("backup", "create", "--schema", "auth")
     assert created.code == 0, created.err
@@ -218,19 +223,19 @@ def test_restore_keeps_the_password_of_an_existing_role(
     monkeypatch.setenv("MEDZ1_APP_PASSWORD", "a-different-password-0123456789")
     restored = cli("backup", "restore", path, "--into", empty_target.database)
     assert "a-different-password" not in restored.out + restored.err
-    assert _logs_in(db_target, policy.passwords)  # the role's password was not changed
+    assert _logs_in(db_target, role_plan.passwords)  # the role's password was not changed
 
 
 def test_an_expiry_date_set_on_an_external_server_is_reported_not_reset(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     external = Target(url=db_target.url, embedded=False)
     with engine.connect() as conn:
         conn.execute(text("ALTER ROLE medz1_auditor VALID UNTIL '2999-01-01 00:00:00+00'"))
         conn.commit()
     try:
-        report = apply_grants(external, policy)
-        differences = check_grants(external, policy)
+        report = apply_grants(external, role_plan)
+        differences = check_grants(external, role_plan)
         with engine.connect() as conn:
             expiry = conn.execute(
                 text("SELECT rolvaliduntil::date::text FROM pg_roles WHERE rolname = :r"),

@@ -10,10 +10,10 @@ from sqlalchemy import text
 from medz1.auth import users
 from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.target import Target
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.cli.conftest import Invoke
-from tests.db.test_auth_support import PASSWORD, cheap_hasher
-from tests.support import app_engine
+from tests.plugins.auth import PASSWORD, cheap_hasher
+from tests.plugins.synthetic import app_engine
 
 pytestmark = pytest.mark.db
 
@@ -32,10 +32,10 @@ def _is_admin(target: Target, email: str) -> bool:
 
 
 def test_set_admin_grants_and_revoke_takes_back(
-    cli: Invoke, db_target: Target, policy: Policy, database_url_env: str
+    cli: Invoke, db_target: Target, role_plan: RolePlan, database_url_env: str
 ) -> None:
     email = "admin.person@va.example.org"
-    with app_engine(db_target, policy) as engine, unit_of_work(engine) as session:
+    with app_engine(db_target, role_plan) as engine, unit_of_work(engine) as session:
         users.create_user(
             session,
             user=users.NewUser(email=email),

@@ -1,5 +1,6 @@
 """``medz1 users upgrade-hashes``: bare legacy bcrypt hashes wrapped in argon2id, audited,
-idempotent."""
+idempotent.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +19,7 @@ PASSWORD = "quiet harbor lamp at dawn"
 
 
 @pytest.fixture
-def users_cli(cli: Invoke, monkeypatch: pytest.MonkeyPatch, database_url_env: str) -> Invoke:
-    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
-        monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
+def users_cli(cli: Invoke, database_url_env: str, cheap_hashing: None) -> Invoke:
     return cli
 
 

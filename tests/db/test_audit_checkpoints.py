@@ -1,5 +1,6 @@
 """Tamper evidence the database cannot rewrite (S19): signed checkpoints outside the
-database, server-assigned ids and times, the purge escape tied to the purge (S18, S21)."""
+database, server-assigned ids and times, the purge escape tied to the purge (S18, S21).
+"""
 
 from __future__ import annotations
 
@@ -25,22 +26,16 @@ from medz1.db.errors import sqlstate
 from medz1.db.target import Target
 from medz1.errors import DataError
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
-from tests.db.audit_support import rewind, rewrite_from, seed_history
-from tests.db.test_auth_support import Store, open_store, report
+from medz1.provision.credentials import RolePlan
+from tests.plugins.audit import rewind, rewrite_from, seed_history
+from tests.plugins.auth import Store, report
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
-        yield opened
-
-
-@pytest.fixture
-def owner(db_target: Target, policy: Policy) -> Iterator[Engine]:
-    engine = engine_for_role(db_target, "owner", policy.passwords)
+def owner(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "owner", role_plan.passwords)
     yield engine
     engine.dispose()
 
@@ -192,11 +187,11 @@ def test_new_epoch_lets_a_deliberate_rewind_verify(
 
 
 def test_purge_is_checkpointed_and_still_verifies(
-    store: Store, log: CheckpointLog, db_target: Target, policy: Policy
+    store: Store, log: CheckpointLog, db_target: Target, role_plan: RolePlan
 ) -> None:
     seed_history(store, [datetime.now(UTC) - timedelta(days=3000)] * 3)
     _write(store, 2)
-    auditor = engine_for_role(db_target, "auditor", policy.passwords)
+    auditor = engine_for_role(db_target, "auditor", role_plan.passwords)
     try:
         with unit_of_work(auditor) as session:
             assert audit.purge(session, retention_days=2192) == 3

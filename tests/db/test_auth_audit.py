@@ -1,5 +1,6 @@
 """The audit trail: fail closed (S17), append-only (S18), the hash chain (S19) and retention
-(S21)."""
+(S21).
+"""
 
 from __future__ import annotations
 
@@ -28,22 +29,16 @@ from medz1.db.target import Target
 from medz1.embedded import binary
 from medz1.errors import DataError, PrivilegeError
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
-from tests.db.audit_support import seed_history
-from tests.db.test_auth_support import PASSWORD, Store, open_store, report
+from medz1.provision.credentials import RolePlan
+from tests.plugins.audit import seed_history
+from tests.plugins.auth import PASSWORD, Store, report
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy, pool_size=40, max_overflow=0) as opened:
-        yield opened
-
-
-@pytest.fixture
-def auditor(db_target: Target, policy: Policy) -> Iterator[Engine]:
-    engine = engine_for_role(db_target, "auditor", policy.passwords)
+def auditor(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "auditor", role_plan.passwords)
     yield engine
     engine.dispose()
 
@@ -115,10 +110,10 @@ def test_failed_login_is_not_counted_when_its_audit_row_cannot_be_written(store:
     ],
 )
 def test_audit_rows_cannot_be_changed_by_any_role(
-    store: Store, policy: Policy, role: str, statement: str
+    store: Store, role_plan: RolePlan, role: str, statement: str
 ) -> None:
     _write(store, 3)
-    engine = engine_for_role(store.target, role, policy.passwords)
+    engine = engine_for_role(store.target, role, role_plan.passwords)
     try:
         assert _sqlstate_of(engine, statement) == "42501"
     finally:
@@ -408,10 +403,10 @@ def test_purge_below_six_years_is_refused(store: Store, auditor: Engine) -> None
 
 
 def test_young_rows_cannot_be_deleted_even_with_the_purge_flag(
-    store: Store, policy: Policy
+    store: Store, role_plan: RolePlan
 ) -> None:
     _write(store, 2)
-    owner = engine_for_role(store.target, "owner", policy.passwords)
+    owner = engine_for_role(store.target, "owner", role_plan.passwords)
     try:
         with owner.begin() as conn:
             conn.execute(text("SELECT set_config('medz1.audit_purge', 'on', true)"))

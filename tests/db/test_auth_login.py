@@ -1,6 +1,7 @@
 """Login and lockout: one generic failure after the same work (S6), lockout edges (S8),
 race-free counting without a lock held while hashing (S9), bad input, shadowed built-ins.
-Timing figures are in ``bench/bench_auth.py``, not here."""
+Timing figures are in ``bench/bench_auth.py``, not here.
+"""
 
 from __future__ import annotations
 
@@ -22,18 +23,12 @@ from medz1.auth.login import LoginAttempt
 from medz1.auth.passwords import HashParams, PasswordHasher, Verification
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
-from medz1.provision.credentials import Policy
-from tests.db.test_auth_support import CHEAP, LEGACY_COST, PASSWORD, Store, open_store, report
+from medz1.provision.credentials import RolePlan
+from tests.plugins.auth import CHEAP, LEGACY_COST, PASSWORD, Store, open_store, report
 
 pytestmark = pytest.mark.db
 
 WRONG = "not the password at all, sorry"
-
-
-@pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy, pool_size=60, max_overflow=0) as opened:
-        yield opened
 
 
 def _message(attempt: LoginAttempt) -> str:
@@ -141,7 +136,8 @@ def test_disabled_user_cannot_log_in(store: Store) -> None:
 
 class CountingHasher(PasswordHasher):
     """Counts checks of real hashes, and makes every password check cost ``delay`` seconds
-    (a stand-in for production argon2id) so that a lock held while checking shows."""
+    (a stand-in for production argon2id) so that a lock held while checking shows.
+    """
 
     def __init__(self, delay: float = 0.0) -> None:
         super().__init__(CHEAP, allow_weak=True, legacy_bcrypt_cost=LEGACY_COST)
@@ -174,11 +170,11 @@ def _concurrently(count: int, action: Callable[[], LoginAttempt]) -> list[LoginA
 
 
 @pytest.fixture
-def strict_store(db_target: Target, policy: Policy) -> Iterator[Store]:
+def strict_store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
     """A store whose connections cancel any statement after 5 s."""
     options = {"options": "-c statement_timeout=5000"}
     with open_store(
-        db_target, policy, pool_size=60, max_overflow=0, connect_args=options
+        db_target, role_plan, pool_size=60, max_overflow=0, connect_args=options
     ) as opened:
         yield opened
 

@@ -1,16 +1,16 @@
 """Passwords in the store: production argon2id parameters (S1), no 72-byte truncation (S2),
 rules for new passwords (S3, S4), legacy bcrypt wrapped at once and old argon2 rehashed at
-login (S5). Hash and verify times are figures of ``bench/bench_auth.py``, not tests."""
+login (S5). Hash and verify times are figures of ``bench/bench_auth.py``, not tests.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import bcrypt
 import pytest
 from sqlalchemy import text
 
 from medz1.auth import users
+from medz1.auth.password_rules import PasswordRuleError, PasswordRuleReason
 from medz1.auth.passwords import (
     HashParams,
     PasswordHasher,
@@ -18,19 +18,10 @@ from medz1.auth.passwords import (
     identify_scheme,
     stored_hash_problem,
 )
-from medz1.auth.policy import PasswordPolicyError, PolicyReason
 from medz1.db.engine import unit_of_work
-from medz1.db.target import Target
-from medz1.provision.credentials import Policy
-from tests.db.test_auth_support import LEGACY_COST, PASSWORD, Store, open_store
+from tests.plugins.auth import LEGACY_COST, PASSWORD, Store
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
-        yield opened
 
 
 def _stored_hash(store: Store, email: str) -> str:
@@ -77,17 +68,17 @@ def test_bcrypt_user_with_long_password_is_not_matched_on_72_bytes(store: Store)
 @pytest.mark.parametrize(
     ("password", "reason"),
     [
-        ("fourteen chars", PolicyReason.TOO_SHORT),
-        ("x" * 129 + " y", PolicyReason.TOO_LONG),
-        ("passwordpassword", PolicyReason.BLOCKLISTED),
-        ("clinician1 loves tea", PolicyReason.CONTEXT_WORD),
-        ("tab\tinside the password", PolicyReason.CONTROL_CHARACTER),
+        ("fourteen chars", PasswordRuleReason.TOO_SHORT),
+        ("x" * 129 + " y", PasswordRuleReason.TOO_LONG),
+        ("passwordpassword", PasswordRuleReason.BLOCKLISTED),
+        ("clinician1 loves tea", PasswordRuleReason.CONTEXT_WORD),
+        ("tab\tinside the password", PasswordRuleReason.CONTROL_CHARACTER),
     ],
 )
 def test_new_password_is_refused_with_a_reason_and_nothing_is_created(
-    store: Store, password: str, reason: PolicyReason
+    store: Store, password: str, reason: PasswordRuleReason
 ) -> None:
-    with pytest.raises(PasswordPolicyError) as caught:
+    with pytest.raises(PasswordRuleError) as caught:
         store.create_user("clinician1@va.example.org", password=password)
     assert caught.value.reason is reason
     assert password not in str(caught.value)

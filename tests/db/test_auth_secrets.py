@@ -15,17 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import Engine, text
 
 from medz1.auth import sessions, users
 from medz1.cli import main
-from medz1.cli import users as users_cmd
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
-from medz1.provision.credentials import Policy
-from tests.db.test_auth_support import Store, open_store, report
+from medz1.provision.credentials import RolePlan
+from tests.plugins.auth import Store, open_store, report
 
 pytestmark = pytest.mark.db
 
@@ -40,7 +38,7 @@ SENTINELS = {
 
 
 @pytest.fixture
-def logged_store(db_target: Target, policy: Policy, engine: Engine) -> Iterator[Store]:
+def logged_store(db_target: Target, role_plan: RolePlan, engine: Engine) -> Iterator[Store]:
     with engine.connect() as conn:
         # The bundled server logs no statement and no parameter (embedded.py); this
         # database logs every statement with its parameters, so the haystack holds them.
@@ -51,7 +49,7 @@ def logged_store(db_target: Target, policy: Policy, engine: Engine) -> Iterator[
         ):
             conn.execute(text(f'ALTER DATABASE "{db_target.database}" SET {setting}'))
         conn.commit()
-    with open_store(db_target, policy) as opened:
+    with open_store(db_target, role_plan) as opened:
         yield opened
 
 
@@ -100,13 +98,6 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def _exercise_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> str:
-    local = typer.Typer(name="medz1", add_completion=False, pretty_exceptions_enable=False)
-    local.callback()(main.main)
-    local.add_typer(users_cmd.app, name="users")
-    monkeypatch.setattr(main, "app", local)
-    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
-        monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
     results = []
     for stdin, args, code in (
         (SENTINELS["cli"], ("--verbose", "users", "add", "cli@va.example.org"), 0),
@@ -126,6 +117,7 @@ def test_sentinel_passwords_and_tokens_appear_nowhere(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
     pg_server: EmbeddedServer,
+    cheap_hashing: None,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     engine_log = logging.getLogger("sqlalchemy.engine")

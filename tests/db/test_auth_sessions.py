@@ -1,5 +1,6 @@
 """Sessions: hashed tokens (S12), new tokens only (S13), timeouts in UTC across DST (S14),
-ending sessions with one audit row each (S15), password change (S7)."""
+ending sessions with one audit row each (S15), password change (S7).
+"""
 
 from __future__ import annotations
 
@@ -18,20 +19,12 @@ from medz1.auth import sessions, users
 from medz1.auth.errors import AuthenticationFailed, SessionInvalid
 from medz1.auth.sessions import SessionState
 from medz1.db.engine import unit_of_work
-from medz1.db.target import Target
 from medz1.errors import UsageError
-from medz1.provision.credentials import Policy
-from tests.db.test_auth_support import PASSWORD, Store, open_store
+from tests.plugins.auth import PASSWORD, Store
 
 pytestmark = pytest.mark.db
 
 NEW_PASSWORD = "a brand new passphrase for spring"
-
-
-@pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
-        yield opened
 
 
 def _state(store: Store, token: str) -> SessionState:

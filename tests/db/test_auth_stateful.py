@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,10 +32,8 @@ from medz1.auth import audit, sessions, users
 from medz1.auth.errors import AuthenticationFailed, SessionInvalid
 from medz1.auth.sessions import SessionState
 from medz1.db.engine import unit_of_work
-from medz1.db.target import Target
 from medz1.errors import NotFoundError
-from medz1.provision.credentials import Policy
-from tests.db.test_auth_support import PASSWORD, Store, open_store
+from tests.plugins.auth import PASSWORD, Store
 
 pytestmark = pytest.mark.db
 
@@ -349,7 +346,7 @@ class AuthMachine(RuleBasedStateMachine):
     def store_agrees_and_no_session_is_usable_for_a_locked_or_disabled_user(self) -> None:
         for token in self.model.sessions:
             with unit_of_work(self.store.app) as session:
-                check = sessions.inspect(session, token=token, now=self.now)
+                check = sessions.peek(session, token=token, now=self.now)
             assert check.state is self._peek(token)
             if check.valid:
                 assert check.user is not None
@@ -367,12 +364,6 @@ class AuthMachine(RuleBasedStateMachine):
                 {"b": self.baseline},
             ).all()
         assert {t: n for t, n in rows} == {t: n for t, n in self.model.counts.items() if n}
-
-
-@pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
-        yield opened
 
 
 def test_model_of_users_logins_sessions_and_clock(store: Store) -> None:

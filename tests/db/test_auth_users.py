@@ -1,10 +1,11 @@
 """Users: creation and e-mail rules, lookups, updates, disable and dormancy (S10), delete
-with audit rows untouched (S18), bad input."""
+with audit rows untouched (S18), bad input.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,18 +16,10 @@ from sqlalchemy.orm import Session
 from medz1.auth import demo, users
 from medz1.auth.errors import InvalidInputError, UserExistsError
 from medz1.db.engine import unit_of_work
-from medz1.db.target import Target
 from medz1.errors import NotFoundError
-from medz1.provision.credentials import Policy
-from tests.db.test_auth_support import PASSWORD, Store, open_store
+from tests.plugins.auth import PASSWORD, Store
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
-        yield opened
 
 
 def test_created_user_is_stored_normalised_with_an_audit_row(store: Store) -> None:

@@ -33,7 +33,7 @@ from medz1.ops.backup.archive import list_backups, open_backup
 from medz1.ops.database import database_exists
 from medz1.ops.grants import check_grants
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
@@ -53,7 +53,8 @@ def _has_column(conn: Connection, schema: str, table: str, column: str) -> bool:
 
 def fill(engine: Engine) -> None:
     """A few patients with clinical rows, users with sessions and audit rows (inserted as
-    the administrator: audit rows are append-only), and ai and admin rows."""
+    the administrator: audit rows are append-only), and ai and admin rows.
+    """
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -139,14 +140,16 @@ def on(target: Target, database: str) -> Target:
 
 
 @pytest.fixture(scope="module")
-def source(pg_server: EmbeddedServer, template_target: Target, policy: Policy) -> Iterator[Target]:
+def source(
+    pg_server: EmbeddedServer, template_target: Target, role_plan: RolePlan
+) -> Iterator[Target]:
     """One filled database shared by the tests that only read it."""
     from medz1.ops.grants import apply_grants
 
     name = f"medz1_backup_source_{os.getpid()}"
     _admin_sql(pg_server, sql.SQL("CREATE DATABASE {} TEMPLATE {}"), name, template_target.database)
     target = Target(url=template_target.url.set(database=name), embedded=True)
-    apply_grants(target, policy)
+    apply_grants(target, role_plan)
     engine = make_engine(target.url, poolclass=NullPool)
     fill(engine)
     engine.dispose()
@@ -193,26 +196,26 @@ def reseal(backup: Path, **changes: object) -> None:
 
 
 def test_restore_drill_every_schema_restores_with_zero_differences(
-    source: Target, full_backup: Path, empty_target: Target, policy: Policy
+    source: Target, full_backup: Path, empty_target: Target, role_plan: RolePlan
 ) -> None:
-    report = restore(source, policy, full_backup, into=empty_target.database)
+    report = restore(source, role_plan, full_backup, into=empty_target.database)
     assert report.tables == len(open_backup(full_backup).manifest.tables)
     assert report.rows > 60
-    assert check_grants(empty_target, policy) == []
+    assert check_grants(empty_target, role_plan) == []
 
 
 def test_verify_restores_into_a_scratch_database_and_reports_zero_differences(
-    source: Target, full_backup: Path, policy: Policy
+    source: Target, full_backup: Path, role_plan: RolePlan
 ) -> None:
-    report = verify(source, policy, full_backup)
+    report = verify(source, role_plan, full_backup)
     assert report.differences == []
     assert report.rows == open_backup(full_backup).manifest.rows
 
 
 def test_verify_drops_its_scratch_database(
-    source: Target, full_backup: Path, policy: Policy
+    source: Target, full_backup: Path, role_plan: RolePlan
 ) -> None:
-    verify(source, policy, full_backup)
+    verify(source, role_plan, full_backup)
     engine = make_engine(source.maintenance_url, poolclass=NullPool)
     with engine.connect() as conn:
         left = conn.execute(
@@ -235,9 +238,9 @@ def test_manifest_records_counts_digests_acls_extensions_and_roles(full_backup: 
 
 
 def test_audit_rows_are_restored_verbatim_and_stay_append_only(
-    source: Target, full_backup: Path, empty_target: Target, policy: Policy
+    source: Target, full_backup: Path, empty_target: Target, role_plan: RolePlan
 ) -> None:
-    restore(source, policy, full_backup, into=empty_target.database)
+    restore(source, role_plan, full_backup, into=empty_target.database)
     engine = make_engine(empty_target.url)
     query = (
         "SELECT array_agg(t::text ORDER BY audit_id) FROM auth.audit_logs t "
@@ -252,9 +255,9 @@ def test_audit_rows_are_restored_verbatim_and_stay_append_only(
 
 
 def test_after_a_restore_no_schema_grants_create_to_public_and_functions_are_pinned(
-    source: Target, full_backup: Path, empty_target: Target, policy: Policy
+    source: Target, full_backup: Path, empty_target: Target, role_plan: RolePlan
 ) -> None:
-    restore(source, policy, full_backup, into=empty_target.database)
+    restore(source, role_plan, full_backup, into=empty_target.database)
     engine = make_engine(empty_target.url)
     with engine.connect() as conn:
         public_create = conn.execute(
@@ -275,13 +278,13 @@ def test_after_a_restore_no_schema_grants_create_to_public_and_functions_are_pin
 
 
 def test_restored_roles_log_in_with_the_configured_password_not_one_from_the_dump(
-    source: Target, full_backup: Path, empty_target: Target, policy: Policy
+    source: Target, full_backup: Path, empty_target: Target, role_plan: RolePlan
 ) -> None:
-    restore(source, policy, full_backup, into=empty_target.database)
+    restore(source, role_plan, full_backup, into=empty_target.database)
     archive = (full_backup / bm.ARCHIVE_NAME).read_bytes()
     assert b"SCRAM-SHA-256" not in archive
     assert b"SCRAM-SHA-256" not in (full_backup / bm.MANIFEST_NAME).read_bytes()
-    app = engine_for_role(empty_target, "app", policy.passwords)
+    app = engine_for_role(empty_target, "app", role_plan.passwords)
     with app.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM auth.users")).scalar() == 2
     app.dispose()
@@ -291,26 +294,26 @@ def test_restored_roles_log_in_with_the_configured_password_not_one_from_the_dum
 
 
 def test_auth_alone_restores_into_a_new_database(
-    source: Target, auth_backup: Path, empty_target: Target, policy: Policy
+    source: Target, auth_backup: Path, empty_target: Target, role_plan: RolePlan
 ) -> None:
-    report = restore(source, policy, auth_backup, into=empty_target.database)
+    report = restore(source, role_plan, auth_backup, into=empty_target.database)
     engine = make_engine(empty_target.url)
     assert report.schemas == ("auth",)
     assert count(engine, "auth.users") == 2
     assert count(engine, "public.patient_vitals") == 0
     engine.dispose()
-    assert check_grants(empty_target, policy) == []
+    assert check_grants(empty_target, role_plan) == []
 
 
 def test_auth_alone_replaces_live_auth_while_clinical_data_stays(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=["auth"]).path
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM auth.sessions"))
         conn.execute(text("DELETE FROM public.patient_vitals WHERE vital_sign_id > 30"))
-    restore(db_target, policy, backup, schemas=["auth"], replace=True)
+    restore(db_target, role_plan, backup, schemas=["auth"], replace=True)
     assert count(engine, "auth.sessions") == 2
     assert count(engine, "public.patient_vitals") == 30
     assert count(engine, "admin.user_preferences") == 2
@@ -319,11 +322,11 @@ def test_auth_alone_replaces_live_auth_while_clinical_data_stays(
             text("SELECT count(*) FROM pg_constraint WHERE conname LIKE 'fk_user_preferences%'")
         ).scalar()
     assert fk == 1
-    assert check_grants(db_target, policy) == []
+    assert check_grants(db_target, role_plan) == []
 
 
 def test_replace_refuses_when_live_preferences_refer_to_users_not_in_the_backup(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=["auth"]).path
@@ -337,29 +340,29 @@ def test_replace_refuses_when_live_preferences_refer_to_users_not_in_the_backup(
             )
         )
     with pytest.raises(DataError, match=r"admin\.user_preferences"):
-        restore(db_target, policy, backup, schemas=["auth"], replace=True)
+        restore(db_target, role_plan, backup, schemas=["auth"], replace=True)
     assert count(engine, "auth.users") == 3
 
 
 def test_replace_of_every_schema_in_one_transaction_restores_the_deleted_rows(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path).path
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM public.patient_vitals; DELETE FROM ai.ddi_cache"))
-    restore(db_target, policy, backup, replace=True)
+    restore(db_target, role_plan, backup, replace=True)
     assert (count(engine, "public.patient_vitals"), count(engine, "ai.ddi_cache")) == (40, 1)
 
 
 def test_one_schema_of_a_full_backup_replaces_only_that_schema(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path).path
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM public.patient_vitals; DELETE FROM ai.ddi_cache"))
-    restore(db_target, policy, backup, schemas=["ai"], replace=True)
+    restore(db_target, role_plan, backup, schemas=["ai"], replace=True)
     assert (count(engine, "public.patient_vitals"), count(engine, "ai.ddi_cache")) == (0, 1)
 
 
@@ -392,7 +395,7 @@ def test_damaged_archive_is_refused_and_no_database_is_created(
     source: Target,
     full_backup: Path,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path: Path,
     damage: str,
 ) -> None:
@@ -405,12 +408,12 @@ def test_damaged_archive_is_refused_and_no_database_is_created(
         data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
     with pytest.raises(DataError, match="archive"):
-        restore(source, policy, backup, into=empty_target.database)
+        restore(source, role_plan, backup, into=empty_target.database)
     assert not database_exists(empty_target)
 
 
 def test_truncated_archive_with_a_matching_digest_is_refused_by_pg_restore(
-    source: Target, full_backup: Path, empty_target: Target, policy: Policy, tmp_path: Path
+    source: Target, full_backup: Path, empty_target: Target, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     from medz1.ops.backup.archive import file_digest
 
@@ -420,18 +423,18 @@ def test_truncated_archive_with_a_matching_digest_is_refused_by_pg_restore(
     size, sha256 = file_digest(archive)
     reseal(backup, archive=bm.ArchiveFile(file=bm.ARCHIVE_NAME, size=size, sha256=sha256))
     with pytest.raises(DataError, match="cannot be read"):
-        restore(source, policy, backup, into=empty_target.database)
+        restore(source, role_plan, backup, into=empty_target.database)
     assert not database_exists(empty_target)
 
 
 def test_tampered_manifest_is_refused(
-    source: Target, full_backup: Path, empty_target: Target, policy: Policy, tmp_path: Path
+    source: Target, full_backup: Path, empty_target: Target, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     backup = copy_of(full_backup, tmp_path)
     path = backup / bm.MANIFEST_NAME
     path.write_text(path.read_text().replace('"rows": 2,', '"rows": 3,', 1))
     with pytest.raises(DataError, match="modified after the backup"):
-        restore(source, policy, backup, into=empty_target.database)
+        restore(source, role_plan, backup, into=empty_target.database)
     assert not database_exists(empty_target)
 
 
@@ -439,19 +442,19 @@ def test_manifest_that_does_not_match_the_archive_is_refused(
     source: Target,
     full_backup: Path,
     auth_backup: Path,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path: Path,
     empty_target: Target,
 ) -> None:
     backup = copy_of(full_backup, tmp_path)
     reseal(backup, tables=open_backup(auth_backup).manifest.tables)
     with pytest.raises(DataError, match="does not match the archive"):
-        restore(source, policy, backup, into=empty_target.database)
+        restore(source, role_plan, backup, into=empty_target.database)
     assert not database_exists(empty_target)
 
 
 def test_resealed_manifest_with_a_wrong_digest_fails_verification_and_keeps_nothing(
-    source: Target, full_backup: Path, empty_target: Target, policy: Policy, tmp_path: Path
+    source: Target, full_backup: Path, empty_target: Target, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     backup = copy_of(full_backup, tmp_path)
     manifest = open_backup(backup).manifest
@@ -460,16 +463,16 @@ def test_resealed_manifest_with_a_wrong_digest_fails_verification_and_keeps_noth
         for t in manifest.tables
     )
     reseal(backup, tables=tables)
-    assert verify(source, policy, backup).differences == [
+    assert verify(source, role_plan, backup).differences == [
         "table auth.users: content digest differs (2 rows)"
     ]
     with pytest.raises(CheckFailedError, match="content digest differs"):
-        restore(source, policy, backup, into=empty_target.database)
+        restore(source, role_plan, backup, into=empty_target.database)
     assert not database_exists(empty_target)
 
 
 def test_replace_into_a_database_at_another_revision_is_refused_and_changes_nothing(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=["auth"]).path
@@ -477,29 +480,29 @@ def test_replace_into_a_database_at_another_revision_is_refused_and_changes_noth
         conn.execute(text("DELETE FROM auth.sessions"))
         conn.execute(text("UPDATE public.alembic_version SET version_num = 'elsewhere'"))
     with pytest.raises(UsageError, match="revision elsewhere"):
-        restore(db_target, policy, backup, replace=True)
+        restore(db_target, role_plan, backup, replace=True)
     assert count(engine, "auth.sessions") == 0
 
 
 def test_restore_refuses_an_existing_database_without_replace(
-    source: Target, full_backup: Path, db_target: Target, policy: Policy
+    source: Target, full_backup: Path, db_target: Target, role_plan: RolePlan
 ) -> None:
     with pytest.raises(UsageError, match="exists"):
-        restore(source, policy, full_backup, into=db_target.database)
+        restore(source, role_plan, full_backup, into=db_target.database)
 
 
 def test_restore_of_a_missing_path_is_refused(
-    source: Target, policy: Policy, tmp_path: Path
+    source: Target, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     with pytest.raises(NotFoundError, match="no backup"):
-        restore(source, policy, tmp_path / "nothing")
+        restore(source, role_plan, tmp_path / "nothing")
 
 
 def test_restore_of_a_schema_not_in_the_backup_is_refused(
-    source: Target, auth_backup: Path, policy: Policy
+    source: Target, auth_backup: Path, role_plan: RolePlan
 ) -> None:
     with pytest.raises(UsageError, match="unknown schema public"):
-        restore(source, policy, auth_backup, schemas=["public"])
+        restore(source, role_plan, auth_backup, schemas=["public"])
 
 
 def test_no_pg_dump_of_the_server_version_is_a_clear_error() -> None:
@@ -538,11 +541,11 @@ def test_audit_chain_still_verifies_after_a_restore(
     full_backup: Path,
     auth_backup: Path,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     which: str,
 ) -> None:
     backup = full_backup if which == "full" else auth_backup
-    restore(source, policy, backup, into=empty_target.database)
+    restore(source, role_plan, backup, into=empty_target.database)
     engine = make_engine(empty_target.url)
     try:
         with unit_of_work(engine) as session:

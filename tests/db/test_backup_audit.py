@@ -1,5 +1,6 @@
 """A restore never silently removes audit rows written after the backup, and every restore
-writes a ``backup_restored`` event into the audit chain of the database restored into."""
+writes a ``backup_restored`` event into the audit chain of the database restored into.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from medz1.db.target import Target
 from medz1.errors import UsageError
 from medz1.models import SCHEMAS
 from medz1.ops.backup import create, restore
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_backup import count, fill
 
 pytestmark = pytest.mark.db
@@ -52,27 +53,31 @@ def chain_ok(engine: Engine) -> bool:
 
 @pytest.mark.parametrize("schemas", [["auth"], None])
 def test_replace_from_an_older_backup_refuses_to_remove_newer_audit_rows(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path, schemas: list[str] | None
+    db_target: Target,
+    engine: Engine,
+    role_plan: RolePlan,
+    tmp_path: Path,
+    schemas: list[str] | None,
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=schemas).path
     write_newer_rows(engine, 4)
     before = count(engine, "auth.audit_logs")
     with pytest.raises(UsageError, match="would remove 4 audit row") as refused:
-        restore(db_target, policy, backup, schemas=schemas, replace=True)
+        restore(db_target, role_plan, backup, schemas=schemas, replace=True)
     assert "--discard-newer-audit-rows 4" in (refused.value.hint or "")
     assert count(engine, "auth.audit_logs") == before
     assert restored_events(engine) == []
 
 
 def test_replace_with_the_stated_count_discards_them_and_records_it(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=["auth"]).path
     before = count(engine, "auth.audit_logs")
     write_newer_rows(engine, 3)
-    restore(db_target, policy, backup, replace=True, discard_newer_audit_rows=3)
+    restore(db_target, role_plan, backup, replace=True, discard_newer_audit_rows=3)
     assert count(engine, "auth.audit_logs") == before + 1
     [event] = restored_events(engine)
     assert (event["discarded_audit_rows"], event["mode"]) == (3, "replace")
@@ -81,32 +86,36 @@ def test_replace_with_the_stated_count_discards_them_and_records_it(
 
 @pytest.mark.parametrize("stated", [2, 5])
 def test_replace_with_another_count_than_the_rows_it_removes_is_refused(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path, stated: int
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path, stated: int
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=["auth"]).path
     write_newer_rows(engine, 3)
     with pytest.raises(UsageError, match="would remove 3 audit row"):
-        restore(db_target, policy, backup, replace=True, discard_newer_audit_rows=stated)
+        restore(db_target, role_plan, backup, replace=True, discard_newer_audit_rows=stated)
     assert restored_events(engine) == []
 
 
 def test_discard_count_without_newer_rows_is_refused(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=["auth"]).path
     with pytest.raises(UsageError, match="removes no audit row"):
-        restore(db_target, policy, backup, replace=True, discard_newer_audit_rows=1)
+        restore(db_target, role_plan, backup, replace=True, discard_newer_audit_rows=1)
 
 
 @pytest.mark.parametrize("schemas", [["auth"], ["ai"], None])
 def test_every_replace_writes_a_backup_restored_event(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path, schemas: list[str] | None
+    db_target: Target,
+    engine: Engine,
+    role_plan: RolePlan,
+    tmp_path: Path,
+    schemas: list[str] | None,
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=schemas).path
-    restore(db_target, policy, backup, replace=True)
+    restore(db_target, role_plan, backup, replace=True)
     [event] = restored_events(engine)
     assert event["mode"] == "replace"
     assert event["schemas"] == (schemas or list(SCHEMAS))
@@ -117,11 +126,11 @@ def test_every_replace_writes_a_backup_restored_event(
 
 
 def test_restore_into_a_new_database_writes_the_event_there(
-    db_target: Target, engine: Engine, empty_target: Target, policy: Policy, tmp_path: Path
+    db_target: Target, engine: Engine, empty_target: Target, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     fill(engine)
     backup = create(db_target, root=tmp_path, schemas=["auth"]).path
-    restore(db_target, policy, backup, into=empty_target.database)
+    restore(db_target, role_plan, backup, into=empty_target.database)
     restored = make_engine(empty_target.url)
     try:
         [event] = restored_events(restored)

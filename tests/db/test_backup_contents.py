@@ -26,7 +26,7 @@ from medz1.ops.backup import create, restore, verify
 from medz1.ops.backup._tools import choose_tools, libpq_env
 from medz1.ops.backup.archive import file_digest
 from medz1.ops.database import database_exists
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_backup import count, fill
 
 pytestmark = pytest.mark.db
@@ -118,7 +118,8 @@ def _dump(target: Target, archive: Path) -> None:
 
 def crafted_backup(target: Target, engine: Engine, folder: Path, ddl: str, marker: Path) -> Path:
     """A valid backup of ``target`` whose archive also holds the objects ``ddl`` adds
-    (``{marker}`` and ``{source}`` in it are replaced by the marker file and the database)."""
+    (``{marker}`` and ``{source}`` in it are replaced by the marker file and the database).
+    """
     fill(engine)
     backup = create(target, root=folder).path
     with engine.begin() as conn:
@@ -138,7 +139,8 @@ def crafted_backup(target: Target, engine: Engine, folder: Path, ddl: str, marke
 @pytest.fixture
 def marker() -> Iterator[Path]:
     """A file the crafted functions would create if the restore ran them (in the shared
-    temporary folder, which the server's user may write)."""
+    temporary folder, which the server's user may write).
+    """
     path = Path(tempfile.gettempdir()) / f"medz1-ran-{uuid.uuid4().hex}"
     try:
         yield path
@@ -157,7 +159,7 @@ def test_restore_refuses_an_archive_with_an_undeclared_object_before_restoring(
     db_target: Target,
     engine: Engine,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path: Path,
     marker: Path,
     case: str,
@@ -165,32 +167,32 @@ def test_restore_refuses_an_archive_with_an_undeclared_object_before_restoring(
     ddl, listed = CASES[case]
     backup = crafted_backup(db_target, engine, tmp_path, ddl, marker)
     with pytest.raises(DataError, match="medz1 does not declare") as refused:
-        restore(db_target, policy, backup, into=empty_target.database)
+        restore(db_target, role_plan, backup, into=empty_target.database)
     assert listed in refused.value.message
     assert not database_exists(empty_target)
     assert not marker.exists()
 
 
 def test_replace_refuses_a_crafted_archive_and_changes_nothing(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path, marker: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path, marker: Path
 ) -> None:
     ddl = CASES["check constraint calling a function"][0]
     backup = crafted_backup(db_target, engine, tmp_path, ddl, marker)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM ai.ddi_cache"))
     with pytest.raises(DataError, match=r"FUNCTION public\.medz1_evil"):
-        restore(db_target, policy, backup, replace=True)
+        restore(db_target, role_plan, backup, replace=True)
     assert count(engine, "ai.ddi_cache") == 0
     assert not marker.exists()
 
 
 def test_verify_refuses_a_crafted_archive(
-    db_target: Target, engine: Engine, policy: Policy, tmp_path: Path, marker: Path
+    db_target: Target, engine: Engine, role_plan: RolePlan, tmp_path: Path, marker: Path
 ) -> None:
     ddl = CASES["check constraint calling a function"][0]
     backup = crafted_backup(db_target, engine, tmp_path, ddl, marker)
     with pytest.raises(DataError, match="medz1 does not declare"):
-        verify(db_target, policy, backup)
+        verify(db_target, role_plan, backup)
     assert not marker.exists()
 
 
@@ -206,7 +208,7 @@ def test_backup_create_refuses_a_database_with_an_undeclared_object(
 
 
 def test_a_manifest_naming_an_undeclared_extension_is_refused(
-    db_target: Target, empty_target: Target, policy: Policy, tmp_path: Path
+    db_target: Target, empty_target: Target, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     backup = create(db_target, root=tmp_path, schemas=["admin"]).path
     path = backup / bm.MANIFEST_NAME
@@ -215,7 +217,7 @@ def test_a_manifest_naming_an_undeclared_extension_is_refused(
     update = {"extensions": (*manifest.extensions, extra)}
     path.write_text(manifest.model_copy(update=update).sealed().to_json())
     with pytest.raises(DataError, match="extension 'plperlu'"):
-        restore(db_target, policy, backup, into=empty_target.database)
+        restore(db_target, role_plan, backup, into=empty_target.database)
     assert not database_exists(empty_target)
 
 
@@ -240,7 +242,7 @@ def test_a_data_entry_carrying_other_sql_is_refused_before_restoring(
     db_target: Target,
     engine: Engine,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path: Path,
     statement: bytes,
 ) -> None:
@@ -256,5 +258,5 @@ def test_a_data_entry_carrying_other_sql_is_refused_before_restoring(
     with pytest.raises(
         DataError, match="data statement medz1 does not write, so nothing was restored: CHECKPOINT"
     ):
-        restore(db_target, policy, backup, into=empty_target.database)
+        restore(db_target, role_plan, backup, into=empty_target.database)
     assert not database_exists(empty_target)

@@ -1,6 +1,7 @@
 """A killed restore leaves no half-built database under the asked name (S35): it builds
 under ``<name>__medz1_restoring_<id>``, closed to PUBLIC from the start, and the next run
-(or ``backup drop-restore``) removes what a kill left behind, never anything else."""
+(or ``backup drop-restore``) removes what a kill left behind, never anything else.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from medz1.ops.backup.scratch import (
     list_unfinished,
 )
 from medz1.ops.database import database_exists
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.test_backup import fill
 
 pytestmark = pytest.mark.db
@@ -66,7 +67,8 @@ def building(conn: Connection, into: str) -> list[str]:
 
 def kill_mid_restore(backup: Path, into: str, conn: Connection, delay: float) -> bool:
     """Start ``medz1 backup restore`` in a subprocess, SIGKILL it ``delay`` s after its
-    database appears; False when it finished first."""
+    database appears; False when it finished first.
+    """
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
         [sys.executable, "-m", "medz1", "backup", "restore", str(backup), "--into", into],
         stdout=subprocess.DEVNULL,
@@ -125,14 +127,14 @@ def test_killed_restore_leaves_nothing_under_the_name_and_the_next_run_cleans_up
     db_target: Target,
     full_backup: Path,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     admin: Connection,
 ) -> None:
     into = empty_target.database
     assert kill_mid_restore(full_backup, into, admin, delay=0.0)
     check_leftovers_after_kill(db_target, admin, into)
     assert building(admin, into) != []
-    restore(db_target, policy, full_backup, into=into)
+    restore(db_target, role_plan, full_backup, into=into)
     assert building(admin, into) == []
     assert list_unfinished(db_target) == []
     assert database_exists(empty_target)
@@ -143,7 +145,7 @@ def test_five_kills_at_different_moments_leave_no_leftover_after_the_next_run(
     db_target: Target,
     full_backup: Path,
     empty_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     admin: Connection,
 ) -> None:
     into = empty_target.database
@@ -155,7 +157,7 @@ def test_five_kills_at_different_moments_leave_no_leftover_after_the_next_run(
         else:  # it finished first: start again from nothing
             drop_database(admin, into)
     assert kills >= 3
-    restore(db_target, policy, full_backup, into=into)
+    restore(db_target, role_plan, full_backup, into=into)
     assert list_unfinished(db_target) == []
 
 
@@ -228,10 +230,10 @@ def test_drop_restore_refuses_a_database_a_live_restore_is_building(
 
 
 def test_verify_works_while_a_database_named_like_its_scratch_exists(
-    db_target: Target, full_backup: Path, policy: Policy, admin: Connection
+    db_target: Target, full_backup: Path, role_plan: RolePlan, admin: Connection
 ) -> None:
     make_leftover(admin, "medz1_verify", None)
     try:
-        assert verify(db_target, policy, full_backup).differences == []
+        assert verify(db_target, role_plan, full_backup).differences == []
     finally:
         drop_database(admin, "medz1_verify")

@@ -1,6 +1,7 @@
 """``medz1 check`` sees every drift that weakens a protection: CHECK constraints, function
 bodies and settings, triggers, row security, undeclared objects of every kind, password
-hashes below the S1 floor, and connection limits the server cannot hold (S36)."""
+hashes below the S1 floor, and connection limits the server cannot hold (S36).
+"""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from medz1.ops.check import check
 from medz1.ops.grants import apply_grants
 from medz1.provision import catalog
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import APP, REPORTING, RoleLimits, role_specs
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import APP, REPORTING, RoleLimits, role_specs
 
 pytestmark = pytest.mark.db
 
@@ -32,8 +33,8 @@ def _run(engine: Engine, *statements: str) -> None:
             conn.execute(text(statement))
 
 
-def _differences(target: Target, policy: Policy | None = None) -> list[str]:
-    report = check(target, policy)
+def _differences(target: Target, role_plan: RolePlan | None = None) -> list[str]:
+    report = check(target, role_plan)
     assert not report.ok
     return report.differences
 
@@ -45,9 +46,9 @@ def test_declared_catalog_is_up_to_date(engine: Engine) -> None:
 
 
 def test_fresh_database_has_no_catalog_password_or_connection_finding(
-    db_target: Target, policy: Policy
+    db_target: Target, role_plan: RolePlan
 ) -> None:
-    report = check(db_target, policy)
+    report = check(db_target, role_plan)
     failed = {f.name for f in report.findings if not f.ok}
     assert not failed & {"catalog", "passwords", "connections"}, report.differences
 
@@ -298,44 +299,44 @@ def test_password_hashes_below_the_floor_are_counted(db_target: Target, engine: 
 
 
 def test_connection_limits_above_the_servers_slots_are_reported(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     _run(engine, "ALTER ROLE med_z1_user CONNECTION LIMIT 100")
     try:
         found = _differences(db_target)
     finally:
-        apply_grants(db_target, policy)
+        apply_grants(db_target, role_plan)
     assert any(d.startswith("the login roles' connection limits add up to 119") for d in found)
 
 
 @pytest.mark.parametrize("limit", [100, -1])
 def test_grants_apply_refuses_limits_the_server_cannot_hold(
-    db_target: Target, policy: Policy, limit: int
+    db_target: Target, role_plan: RolePlan, limit: int
 ) -> None:
-    greedy = Policy(
+    greedy = RolePlan(
         specs=role_specs({APP: RoleLimits(30_000, 60_000, limit)}),
-        matrix=policy.matrix,
-        passwords=policy.passwords,
+        matrix=role_plan.matrix,
+        passwords=role_plan.passwords,
     )
     with pytest.raises(ConfigurationError, match=r"max_connections|unlimited"):
         apply_grants(db_target, greedy)
 
 
-def _strict(policy: Policy, role: str, limits: RoleLimits) -> Policy:
-    return Policy(
-        specs=role_specs({role: limits}), matrix=policy.matrix, passwords=policy.passwords
+def _strict(role_plan: RolePlan, role: str, limits: RoleLimits) -> RolePlan:
+    return RolePlan(
+        specs=role_specs({role: limits}), matrix=role_plan.matrix, passwords=role_plan.passwords
     )
 
 
 def test_transaction_idling_past_a_raised_timeout_is_reported(
-    db_target: Target, policy: Policy
+    db_target: Target, role_plan: RolePlan
 ) -> None:
-    app = engine_for_role(db_target, "app", policy.passwords)
+    app = engine_for_role(db_target, "app", role_plan.passwords)
     try:
         with app.connect() as conn:
             conn.execute(text("SET idle_in_transaction_session_timeout = 0"))
             conn.execute(text("SELECT 1"))  # the transaction stays open, idle
-            report = check(db_target, _strict(policy, APP, RoleLimits(30_000, 1, 60)))
+            report = check(db_target, _strict(role_plan, APP, RoleLimits(30_000, 1, 60)))
             pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
     finally:
         app.dispose()
@@ -360,9 +361,9 @@ def _wait_until_sleeping(engine: Engine) -> None:
 
 
 def test_statement_running_past_a_raised_timeout_is_reported(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
-    reporting = engine_for_role(db_target, "reporting", policy.passwords)
+    reporting = engine_for_role(db_target, "reporting", role_plan.passwords)
 
     def sleep() -> None:
         with reporting.connect() as conn:
@@ -374,7 +375,7 @@ def test_statement_running_past_a_raised_timeout_is_reported(
     worker.start()
     try:
         _wait_until_sleeping(engine)
-        report = check(db_target, _strict(policy, REPORTING, RoleLimits(1, 60_000, 10)))
+        report = check(db_target, _strict(role_plan, REPORTING, RoleLimits(1, 60_000, 10)))
     finally:
         with engine.connect() as conn:
             conn.execute(

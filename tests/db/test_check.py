@@ -7,7 +7,7 @@ from sqlalchemy import Engine, text
 
 from medz1.db.target import Target
 from medz1.ops.check import check
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
@@ -17,8 +17,8 @@ def _alter(engine: Engine, statement: str) -> None:
         conn.execute(text(statement))
 
 
-def test_check_passes_on_a_fresh_database(db_target: Target, policy: Policy) -> None:
-    report = check(db_target, policy)
+def test_check_passes_on_a_fresh_database(db_target: Target, role_plan: RolePlan) -> None:
+    report = check(db_target, role_plan)
     assert [f.name for f in report.findings][-1] == "grants"
     assert report.ok, report.differences
 
@@ -62,10 +62,10 @@ def test_database_behind_newest_revision_is_reported(db_target: Target, engine: 
 
 
 def test_grant_added_by_hand_fails_the_check(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     _alter(engine, "GRANT SELECT ON auth.sessions TO reporting_user")
-    report = check(db_target, policy)
+    report = check(db_target, role_plan)
     assert not report.ok
     assert "SELECT on auth.sessions for reporting_user: granted but not declared" in (
         report.differences

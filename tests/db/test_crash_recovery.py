@@ -35,9 +35,9 @@ from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer, binary
 from medz1.ops.up import up
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import APP, AUDITOR, LOADER, REPORTING
-from tests.db.test_auth_support import PASSWORD, cheap_hasher, report
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import APP, AUDITOR, LOADER, REPORTING
+from tests.plugins.auth import PASSWORD, cheap_hasher, report
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -144,28 +144,30 @@ def pg_checksums(server: EmbeddedServer) -> subprocess.CompletedProcess[str]:
 
 
 def audit_verify_code(
-    server: EmbeddedServer, policy: Policy, monkeypatch: pytest.MonkeyPatch
+    server: EmbeddedServer, role_plan: RolePlan, monkeypatch: pytest.MonkeyPatch
 ) -> int:
     """Exit code of ``medz1 audit verify`` on the test's server."""
     url = server.url(DATABASE, user=SUPERUSER).set(drivername="postgresql")
     monkeypatch.setenv("MEDZ1_DATABASE_URL", url.render_as_string(hide_password=False))
     for role, alias in ((APP, "APP"), (REPORTING, "REPORTING"), (LOADER, "LOADER")):
-        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", policy.passwords[role].get_secret_value())
-    monkeypatch.setenv("MEDZ1_AUDITOR_PASSWORD", policy.passwords[AUDITOR].get_secret_value())
+        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", role_plan.passwords[role].get_secret_value())
+    monkeypatch.setenv("MEDZ1_AUDITOR_PASSWORD", role_plan.passwords[AUDITOR].get_secret_value())
     with pytest.raises(SystemExit) as exited:
         run(["audit", "verify"])
     return int(exited.value.code or 0)
 
 
 @pytest.fixture
-def crash_server(server_folder: Path, policy: Policy) -> Iterator[tuple[EmbeddedServer, Target]]:
+def crash_server(
+    server_folder: Path, role_plan: RolePlan
+) -> Iterator[tuple[EmbeddedServer, Target]]:
     """A server of this test's own with a migrated medz1 database and one user."""
     server = EmbeddedServer(server_folder / "data")
     server.start()
     try:
         target = Target(url=server.url(DATABASE, user=SUPERUSER), embedded=True)
-        up(target, policy)
-        app = engine_for_role(target, "app", policy.passwords)
+        up(target, role_plan)
+        app = engine_for_role(target, "app", role_plan.passwords)
         with unit_of_work(app) as session:
             users.create_user(
                 session,
@@ -182,14 +184,14 @@ def crash_server(server_folder: Path, policy: Policy) -> Iterator[tuple[Embedded
 
 def _cycle(
     target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     files: dict[int, Path],
     acked: Acknowledged,
     server: EmbeddedServer,
 ) -> tuple[int, int]:
     """Write under load, kill the postmaster mid-write; return (logins, loads) acknowledged."""
-    app = engine_for_role(target, "app", policy.passwords)
-    loader = engine_for_role(target, "loader", policy.passwords)
+    app = engine_for_role(target, "app", role_plan.passwords)
+    loader = engine_for_role(target, "loader", role_plan.passwords)
     stop = threading.Event()
     sessions_before, loads_before = len(acked.sessions), acked.loads
     threads = [
@@ -215,7 +217,7 @@ def _cycle(
 
 def test_kill_9_under_write_load_loses_no_acknowledged_commit(
     crash_server: tuple[EmbeddedServer, Target],
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -224,7 +226,7 @@ def test_kill_9_under_write_load_loses_no_acknowledged_commit(
     acked = Acknowledged()
     in_flight_kept = 0
     for _ in range(CYCLES):
-        logins, loads = _cycle(target, policy, files, acked, server)
+        logins, loads = _cycle(target, role_plan, files, acked, server)
         assert logins > 0
         assert loads > 0  # both kinds of write were running when the server was killed
         server.start()  # crash recovery
@@ -244,7 +246,7 @@ def test_kill_9_under_write_load_loses_no_acknowledged_commit(
         assert rows == version_rows(version)  # the whole file, never a part
         in_flight_kept += version - acked.version
         acked.version = version
-        assert audit_verify_code(server, policy, monkeypatch) == 0
+        assert audit_verify_code(server, role_plan, monkeypatch) == 0
         server.stop()
         checked = pg_checksums(server)
         assert checked.returncode == 0, checked.stderr

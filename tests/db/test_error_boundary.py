@@ -25,9 +25,9 @@ from medz1.errors import (
     Medz1Error,
     RetryableError,
 )
-from medz1.provision.credentials import Policy
-from tests.conftest import unique_number
-from tests.support import app_engine
+from medz1.provision.credentials import RolePlan
+from tests.plugins.database import unique_number
+from tests.plugins.synthetic import app_engine
 
 pytestmark = pytest.mark.db
 
@@ -94,8 +94,8 @@ def test_data_and_integrity_refusals_are_data_errors_naming_no_value(
     assert "Failing row" not in str(error)
 
 
-def test_statement_timeout_names_the_roles_setting(db_target: Target, policy: Policy) -> None:
-    with app_engine(db_target, policy) as app, pytest.raises(DatabaseServerError) as raised:
+def test_statement_timeout_names_the_roles_setting(db_target: Target, role_plan: RolePlan) -> None:
+    with app_engine(db_target, role_plan) as app, pytest.raises(DatabaseServerError) as raised:
         _in_one_transaction(app, "SET LOCAL statement_timeout = 50", "SELECT pg_sleep(2)")
     assert "statement_timeout" in str(raised.value)
     assert "MEDZ1_APP_STATEMENT_TIMEOUT_MS" in raised.value.hint

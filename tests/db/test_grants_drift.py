@@ -1,7 +1,8 @@
 """``grants check`` sees every privilege and role property made by hand, and ``grants
 apply`` repairs it (S22-S24): column grants, EXECUTE, sequences, types, large objects,
 parameters, grant options, foreign grantees, default privileges, role attributes,
-memberships, settings, ownership of every object, and the cluster's other databases."""
+memberships, settings, ownership of every object, and the cluster's other databases.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +15,18 @@ from sqlalchemy.exc import DBAPIError
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.ops.grants import apply_grants, check_grants
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture(autouse=True)
-def _roles_repaired(db_target: Target, policy: Policy) -> Iterator[None]:
+def _roles_repaired(db_target: Target, role_plan: RolePlan) -> Iterator[None]:
     """Roles and the cluster's databases are shared by the test session: repair them after
-    each test, whatever it left behind."""
+    each test, whatever it left behind.
+    """
     yield
-    apply_grants(db_target, policy)
+    apply_grants(db_target, role_plan)
 
 
 def _run(engine: Engine, *statements: str) -> None:
@@ -34,8 +36,8 @@ def _run(engine: Engine, *statements: str) -> None:
             conn.execute(text(statement.replace("{db}", database)))
 
 
-def _check(target: Target, policy: Policy) -> list[str]:
-    return check_grants(target, policy, other_databases=True)
+def _check(target: Target, role_plan: RolePlan) -> list[str]:
+    return check_grants(target, role_plan, other_databases=True)
 
 
 @pytest.mark.parametrize(
@@ -111,51 +113,55 @@ def _check(target: Target, policy: Policy) -> list[str]:
     ],
 )
 def test_privilege_made_by_hand_is_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy, statements: list[str], line: str
+    db_target: Target, engine: Engine, role_plan: RolePlan, statements: list[str], line: str
 ) -> None:
     _run(engine, *statements)
-    assert any(line in found for found in _check(db_target, policy)), _check(db_target, policy)
-    apply_grants(db_target, policy)
-    assert _check(db_target, policy) == []
+    assert any(line in found for found in _check(db_target, role_plan)), _check(
+        db_target, role_plan
+    )
+    apply_grants(db_target, role_plan)
+    assert _check(db_target, role_plan) == []
 
 
 def test_sequence_grant_is_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     _run(engine, "SET ROLE medz1_owner", "CREATE SEQUENCE public.counter")
     _run(engine, "GRANT USAGE, UPDATE ON SEQUENCE public.counter TO reporting_user")
-    found = _check(db_target, policy)
+    found = _check(db_target, role_plan)
     assert "UPDATE on sequence public.counter for reporting_user: granted but not declared" in (
         found
     )
-    apply_grants(db_target, policy)
-    assert _check(db_target, policy) == []
+    apply_grants(db_target, role_plan)
+    assert _check(db_target, role_plan) == []
 
 
 def test_type_grant_is_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     _run(engine, "SET ROLE medz1_owner", "CREATE DOMAIN auth.short AS int")
     _run(engine, "GRANT USAGE ON DOMAIN auth.short TO reporting_user WITH GRANT OPTION")
-    found = _check(db_target, policy)
+    found = _check(db_target, role_plan)
     assert "USAGE on type auth.short for reporting_user: granted but not declared" in found
-    apply_grants(db_target, policy)
-    assert _check(db_target, policy) == []
+    apply_grants(db_target, role_plan)
+    assert _check(db_target, role_plan) == []
 
 
 def test_large_object_grant_and_owner_are_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     _run(
         engine, "SELECT lo_create(424242)", "GRANT UPDATE ON LARGE OBJECT 424242 TO reporting_user"
     )
-    found = _check(db_target, policy)
+    found = _check(db_target, role_plan)
     assert "UPDATE on large object 424242 for reporting_user: granted but not declared" in found
     not_declared = "large object 424242: not declared by medz1 (owned by postgres)"
     assert any(line.startswith(not_declared) for line in found)
-    apply_grants(db_target, policy)
+    apply_grants(db_target, role_plan)
     # The grant is revoked; the object itself is never adopted, only reported.
-    assert [line for line in _check(db_target, policy) if not line.startswith(not_declared)] == []
+    assert [
+        line for line in _check(db_target, role_plan) if not line.startswith(not_declared)
+    ] == []
 
 
 @pytest.mark.parametrize(
@@ -182,23 +188,23 @@ def test_large_object_grant_and_owner_are_reported_and_repaired(
     ],
 )
 def test_undeclared_object_is_reported_and_never_adopted(
-    db_target: Target, engine: Engine, policy: Policy, statement: str, name: str
+    db_target: Target, engine: Engine, role_plan: RolePlan, statement: str, name: str
 ) -> None:
     _run(engine, statement)
     line = f"{name}: not declared by medz1 (owned by postgres)"
-    assert any(found.startswith(line) for found in _check(db_target, policy))
-    apply_grants(db_target, policy)
-    assert any(found.startswith(line) for found in _check(db_target, policy))
+    assert any(found.startswith(line) for found in _check(db_target, role_plan))
+    apply_grants(db_target, role_plan)
+    assert any(found.startswith(line) for found in _check(db_target, role_plan))
 
 
 def test_declared_function_owned_by_another_role_is_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     _run(engine, "ALTER FUNCTION auth.purge_audit_logs(integer) OWNER TO postgres")
     line = "function auth.purge_audit_logs(integer): owned by postgres, should be medz1_owner"
-    assert line in _check(db_target, policy)
-    apply_grants(db_target, policy)
-    assert not any("owned by" in found for found in _check(db_target, policy))
+    assert line in _check(db_target, role_plan)
+    apply_grants(db_target, role_plan)
+    assert not any("owned by" in found for found in _check(db_target, role_plan))
 
 
 @pytest.mark.parametrize(
@@ -217,13 +223,13 @@ def test_declared_function_owned_by_another_role_is_reported_and_repaired(
     ],
 )
 def test_role_attribute_made_by_hand_is_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy, role: str, attribute: str, should: str
+    db_target: Target, engine: Engine, role_plan: RolePlan, role: str, attribute: str, should: str
 ) -> None:
     _run(engine, f"ALTER ROLE {role} {attribute}")
-    found = _check(db_target, policy)
+    found = _check(db_target, role_plan)
     assert f"role {role}: attributes differ (should be {should})" in found
-    apply_grants(db_target, policy)
-    assert _check(db_target, policy) == []
+    apply_grants(db_target, role_plan)
+    assert _check(db_target, role_plan) == []
 
 
 @pytest.mark.parametrize(
@@ -252,12 +258,12 @@ def test_role_attribute_made_by_hand_is_reported_and_repaired(
     ],
 )
 def test_membership_made_by_hand_is_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy, statement: str, line: str
+    db_target: Target, engine: Engine, role_plan: RolePlan, statement: str, line: str
 ) -> None:
     _run(engine, statement)
-    assert any(line in found for found in _check(db_target, policy))
-    apply_grants(db_target, policy)
-    assert _check(db_target, policy) == []
+    assert any(line in found for found in _check(db_target, role_plan))
+    apply_grants(db_target, role_plan)
+    assert _check(db_target, role_plan) == []
 
 
 @pytest.mark.parametrize(
@@ -278,51 +284,51 @@ def test_membership_made_by_hand_is_reported_and_repaired(
     ],
 )
 def test_setting_made_by_hand_is_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy, statement: str, line: str
+    db_target: Target, engine: Engine, role_plan: RolePlan, statement: str, line: str
 ) -> None:
     _run(engine, statement)
-    assert any(line in found for found in _check(db_target, policy))
-    apply_grants(db_target, policy)
-    assert _check(db_target, policy) == []
+    assert any(line in found for found in _check(db_target, role_plan))
+    apply_grants(db_target, role_plan)
+    assert _check(db_target, role_plan) == []
 
 
 @pytest.mark.parametrize("database", ["postgres", "template1"])
 def test_public_connect_to_the_cluster_databases_is_revoked_on_the_embedded_server(
-    db_target: Target, engine: Engine, policy: Policy, database: str
+    db_target: Target, engine: Engine, role_plan: RolePlan, database: str
 ) -> None:
     _run(engine, f"GRANT CONNECT, TEMPORARY ON DATABASE {database} TO PUBLIC")
-    found = _check(db_target, policy)
+    found = _check(db_target, role_plan)
     assert any(f.startswith(f"CONNECT on database {database} for PUBLIC") for f in found)
     assert any(f.startswith(f"TEMPORARY on database {database} for PUBLIC") for f in found)
-    apply_grants(db_target, policy)
-    assert _check(db_target, policy) == []
+    apply_grants(db_target, role_plan)
+    assert _check(db_target, role_plan) == []
 
 
 def test_cluster_databases_are_only_reported_on_an_external_server(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     external = Target(url=db_target.url, embedded=False)
     _run(engine, "GRANT CONNECT ON DATABASE template1 TO PUBLIC")
-    apply_grants(external, policy)
-    found = _check(external, policy)
+    apply_grants(external, role_plan)
+    found = _check(external, role_plan)
     assert any(f.startswith("CONNECT on database template1 for PUBLIC") for f in found)
     assert "revoke it yourself" in " ".join(found)
 
 
 def test_fresh_database_reports_nothing_including_the_cluster_databases(
-    db_target: Target, policy: Policy
+    db_target: Target, role_plan: RolePlan
 ) -> None:
-    assert _check(db_target, policy) == []
+    assert _check(db_target, role_plan) == []
 
 
 @pytest.mark.parametrize("database", ["postgres", "template1"])
 def test_login_role_cannot_connect_to_the_cluster_databases(
-    db_target: Target, policy: Policy, database: str
+    db_target: Target, role_plan: RolePlan, database: str
 ) -> None:
     url = db_target.url.set(
         database=database,
         username="reporting_user",
-        password=policy.passwords["reporting_user"].get_secret_value(),
+        password=role_plan.passwords["reporting_user"].get_secret_value(),
     )
     engine = make_engine(url)
     try:

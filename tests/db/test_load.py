@@ -22,7 +22,7 @@ from medz1.db.target import Target
 from medz1.errors import DataError, NotFoundError
 from medz1.models import metadata
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
@@ -50,8 +50,8 @@ def write(table: pa.Table, path: Path) -> Path:
 
 
 @pytest.fixture
-def loader(db_target: Target, policy: Policy) -> Iterator[Engine]:
-    engine = engine_for_role(db_target, "loader", policy.passwords)
+def loader(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "loader", role_plan.passwords)
     yield engine
     engine.dispose()
 
@@ -259,7 +259,7 @@ def test_indexes_grants_comments_and_types_survive_a_replace(
 
 @pytest.mark.slow
 def test_killed_loader_process_leaves_the_old_rows(
-    loaded: Engine, db_target: Target, policy: Policy, tmp_path: Path
+    loaded: Engine, db_target: Target, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     path = write(reactions(2_000_000, start=10_000), tmp_path / f"{TABLE}.parquet")
     marker = tmp_path / "copying"
@@ -275,7 +275,7 @@ def test_killed_loader_process_leaves_the_old_rows(
         "progress=progress)\n"
     )
     url = db_target.url.set(
-        username="medz1_loader", password=policy.passwords["medz1_loader"].get_secret_value()
+        username="medz1_loader", password=role_plan.passwords["medz1_loader"].get_secret_value()
     )
     process = subprocess.Popen(  # noqa: S603 - the test's own interpreter and script
         [

@@ -24,7 +24,7 @@ from medz1.db.target import Target
 from medz1.errors import DataError, UsageError
 from medz1.models import metadata
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
@@ -49,8 +49,8 @@ _DEFAULTED = {"last_updated", "created_at"}
 
 
 @pytest.fixture
-def loader(db_target: Target, policy: Policy) -> Iterator[Engine]:
-    engine = engine_for_role(db_target, "loader", policy.passwords)
+def loader(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    engine = engine_for_role(db_target, "loader", role_plan.passwords)
     yield engine
     engine.dispose()
 

@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection
 
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
-from medz1.provision.credentials import Policy
-from tests.support import app_engine, synthetic_database
+from medz1.provision.credentials import RolePlan
+from tests.plugins.synthetic import app_engine, synthetic_database
 
 pytestmark = pytest.mark.db
 
@@ -50,14 +50,14 @@ VIEWER_READS = {
 def app(
     pg_server: EmbeddedServer,
     template_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Engine]:
     """med_z1_user on a database of 50 demo patients loaded from Parquet by the loader."""
     folder = tmp_path_factory.mktemp("compat")
     with (
-        synthetic_database(pg_server, policy, folder, patients=PATIENTS, seed=5) as target,
-        app_engine(target, policy) as engine,
+        synthetic_database(pg_server, role_plan, folder, patients=PATIENTS, seed=5) as target,
+        app_engine(target, role_plan) as engine,
     ):
         yield engine
 

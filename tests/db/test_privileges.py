@@ -1,5 +1,6 @@
 """The declared privilege matrix is what the database has (S22-S26), proven by asking
-PostgreSQL and by really connecting as each role."""
+PostgreSQL and by really connecting as each role.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from medz1.db.target import Target
 from medz1.errors import NotFoundError
 from medz1.ops.grants import apply_grants, check_grants
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import (
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import (
     APP,
     AUDITOR,
     LOADER,
@@ -30,12 +31,12 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def connect(db_target: Target, policy: Policy) -> Iterator[Callable[[str], Engine]]:
+def connect(db_target: Target, role_plan: RolePlan) -> Iterator[Callable[[str], Engine]]:
     """``connect("app")`` returns an engine logged in as that role."""
     engines: list[Engine] = []
 
     def make(role: str) -> Engine:
-        engine = engine_for_role(db_target, role, policy.passwords)
+        engine = engine_for_role(db_target, role, role_plan.passwords)
         engines.append(engine)
         return engine
 
@@ -53,31 +54,31 @@ def _sqlstate(engine: Engine, statement: str) -> str | None:
     return None
 
 
-def test_grants_check_reports_zero_differences(db_target: Target, policy: Policy) -> None:
-    assert check_grants(db_target, policy) == []
+def test_grants_check_reports_zero_differences(db_target: Target, role_plan: RolePlan) -> None:
+    assert check_grants(db_target, role_plan) == []
 
 
 def test_every_role_relation_privilege_cell_matches_the_matrix(
-    engine: Engine, policy: Policy
+    engine: Engine, role_plan: RolePlan
 ) -> None:
     differences = []
     with engine.connect() as conn:
-        for table in policy.matrix.tables:
+        for table in role_plan.matrix.tables:
             for role in LOGIN_ROLES:
                 for privilege in TABLE_PRIVILEGES:
                     held = conn.execute(
                         text("SELECT has_table_privilege(:r, :t, :p)"),
                         {"r": role, "t": table, "p": privilege},
                     ).scalar()
-                    if held != policy.matrix.allowed(role, f"table:{table}", privilege):
+                    if held != role_plan.matrix.allowed(role, f"table:{table}", privilege):
                         differences.append((role, table, privilege))
-    assert len(policy.matrix.tables) == 21
+    assert len(role_plan.matrix.tables) == 21
     assert differences == []
 
 
 @pytest.mark.parametrize("schema", ["public", "auth", "ai", "admin"])
 def test_schema_usage_and_create_match_the_matrix(
-    engine: Engine, policy: Policy, schema: str
+    engine: Engine, role_plan: RolePlan, schema: str
 ) -> None:
     with engine.connect() as conn:
         for role in LOGIN_ROLES:
@@ -86,7 +87,7 @@ def test_schema_usage_and_create_match_the_matrix(
                     text("SELECT has_schema_privilege(:r, :s, :p)"),
                     {"r": role, "s": schema, "p": privilege},
                 ).scalar()
-                assert held == policy.matrix.allowed(role, f"schema:{schema}", privilege)
+                assert held == role_plan.matrix.allowed(role, f"schema:{schema}", privilege)
 
 
 def test_password_hash_is_readable_by_the_application_alone(engine: Engine) -> None:
@@ -242,8 +243,8 @@ def test_functions_pin_search_path_and_are_not_executable_by_public(engine: Engi
         assert not public_execute, name
 
 
-def test_role_limits_are_set_in_the_database(engine: Engine, policy: Policy) -> None:
-    limits = {s.name: s.limits for s in policy.specs if s.limits}
+def test_role_limits_are_set_in_the_database(engine: Engine, role_plan: RolePlan) -> None:
+    limits = {s.name: s.limits for s in role_plan.specs if s.limits}
     with engine.connect() as conn:
         for role, limit in limits.items():
             settings = (
@@ -264,9 +265,11 @@ def test_role_limits_are_set_in_the_database(engine: Engine, policy: Policy) -> 
 
 
 def test_connection_limit_refuses_one_more_loader(
-    connect: Callable[[str], Engine], policy: Policy
+    connect: Callable[[str], Engine], role_plan: RolePlan
 ) -> None:
-    limit = next(s.limits.connection_limit for s in policy.specs if s.name == LOADER and s.limits)
+    limit = next(
+        s.limits.connection_limit for s in role_plan.specs if s.name == LOADER and s.limits
+    )
     loader = connect("loader")
     held = [loader.connect() for _ in range(limit)]
     try:
@@ -281,20 +284,20 @@ def test_connection_limit_refuses_one_more_loader(
 
 
 def test_grant_added_by_hand_is_reported_and_repaired(
-    db_target: Target, engine: Engine, policy: Policy
+    db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:
     with engine.begin() as conn:
         conn.execute(text("GRANT SELECT ON auth.users TO reporting_user"))
         conn.execute(text("REVOKE SELECT ON patient_labs FROM med_z1_user"))
-    found = check_grants(db_target, policy)
+    found = check_grants(db_target, role_plan)
     assert "SELECT on auth.users for reporting_user: granted but not declared" in found
     assert "SELECT on public.patient_labs for med_z1_user: missing" in found
-    apply_grants(db_target, policy)
-    assert check_grants(db_target, policy) == []
+    apply_grants(db_target, role_plan)
+    assert check_grants(db_target, role_plan) == []
 
 
-def test_second_apply_changes_nothing(db_target: Target, policy: Policy) -> None:
-    assert apply_grants(db_target, policy).repaired == []
+def test_second_apply_changes_nothing(db_target: Target, role_plan: RolePlan) -> None:
+    assert apply_grants(db_target, role_plan).repaired == []
 
 
 def test_table_added_by_a_later_migration_gets_the_policy(
@@ -322,19 +325,21 @@ def test_public_holds_nothing_on_the_database(engine: Engine) -> None:
 
 
 def test_grants_check_of_a_database_medz1_did_not_create(
-    empty_target: Target, policy: Policy
+    empty_target: Target, role_plan: RolePlan
 ) -> None:
     from medz1.ops.database import ensure_database
 
     ensure_database(empty_target)
     with pytest.raises(NotFoundError, match="holds no medz1 schema"):
-        check_grants(empty_target, policy)
+        check_grants(empty_target, role_plan)
 
 
-def test_each_repaired_grant_is_audited(db_target: Target, engine: Engine, policy: Policy) -> None:
+def test_each_repaired_grant_is_audited(
+    db_target: Target, engine: Engine, role_plan: RolePlan
+) -> None:
     with engine.begin() as conn:
         conn.execute(text("GRANT SELECT ON auth.users TO reporting_user"))
-    report = apply_grants(db_target, policy, audit=True)
+    report = apply_grants(db_target, role_plan, audit=True)
     with engine.connect() as conn:
         rows = (
             conn.execute(

@@ -21,8 +21,8 @@ from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
-from tests.support import synthetic_database
+from medz1.provision.credentials import RolePlan
+from tests.plugins.synthetic import synthetic_database
 
 pytestmark = pytest.mark.db
 
@@ -35,19 +35,19 @@ WARM_UP = 8
 def target(
     pg_server: EmbeddedServer,
     template_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path: Path,
 ) -> Iterator[Target]:
     with synthetic_database(
-        pg_server, policy, tmp_path / "data", patients=PATIENTS, seed=SEED
+        pg_server, role_plan, tmp_path / "data", patients=PATIENTS, seed=SEED
     ) as t:
         yield t
 
 
 @pytest.fixture
-def app(target: Target, policy: Policy) -> Iterator[Engine]:
+def app(target: Target, role_plan: RolePlan) -> Iterator[Engine]:
     """The application role on a pool of ONE connection, so every session reuses it."""
-    engine = engine_for_role(target, "app", policy.passwords, pool_size=1, max_overflow=0)
+    engine = engine_for_role(target, "app", role_plan.passwords, pool_size=1, max_overflow=0)
     yield engine
     engine.dispose()
 
@@ -89,7 +89,7 @@ def test_the_pooled_connection_is_writable_again_after_a_read_session(app: Engin
 
 
 def test_the_chart_after_a_load_commits_shows_it(
-    app: Engine, target: Target, policy: Policy, tmp_path: Path
+    app: Engine, target: Target, role_plan: RolePlan, tmp_path: Path
 ) -> None:
     with read_session(app) as session:
         key = session.execute(
@@ -122,7 +122,7 @@ def test_the_chart_after_a_load_commits_shows_it(
         reactions.filter(pc.not_equal(reactions["patient_key"], key)),
         folder / "patient_allergy_reactions.parquet",
     )
-    loader = engine_for_role(target, "loader", policy.passwords)
+    loader = engine_for_role(target, "loader", role_plan.passwords)
     try:
         load(loader, prepare(tmp_path / "upsert"), mode="upsert")
         load(loader, prepare(folder))

@@ -28,8 +28,8 @@ from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import DatabaseServerError, ServerError
 from medz1.ops import replica
 from medz1.ops.up import up
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import REPLICATOR, REPORTING
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import REPLICATOR, REPORTING
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -49,11 +49,11 @@ def folder() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def primary(folder: Path, policy: Policy) -> Iterator[EmbeddedServer]:
+def primary(folder: Path, role_plan: RolePlan) -> Iterator[EmbeddedServer]:
     server = EmbeddedServer(folder / "primary")
     server.start()
     try:
-        up(Target(url=server.url(DATABASE, user=SUPERUSER), embedded=True), policy, audit=False)
+        up(Target(url=server.url(DATABASE, user=SUPERUSER), embedded=True), role_plan, audit=False)
         yield server
     finally:
         for standby in replica.registered(server):
@@ -151,10 +151,10 @@ def test_write_on_the_standby_is_refused(standby: replica.Standby) -> None:
 
 
 def test_reporting_reads_go_to_the_standby(
-    primary: EmbeddedServer, standby: replica.Standby, policy: Policy
+    primary: EmbeddedServer, standby: replica.Standby, role_plan: RolePlan
 ) -> None:
     where = replica.reporting_target(primary, standby.data_dir, DATABASE)
-    password = policy.passwords[REPORTING].get_secret_value()
+    password = role_plan.passwords[REPORTING].get_secret_value()
     engine = make_engine(where.url.set(username=REPORTING, password=password), poolclass=NullPool)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one() is True

@@ -1,5 +1,6 @@
 """Patient search: by name (prefix or contains, any case, accents ignored), ICN, SSN last four;
-ranked, paged, with the number of matches in all; each kind served by an index."""
+ranked, paged, with the number of matches in all; each kind served by an index.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from medz1.dal import patients
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
-from medz1.provision.credentials import Policy
-from tests.support import app_engine, synthetic_database
+from medz1.provision.credentials import RolePlan
+from tests.plugins.synthetic import app_engine, synthetic_database
 
 pytestmark = pytest.mark.db
 
@@ -35,11 +36,11 @@ EXTRA = [
 def target(
     pg_server: EmbeddedServer,
     template_target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Target]:
     folder = tmp_path_factory.mktemp("search")
-    with synthetic_database(pg_server, policy, folder, patients=200, seed=9) as t:
+    with synthetic_database(pg_server, role_plan, folder, patients=200, seed=9) as t:
         admin = make_engine(t.url)
         with admin.begin() as conn:
             for key, last, first, last4 in EXTRA:
@@ -57,8 +58,8 @@ def target(
 
 
 @pytest.fixture
-def session(target: Target, policy: Policy) -> Iterator[Session]:
-    with app_engine(target, policy) as engine, Session(engine) as s:
+def session(target: Target, role_plan: RolePlan) -> Iterator[Session]:
+    with app_engine(target, role_plan) as engine, Session(engine) as s:
         yield s
 
 

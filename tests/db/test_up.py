@@ -8,7 +8,7 @@ from sqlalchemy import text
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.ops.up import up
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
@@ -16,17 +16,17 @@ EXPECTED_TABLES = {"public": 10, "auth": 4, "ai": 3, "admin": 3}
 
 
 def test_up_creates_database_extensions_and_all_20_tables(
-    empty_target: Target, policy: Policy
+    empty_target: Target, role_plan: RolePlan
 ) -> None:
-    report = up(empty_target, policy)
+    report = up(empty_target, role_plan)
     assert report.database_created
     assert report.extensions_installed == ["vector", "pg_trgm"]
     assert {s.name: s.tables for s in report.schemas} == EXPECTED_TABLES
 
 
-def test_second_up_changes_nothing(empty_target: Target, policy: Policy) -> None:
-    up(empty_target, policy)
-    second = up(empty_target, policy)
+def test_second_up_changes_nothing(empty_target: Target, role_plan: RolePlan) -> None:
+    up(empty_target, role_plan)
+    second = up(empty_target, role_plan)
     assert not second.changed
     assert second.migration.before == second.migration.after
 

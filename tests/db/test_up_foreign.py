@@ -21,9 +21,9 @@ from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import ConfigurationError
 from medz1.ops.up import up
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import ADOPTED_MARKER, LOGIN_ROLES, MARKER, OWNER
-from tests.conftest import drop_database, unique_number
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import ADOPTED_MARKER, LOGIN_ROLES, MARKER, OWNER
+from tests.plugins.database import drop_database, unique_number
 
 pytestmark = pytest.mark.db
 
@@ -55,7 +55,8 @@ def _state(conn: Connection) -> str:
 @pytest.fixture
 def foreign_target(pg_server: EmbeddedServer) -> Iterator[tuple[Target, str]]:
     """A database of another application: its role owns a schema, a table, a sequence and
-    a function in ``public``; PUBLIC may read the table and connect."""
+    a function in ``public``; PUBLIC may read the table and connect.
+    """
     number = unique_number()
     name = f"other_app_db_{number}"
     role = f"other_app_{number}"
@@ -95,14 +96,14 @@ def foreign_target(pg_server: EmbeddedServer) -> Iterator[tuple[Target, str]]:
 
 
 def test_up_refuses_a_database_holding_other_objects_and_changes_nothing(
-    foreign_target: tuple[Target, str], policy: Policy
+    foreign_target: tuple[Target, str], role_plan: RolePlan
 ) -> None:
     target, role = foreign_target
     engine = make_engine(target.url, poolclass=NullPool)
     with engine.connect() as conn:
         before = _state(conn)
     with pytest.raises(ConfigurationError) as refused:
-        up(target, policy)
+        up(target, role_plan)
     assert refused.value.exit_code == 2
     assert "public.orders" in str(refused.value)
     assert "--adopt-database" in (refused.value.hint or "")
@@ -117,13 +118,13 @@ def test_up_refuses_a_database_holding_other_objects_and_changes_nothing(
 
 
 def test_adopting_changes_only_medz1_objects(
-    foreign_target: tuple[Target, str], policy: Policy
+    foreign_target: tuple[Target, str], role_plan: RolePlan
 ) -> None:
     target, role = foreign_target
     engine = make_engine(target.url, poolclass=NullPool)
     with engine.connect() as conn:
         before = conn.execute(text(f"SELECT ({_STATE})::json")).scalar_one()
-    report = up(target, policy, adopt=True)
+    report = up(target, role_plan, adopt=True)
     assert report.adopted
     with engine.connect() as conn:
         after = conn.execute(text(f"SELECT ({_STATE})::json")).scalar_one()
@@ -151,11 +152,11 @@ def test_adopting_changes_only_medz1_objects(
     assert after["public_connect"] is False
     assert medz1_owners == {OWNER}
     assert version_owner == OWNER
-    assert not up(target, policy).changed  # adopted once: later runs need no flag
+    assert not up(target, role_plan).changed  # adopted once: later runs need no flag
 
 
-def test_up_marks_the_database_it_creates(empty_target: Target, policy: Policy) -> None:
-    up(empty_target, policy)
+def test_up_marks_the_database_it_creates(empty_target: Target, role_plan: RolePlan) -> None:
+    up(empty_target, role_plan)
     engine = make_engine(empty_target.url, poolclass=NullPool)
     with engine.connect() as conn:
         comment = conn.execute(
@@ -170,7 +171,7 @@ def test_up_marks_the_database_it_creates(empty_target: Target, policy: Policy) 
 
 def test_the_command_refuses_then_adopts_and_says_so(
     foreign_target: tuple[Target, str],
-    policy: Policy,
+    role_plan: RolePlan,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -186,7 +187,7 @@ def test_the_command_refuses_then_adopts_and_says_so(
     url = target.url.set(drivername="postgresql").render_as_string(hide_password=False)
     monkeypatch.setenv("MEDZ1_DATABASE_URL", url)
     for alias, name in zip(("APP", "REPORTING", "LOADER", "AUDITOR"), LOGIN_ROLES, strict=True):
-        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", policy.passwords[name].get_secret_value())
+        monkeypatch.setenv(f"MEDZ1_{alias}_PASSWORD", role_plan.passwords[name].get_secret_value())
     code, _, err = cli("up")
     assert code == 2
     assert "--adopt-database" in err

@@ -1,5 +1,6 @@
 """S32: random command lines drawn from the real command tree never end in a traceback or
-an undocumented exit code, and a refused command changes no table."""
+an undocumented exit code, and a refused command changes no table.
+"""
 
 from __future__ import annotations
 
@@ -27,14 +28,6 @@ CHECKED = list(COMMANDS)
 #: connect at once (exit 3), and nothing starts a server of its own.
 NOWHERE = "postgresql://medz1:secret@127.0.0.1:1/medz1?connect_timeout=2"
 
-#: Fast argon2 parameters, so commands that hash a password do not dominate the run.
-WEAK_ARGON2 = {
-    "MEDZ1_ARGON2_TIME_COST": "1",
-    "MEDZ1_ARGON2_MEMORY_KIB": "8",
-    "MEDZ1_ARGON2_PARALLELISM": "1",
-    "MEDZ1_ARGON2_ALLOW_WEAK": "true",
-}
-
 #: Role passwords, so commands get past "no password is known" to their real work.
 ROLE_PASSWORDS = {
     f"MEDZ1_{role}_PASSWORD": f"fuzz-{role.lower()}-password-0123"
@@ -60,11 +53,9 @@ def assert_clean(code: int, out: str, err: str, args: list[str]) -> None:
 
 
 @pytest.fixture
-def scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cheap_hashing: None) -> Path:
     """Run in an empty folder (commands write relative --out paths there), fast argon2."""
     monkeypatch.chdir(tmp_path)
-    for key, value in WEAK_ARGON2.items():
-        monkeypatch.setenv(key, value)
     return tmp_path
 
 

@@ -1,6 +1,7 @@
 """S32: random and mutated data files (CSV and Parquet, against real clinical tables) are
 loaded whole or refused with a documented error, and a refused load leaves the table as
-it was."""
+it was.
+"""
 
 from __future__ import annotations
 

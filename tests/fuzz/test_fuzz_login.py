@@ -1,20 +1,18 @@
 """S32: random login inputs (e-mail, password, client address, user agent) give a login
-attempt or a medz1 error, never another exception; the attempt is audited."""
+attempt or a medz1 error, never another exception; the attempt is audited.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from medz1.db.target import Target
 from medz1.errors import Medz1Error
-from medz1.provision.credentials import Policy
-from tests.db.test_auth_support import PASSWORD, Store, open_store
 from tests.fuzz.budget import DOCUMENTED_CODES, FAST, FULL, Drawn, fuzz_settings
+from tests.plugins.auth import PASSWORD, Store
 
 EMAIL = "fuzz.target@va.example.org"
 
@@ -31,12 +29,10 @@ texts = st.one_of(
 not_text = st.one_of(st.none(), st.binary(max_size=20), st.integers(), st.just(PASSWORD.encode()))
 
 
-@pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    """The authentication store of the test database, holding one user."""
-    with open_store(db_target, policy) as opened:
-        opened.create_user(EMAIL)
-        yield opened
+@pytest.fixture(autouse=True)
+def _user(store: Store) -> None:
+    """The one user every fuzzed login tries."""
+    store.create_user(EMAIL)
 
 
 def _fuzz_login(store: Store, examples: int, values: st.SearchStrategy[Any], first: Any) -> None:

@@ -1,5 +1,6 @@
 """S32: mutated backup manifests (not UTF-8, not JSON, wrong types, missing or extra keys,
-resealed so the digest matches) are refused with a documented error, never a traceback."""
+resealed so the digest matches) are refused with a documented error, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
 
 def _reseal(data: Any) -> Any:
     """Recompute the digest when the mutated manifest still validates, so the checks after
-    the digest are reached too."""
+    the digest are reached too.
+    """
     if not isinstance(data, dict):
         return data
     try:

@@ -1,11 +1,14 @@
 """S32: random MEDZ1_* environments give working settings or one ConfigurationError that
 names the variable and never repeats a secret; nothing downstream of accepted settings
-fails with anything but a medz1 error."""
+fails with anything but a medz1 error.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,12 +20,23 @@ from sqlalchemy import Engine, text
 
 from medz1.auth.config import AuthConfig, hash_params_from_settings
 from medz1.errors import ConfigurationError, Medz1Error
-from medz1.provision.credentials import policy_from_settings
+from medz1.provision.credentials import role_plan_from_settings
+from medz1.provision.declared import RoleLimits
 from medz1.settings import ENV_PREFIX, Settings, load_settings
 from tests.cli.conftest import Invoke
 from tests.fuzz.budget import DOCUMENTED_CODES, FAST, FULL, Drawn, fuzz_settings
 
-FIELDS = sorted(Settings.model_fields)
+#: Each role's limits are one nested field, read from flat variables
+#: (``MEDZ1_APP_STATEMENT_TIMEOUT_MS``): the fuzzer sets those, and the group too.
+_NESTED = {
+    name: info for name, info in Settings.model_fields.items() if info.annotation is RoleLimits
+}
+_LIMIT_BOUNDS = {
+    f"{role}_{limit.name}": typing.get_type_hints(RoleLimits, include_extras=True)[limit.name]
+    for role in _NESTED
+    for limit in dataclasses.fields(RoleLimits)
+}
+FIELDS = sorted({*Settings.model_fields, *_LIMIT_BOUNDS})
 SECRETS = sorted(f for f in FIELDS if f.endswith("_password") or f == "database_url")
 
 #: An environment variable cannot hold NUL; everything else can.
@@ -100,7 +114,7 @@ def _use(settings: Settings) -> None:
     """Everything the commands build from settings, before any connection."""
     AuthConfig.from_settings(settings)
     hash_params_from_settings(settings)  # building a hasher would hash (up to 4 GiB)
-    policy_from_settings(settings, generate_passwords=False)
+    role_plan_from_settings(settings, generate_passwords=False)
     assert settings.data_path.is_absolute()
     if not settings.embedded:
         assert settings.external_url().drivername == "postgresql+psycopg"
@@ -180,7 +194,11 @@ LIMITS = sorted(f for f in FIELDS if f.endswith(("_timeout_ms", "_connection_lim
 
 def _largest(field: str) -> int:
     """The largest value settings accept for ``field`` (the test fails if it is unbounded)."""
-    bounds = [getattr(m, "le", None) for m in Settings.model_fields[field].metadata]
+    if field in _LIMIT_BOUNDS:  # Annotated[int, Field(...)]: the Field holds the bounds
+        metadata = [m for info in _LIMIT_BOUNDS[field].__metadata__ for m in info.metadata]
+    else:
+        metadata = Settings.model_fields[field].metadata
+    bounds = [getattr(m, "le", None) for m in metadata]
     found = [b for b in bounds if b is not None]
     assert found, f"{field} accepts any number"
     return int(found[0])

@@ -16,8 +16,8 @@ from medz1.auth import audit, demo, sessions
 from medz1.auth.config import AuthConfig, hasher_from_settings
 from medz1.auth.errors import InvalidInputError
 from medz1.auth.inputs import clean_ip, clean_text, normalize_email, require_utc
-from medz1.auth.passwords import HashParams
-from medz1.auth.policy import check_new_password
+from medz1.auth.password_rules import check_new_password
+from medz1.auth.passwords import HashParams, PasswordHasher
 from medz1.errors import ConfigurationError, UsageError
 from medz1.settings import load_settings
 
@@ -145,13 +145,13 @@ def test_config_and_hasher_come_from_settings() -> None:
     assert hasher_from_settings(settings).params == HashParams()
 
 
-def test_weak_argon2_settings_are_refused_unless_allowed() -> None:
+def test_weak_argon2_settings_are_refused_and_weak_hashers_are_built_only_in_code() -> None:
     with pytest.raises(ConfigurationError, match="S1"):
         hasher_from_settings(load_settings(argon2_time_cost=1))
-    weak = load_settings(
-        argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1, argon2_allow_weak=True
-    )
-    assert hasher_from_settings(weak).params.time_cost == 1
+    weak = HashParams(time_cost=1, memory_cost_kib=8, parallelism=1)
+    with pytest.raises(ConfigurationError, match="S1"):
+        PasswordHasher(weak)
+    assert PasswordHasher(weak, allow_weak=True).params.time_cost == 1
 
 
 def test_demo_passwords_are_random_and_pass_the_rules() -> None:

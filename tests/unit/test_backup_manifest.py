@@ -1,5 +1,6 @@
 """A manifest or backup folder that is malformed in any way gives a clear DataError or
-NotFoundError (exit 8 or 6), never a traceback (S32)."""
+NotFoundError (exit 8 or 6), never a traceback (S32).
+"""
 
 from __future__ import annotations
 

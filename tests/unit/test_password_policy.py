@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from medz1.auth.policy import (
+from medz1.auth.password_rules import (
     MAX_LENGTH,
     MIN_LENGTH,
-    PasswordPolicyError,
-    PolicyReason,
+    PasswordRuleError,
+    PasswordRuleReason,
     blocklist,
     check_new_password,
     is_blocklisted,
@@ -47,8 +47,8 @@ def fullwidth(text: str) -> str:
     return "".join("\u3000" if char == " " else chr(ord(char) + 0xFEE0) for char in text)
 
 
-def refusal(password: str, **kwargs: list[str]) -> PolicyReason:
-    with pytest.raises(PasswordPolicyError) as refused:
+def refusal(password: str, **kwargs: list[str]) -> PasswordRuleReason:
+    with pytest.raises(PasswordRuleError) as refused:
         check_new_password(password, **kwargs)
     return refused.value.reason
 
@@ -57,9 +57,9 @@ def refusal(password: str, **kwargs: list[str]) -> PolicyReason:
 
 
 def test_fourteen_characters_are_refused_with_a_reason() -> None:
-    with pytest.raises(PasswordPolicyError, match="shorter than 15") as refused:
+    with pytest.raises(PasswordRuleError, match="shorter than 15") as refused:
         check_new_password(phrase(14))
-    assert refused.value.reason is PolicyReason.TOO_SHORT
+    assert refused.value.reason is PasswordRuleReason.TOO_SHORT
     assert "words" in refused.value.hint
 
 
@@ -70,7 +70,7 @@ def test_lengths_from_15_to_128_are_accepted(length: int) -> None:
 
 @pytest.mark.parametrize("length", [MAX_LENGTH + 1, 1025, 1_000_000])
 def test_longer_than_128_characters_is_refused(length: int) -> None:
-    assert refusal("x" * length) is PolicyReason.TOO_LONG
+    assert refusal("x" * length) is PasswordRuleReason.TOO_LONG
 
 
 def test_password_is_nfkc_normalised() -> None:
@@ -89,19 +89,19 @@ def test_length_is_counted_after_normalisation(password: str, accepted: bool) ->
     if accepted:
         assert len(check_new_password(password)) >= MIN_LENGTH
     else:
-        assert refusal(password) is PolicyReason.TOO_SHORT
+        assert refusal(password) is PasswordRuleReason.TOO_SHORT
 
 
 @pytest.mark.parametrize("char", ["\x00", "\t", "\n", "\r", "\x1b", "\x7f", "\x85"])
 def test_control_characters_are_refused_with_an_explanation(char: str) -> None:
-    with pytest.raises(PasswordPolicyError, match=r"control character.*NUL") as refused:
+    with pytest.raises(PasswordRuleError, match=r"control character.*NUL") as refused:
         check_new_password(phrase(10) + char + phrase(10))
-    assert refused.value.reason is PolicyReason.CONTROL_CHARACTER
+    assert refused.value.reason is PasswordRuleReason.CONTROL_CHARACTER
 
 
 @pytest.mark.parametrize("char", ["\ud800", "\U000e0fff"])
 def test_surrogates_and_unassigned_code_points_are_refused(char: str) -> None:
-    assert refusal(phrase(20) + char) is PolicyReason.INVALID_CHARACTER
+    assert refusal(phrase(20) + char) is PasswordRuleReason.INVALID_CHARACTER
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_every_blocklist_entry_is_refused() -> None:
     for entry in entries:
         try:
             check_new_password(entry)
-        except PasswordPolicyError:
+        except PasswordRuleError:
             continue
         accepted.append(entry)
     assert accepted == []
@@ -161,7 +161,7 @@ def test_short_common_passwords_are_blocklisted_on_their_own(password: str) -> N
     ],
 )
 def test_long_common_passwords_are_refused_as_blocklisted(password: str) -> None:
-    assert refusal(password) is PolicyReason.BLOCKLISTED
+    assert refusal(password) is PasswordRuleReason.BLOCKLISTED
 
 
 def test_no_random_passphrase_is_refused() -> None:
@@ -173,7 +173,7 @@ def test_no_random_passphrase_is_refused() -> None:
         assert len(candidate) >= MIN_LENGTH
         try:
             check_new_password(candidate, context_words=["Palo Alto", "clinician@example.org"])
-        except PasswordPolicyError:
+        except PasswordRuleError:
             refused.append(candidate)
     assert refused == []
 
@@ -191,7 +191,7 @@ def test_no_random_passphrase_is_refused() -> None:
     ],
 )
 def test_context_words_are_refused(password: str, context: list[str]) -> None:
-    assert refusal(password, context_words=context) is PolicyReason.CONTEXT_WORD
+    assert refusal(password, context_words=context) is PasswordRuleReason.CONTEXT_WORD
 
 
 def test_context_words_shorter_than_4_characters_are_ignored() -> None:
@@ -210,7 +210,7 @@ def test_context_words_shorter_than_4_characters_are_ignored() -> None:
     ],
 )
 def test_error_never_contains_the_password(password: str, context: list[str]) -> None:
-    with pytest.raises(PasswordPolicyError) as refused:
+    with pytest.raises(PasswordRuleError) as refused:
         check_new_password(password, context_words=context)
     assert isinstance(refused.value, DataError)
     assert refused.value.exit_code == 8

@@ -1,5 +1,6 @@
 """Password hashing and verification: S1, S2, S5 and S6 (the dummy hash, the cost of every
-failed check), legacy hashes wrapped in argon2id, and what keeps a stored hash from S1."""
+failed check), legacy hashes wrapped in argon2id, and what keeps a stored hash from S1.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from medz1.auth.password_rules import PasswordRuleError, PasswordRuleReason
 from medz1.auth.passwords import (
     MIN_MEMORY_COST_KIB,
     MIN_PARALLELISM,
@@ -26,7 +28,6 @@ from medz1.auth.passwords import (
     identify_scheme,
     stored_hash_problem,
 )
-from medz1.auth.policy import PasswordPolicyError, PolicyReason
 from medz1.errors import ConfigurationError, DataError
 
 CHEAP = HashParams(time_cost=1, memory_cost_kib=8, parallelism=1)
@@ -263,16 +264,16 @@ def test_huge_password_is_refused_without_hashing(
     monkeypatch.setattr(argon2.PasswordHasher, "hash", boom)
     monkeypatch.setattr(argon2.PasswordHasher, "verify", boom)
     huge = "p" * 1_000_000
-    with pytest.raises(PasswordPolicyError) as refused:
+    with pytest.raises(PasswordRuleError) as refused:
         cheap.hash(huge)
-    assert refused.value.reason is PolicyReason.TOO_LONG
+    assert refused.value.reason is PasswordRuleReason.TOO_LONG
     assert not cheap.verify(stored, huge).ok
 
 
 def test_lone_surrogate_is_refused_by_hash_and_never_verifies(cheap: PasswordHasher) -> None:
-    with pytest.raises(PasswordPolicyError) as refused:
+    with pytest.raises(PasswordRuleError) as refused:
         cheap.hash("abc\ud800def")
-    assert refused.value.reason is PolicyReason.INVALID_CHARACTER
+    assert refused.value.reason is PasswordRuleReason.INVALID_CHARACTER
     assert not cheap.verify(cheap.hash(SECRET), SECRET + "\ud800").ok
 
 

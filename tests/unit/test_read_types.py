@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from medz1.dal import chart, labs, medications, patients
-from medz1.dal.records import JsonRead, bind_names, many, row_array
+from medz1.dal.json_reads import JsonRead, bind_names, many, row_array
 
 
 @dataclass(frozen=True)

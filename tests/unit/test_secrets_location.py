@@ -1,5 +1,6 @@
 """With an external server, role passwords are kept per user, per server and database,
-never under the current folder."""
+never under the current folder.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from medz1.errors import ConfigurationError
 from medz1.provision.credentials import role_passwords, secrets_path
-from medz1.provision.policy import APP, LOGIN_ROLES
+from medz1.provision.declared import APP, LOGIN_ROLES
 from medz1.settings import load_settings
 
 URL = "postgresql://admin:not-a-real-secret@db.example.org:6543/clinic"

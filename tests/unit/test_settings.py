@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from medz1.errors import ConfigurationError
+from medz1.provision.declared import DEFAULT_LIMITS, ROLE_ALIASES, role_specs
 from medz1.settings import load_settings
 
 SECRET = "sentinel-Pa55word-x9"
@@ -73,5 +76,48 @@ def test_argon2_parameters_below_the_s1_floor_are_refused_at_start(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=f"{variable}: must be at least"):
         load_settings()
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")  # the test-only escape
-    assert load_settings()
+    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")  # no longer a way around S1
+    with pytest.raises(ConfigurationError, match=f"{variable}: must be at least"):
+        load_settings()
+
+
+_LIMIT_VARIABLES = [
+    (alias, limit)
+    for alias in ("APP", "REPORTING", "LOADER", "AUDITOR")
+    for limit in ("STATEMENT_TIMEOUT_MS", "IDLE_IN_TRANSACTION_TIMEOUT_MS", "CONNECTION_LIMIT")
+]
+
+
+@pytest.mark.parametrize(("alias", "limit"), _LIMIT_VARIABLES)
+def test_each_role_limit_is_read_from_its_flat_variable_and_others_keep_their_defaults(
+    monkeypatch: pytest.MonkeyPatch, alias: str, limit: str
+) -> None:
+    monkeypatch.setenv(f"MEDZ1_{alias}_{limit}", "7")
+    role = ROLE_ALIASES[alias.lower()]
+    limits = load_settings().role_limits()
+    changed = dataclasses.replace(DEFAULT_LIMITS[role], **{limit.lower(): 7})
+    assert limits == {**DEFAULT_LIMITS, role: changed}
+
+
+@pytest.mark.parametrize(("alias", "limit"), _LIMIT_VARIABLES)
+def test_each_bad_role_limit_is_refused_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, alias: str, limit: str
+) -> None:
+    monkeypatch.setenv(f"MEDZ1_{alias}_{limit}", "-2")
+    with pytest.raises(ConfigurationError, match=f"MEDZ1_{alias}_{limit}: .*greater than"):
+        load_settings()
+
+
+def test_role_limits_default_to_the_declared_defaults() -> None:
+    assert load_settings().role_limits() == DEFAULT_LIMITS
+    specs = {spec.name: spec.limits for spec in role_specs(load_settings().role_limits())}
+    assert {role: specs[role] for role in DEFAULT_LIMITS} == DEFAULT_LIMITS
+
+
+@pytest.mark.parametrize("value", ["", "soon", "[1]", '{"connection_limit": -9}'])
+def test_a_role_limit_group_set_whole_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MEDZ1_APP", value)
+    with pytest.raises(ConfigurationError, match=r"(?i)app"):
+        load_settings()

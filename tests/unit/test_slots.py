@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medz1.provision.policy import ADMIN_HEADROOM_CONNECTIONS, DEFAULT_LIMITS
+from medz1.provision.declared import ADMIN_HEADROOM_CONNECTIONS, DEFAULT_LIMITS
 from medz1.provision.slots import Slots, overcommit
 
 _DEFAULT_SERVER = Slots(max_connections=100, superuser_reserved=3, reserved=0)

@@ -20,7 +20,7 @@ from medz1.api.middleware import EdgeMiddleware
 from medz1.api.service import Clock, RateLimiter, Service, database_target, utc_now
 from medz1.auth.config import AuthConfig, hasher_from_settings
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import policy_from_settings
+from medz1.provision.credentials import role_plan_from_settings
 from medz1.settings import Settings
 
 
@@ -31,7 +31,7 @@ def open_service(settings: Settings, *, clock: Clock = utc_now) -> Service:
         ConfigurationError: the application role's password is unknown, or the argon2id
             parameters are unusable.
     """
-    passwords = policy_from_settings(settings, generate_passwords=False).passwords
+    passwords = role_plan_from_settings(settings, generate_passwords=False).passwords
     engine = engine_for_role(
         database_target(settings),
         "app",

@@ -71,7 +71,7 @@ def _end_presented_session(request: Request) -> None:
         return
     service = service_of(request)
     with translated(), unit_of_work(service.engine) as db:
-        check = sessions.inspect(db, token=token, now=service.clock())
+        check = sessions.peek(db, token=token, now=service.clock())
         if check.session is not None and check.session.is_active:
             sessions.logout(db, token=token, now=service.clock(), ip=client_ip(request))
 

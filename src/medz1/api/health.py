@@ -2,7 +2,7 @@
 
 ``/readyz`` connects as ``med_z1_user`` through the service's pool and checks that every
 table and index the models of this medz1 version declare exists (read from
-``pg_catalog``; the application role may not read ``alembic_version`` by policy), which
+``pg_catalog``; the application role may not read ``alembic_version`` by role_plan), which
 holds once the newest migration is applied. Not ready answers 503 with ``Retry-After``.
 """
 

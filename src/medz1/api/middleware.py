@@ -66,6 +66,7 @@ class EdgeMiddleware:
         self.headers = [*_HEADERS, _HSTS] if secure else list(_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection (HTTP only; others pass through unchanged)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -67,12 +67,12 @@ def service_of(request: Request) -> Service:
     return service
 
 
-def session_cookie_name(secure: bool) -> str:
+def session_cookie_name(*, secure: bool) -> str:
     """``__Host-medz1_session`` over HTTPS, ``medz1_session`` otherwise."""
     return "__Host-medz1_session" if secure else "medz1_session"
 
 
-def login_csrf_cookie_name(secure: bool) -> str:
+def login_csrf_cookie_name(*, secure: bool) -> str:
     """The double-submit cookie of the login form."""
     return "__Host-medz1_login_csrf" if secure else "medz1_login_csrf"
 
@@ -111,14 +111,16 @@ def set_session_cookie(request: Request, token: str, ends_at: datetime, now: dat
     max_age = int((ends_at - now).total_seconds())
     queue_cookie(
         request,
-        cookie_header(session_cookie_name(secure), token, secure=secure, max_age=max_age),
+        cookie_header(session_cookie_name(secure=secure), token, secure=secure, max_age=max_age),
     )
 
 
 def clear_session_cookie(request: Request) -> None:
     """Tell the browser to forget the session cookie."""
     secure = service_of(request).secure
-    queue_cookie(request, cookie_header(session_cookie_name(secure), "", secure=secure, max_age=0))
+    queue_cookie(
+        request, cookie_header(session_cookie_name(secure=secure), "", secure=secure, max_age=0)
+    )
 
 
 def new_login_csrf(request: Request) -> str:
@@ -126,7 +128,8 @@ def new_login_csrf(request: Request) -> str:
     secure = service_of(request).secure
     value = secrets.token_urlsafe(32)
     queue_cookie(
-        request, cookie_header(login_csrf_cookie_name(secure), value, secure=secure, max_age=3600)
+        request,
+        cookie_header(login_csrf_cookie_name(secure=secure), value, secure=secure, max_age=3600),
     )
     return value
 
@@ -137,7 +140,7 @@ def check_login_csrf(request: Request, submitted: str | None) -> None:
     Raises:
         ServiceProblem: 403.
     """
-    cookie = request.cookies.get(login_csrf_cookie_name(service_of(request).secure))
+    cookie = request.cookies.get(login_csrf_cookie_name(secure=service_of(request).secure))
     if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
         raise ServiceProblem(403, "the form has expired or was not sent by medz1; try again")
 
@@ -148,7 +151,7 @@ def presented_token(request: Request) -> tuple[str | None, bool]:
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip(), False
-    return request.cookies.get(session_cookie_name(service_of(request).secure)), True
+    return request.cookies.get(session_cookie_name(secure=service_of(request).secure)), True
 
 
 def authenticate(request: Request) -> Principal:

@@ -105,12 +105,12 @@ def chart(service: Service, viewer: Viewer, icn: str) -> Chart:
 
 def _sliced(items: list[Any], page: int, size: int) -> Paged:
     start = (page - 1) * size
-    return Paged(items[start : start + size], page, size, len(items) > start + size)
+    return Paged(items[start : start + size], page, size, has_next=len(items) > start + size)
 
 
 def _fetched(items: list[Any], page: int, size: int) -> Paged:
     """A page read with ``limit = size + 1``: the extra row says a next page exists."""
-    return Paged(items[:size], page, size, len(items) > size)
+    return Paged(items[:size], page, size, has_next=len(items) > size)
 
 
 def _read(db: Session, domain: str, icn: str, page: int, size: int, option: str | None) -> Paged:
@@ -118,7 +118,7 @@ def _read(db: Session, domain: str, icn: str, page: int, size: int, option: str 
     offset = (page - 1) * size
     if domain == "demographics":
         found = patients.demographics(db, patient_key=icn)
-        return Paged([found] if found else [], 1, size, False)
+        return Paged([found] if found else [], 1, size, has_next=False)
     if domain == "vitals":
         if option:
             rows = patients.vital_history(

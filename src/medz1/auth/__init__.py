@@ -1,7 +1,7 @@
 """The authentication store of medz1.
 
 - `medz1.auth.passwords` hashes passwords with argon2id and verifies argon2 and legacy
-  bcrypt hashes; `medz1.auth.policy` decides whether a new password is acceptable.
+  bcrypt hashes; `medz1.auth.password_rules` decides whether a new password is acceptable.
 - `medz1.auth.users` creates and administers users; `medz1.auth.login` logs them in with
   a race-free lockout; `medz1.auth.sessions` issues, validates and ends sessions whose
   tokens are stored only as SHA-256.

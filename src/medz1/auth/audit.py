@@ -12,6 +12,7 @@ checkpoint of the newest row goes to the checkpoint log installed by the edge
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -302,10 +303,9 @@ def record_grant_changes(
 
 # -- reading ------------------------------------------------------------------------------
 
-_COLUMNS = (
-    "audit_id, chain_seq, event_type, event_timestamp, user_id, email, ip_address, "
-    "user_agent, success, failure_reason, session_id, details, row_hash"
-)
+#: The columns of ``auth.audit_logs`` an :class:`AuditRecord` holds: its fields, in order.
+AUDIT_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AuditRecord))
+_COLUMNS = ", ".join(AUDIT_COLUMNS)
 
 
 def _audit_record(row: Mapping[Any, Any]) -> AuditRecord:

@@ -125,7 +125,8 @@ class CheckpointLog:
 
     def __init__(self, path: Path, key: bytes, *, fresh_key: bool = False) -> None:
         """Use the file at ``path`` (created on the first append) and the HMAC ``key``;
-        ``fresh_key`` says the key was generated just now (so no file can have existed)."""
+        ``fresh_key`` says the key was generated just now (so no file can have existed).
+        """
         self.path = path
         self.fresh_key = fresh_key
         self._key = key
@@ -202,7 +203,14 @@ class CheckpointLog:
                 for number, raw in enumerate(handle, start=1):
                     point, problem = self._parse(raw, number)
                     if point is None:
-                        return CheckpointScan(True, current, number, earlier, number, problem)
+                        return CheckpointScan(
+                            exists=True,
+                            current=current,
+                            lines=number,
+                            earlier=earlier,
+                            bad_line=number,
+                            bad_reason=problem,
+                        )
                     if point.database != database:
                         continue
                     if point.kind == "epoch":
@@ -214,7 +222,7 @@ class CheckpointLog:
                 f"the audit checkpoint file {self.path} cannot be read",
                 hint="check its owner and mode (0600, the user running medz1)",
             ) from exc
-        return CheckpointScan(True, current, number, earlier)
+        return CheckpointScan(exists=True, current=current, lines=number, earlier=earlier)
 
     def _parse(self, raw: bytes, number: int) -> tuple[Checkpoint | None, str]:
         try:

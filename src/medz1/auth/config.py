@@ -66,9 +66,6 @@ def hasher_from_settings(settings: Settings) -> PasswordHasher:
     """A password hasher with the configured argon2id parameters.
 
     Raises:
-        ConfigurationError: the parameters are below the S1 floor and
-            ``MEDZ1_ARGON2_ALLOW_WEAK`` is not set, or are unusable.
+        ConfigurationError: the parameters are below the S1 floor or are unusable.
     """
-    return PasswordHasher(
-        hash_params_from_settings(settings), allow_weak=settings.argon2_allow_weak
-    )
+    return PasswordHasher(hash_params_from_settings(settings))

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from medz1.auth import users
 from medz1.auth.errors import UserExistsError
+from medz1.auth.password_rules import PasswordRuleError, check_new_password
 from medz1.auth.passwords import PasswordHasher
-from medz1.auth.policy import PasswordPolicyError, check_new_password
 
 #: (e-mail, first name, last name, home station sta3n, station name)
 DEMO_CLINICIANS: tuple[tuple[str, str, str, int, str], ...] = (
@@ -43,7 +43,7 @@ def generate_password(context_words: tuple[str, ...] = ()) -> str:
         candidate = secrets.token_urlsafe(18)
         try:
             return check_new_password(candidate, context_words=context_words)
-        except PasswordPolicyError:  # astronomically rare: a context word by chance
+        except PasswordRuleError:  # astronomically rare: a context word by chance
             continue
 
 

@@ -48,7 +48,8 @@ from medz1.db.errors import translated
 @dataclass(frozen=True)
 class LoginResult:
     """A successful login: the new session's token (give it to the client once), its
-    public id, its end and the user."""
+    public id, its end and the user.
+    """
 
     token: str = field(repr=False)
     session_id: uuid.UUID

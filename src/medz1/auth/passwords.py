@@ -40,7 +40,12 @@ import argon2
 import bcrypt
 from argon2.exceptions import Argon2Error, HashingError, VerifyMismatchError
 
-from medz1.auth.policy import MAX_INPUT_CHARS, PasswordPolicyError, PolicyReason, normalize
+from medz1.auth.password_rules import (
+    MAX_INPUT_CHARS,
+    PasswordRuleError,
+    PasswordRuleReason,
+    normalize,
+)
 from medz1.errors import ConfigurationError, DataError
 
 __all__ = [
@@ -317,7 +322,7 @@ class PasswordHasher:
         """Hash a password with argon2id; it is NFKC-normalised first.
 
         This does not apply the rules for new passwords: call
-        `medz1.auth.policy.check_new_password` before hashing a password a user chose.
+        `medz1.auth.password_rules.check_new_password` before hashing a password a user chose.
 
         Args:
             password: the password.
@@ -326,21 +331,21 @@ class PasswordHasher:
             The encoded hash, ``$argon2id$v=19$m=...,t=...,p=...$salt$hash``.
 
         Raises:
-            PasswordPolicyError: the password is longer than ``MAX_INPUT_CHARS`` characters or
+            PasswordRuleError: the password is longer than ``MAX_INPUT_CHARS`` characters or
                 contains a lone surrogate, which no UTF-8 text can hold.
             ConfigurationError: argon2 could not allocate the memory the parameters ask for.
         """
         if len(password) > MAX_INPUT_CHARS:
-            raise PasswordPolicyError(
-                PolicyReason.TOO_LONG,
+            raise PasswordRuleError(
+                PasswordRuleReason.TOO_LONG,
                 f"the password is longer than {MAX_INPUT_CHARS} characters and was not hashed",
-                hint="check it with medz1.auth.policy.check_new_password first",
+                hint="check it with medz1.auth.password_rules.check_new_password first",
             )
         if _has_surrogate(password):
-            raise PasswordPolicyError(
-                PolicyReason.INVALID_CHARACTER,
+            raise PasswordRuleError(
+                PasswordRuleReason.INVALID_CHARACTER,
                 "the password contains a lone surrogate code point and was not hashed",
-                hint="check it with medz1.auth.policy.check_new_password first",
+                hint="check it with medz1.auth.password_rules.check_new_password first",
             )
         return self._hash_normalized(normalize(password))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,39 +11,6 @@ from typing import Any
 
 from medz1.auth.inputs import as_utc
 
-#: Columns of ``auth.users`` that make a :class:`UserRecord` (never ``password_hash``).
-USER_COLUMNS = (
-    "user_id",
-    "email",
-    "display_name",
-    "first_name",
-    "last_name",
-    "home_site_sta3n",
-    "is_active",
-    "is_locked",
-    "locked_until",
-    "failed_login_attempts",
-    "last_login_at",
-    "created_at",
-    "updated_at",
-    "created_by",
-    "password_changed_at",
-    "disabled_at",
-    "disabled_reason",
-    "enabled_at",
-)
-#: Columns of ``auth.sessions`` that make a :class:`SessionRecord` (never ``token_hash``).
-SESSION_COLUMNS = (
-    "session_id",
-    "user_id",
-    "created_at",
-    "last_activity_at",
-    "expires_at",
-    "absolute_expires_at",
-    "is_active",
-    "ip_address",
-    "user_agent",
-)
 _USER_TIMES = (
     "locked_until",
     "last_login_at",
@@ -152,3 +120,10 @@ class SessionRecord:
             )
             for key, value in self.__dict__.items()
         }
+
+
+#: Columns of ``auth.users`` that make a :class:`UserRecord` (never ``password_hash``): the
+#: record's fields, in order; ``tests/unit/test_auth_columns.py`` checks them against the model.
+USER_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UserRecord))
+#: Columns of ``auth.sessions`` that make a :class:`SessionRecord` (never ``token_hash``).
+SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SessionRecord))

@@ -84,7 +84,7 @@ class SessionState(enum.StrEnum):
 
 @dataclass(frozen=True)
 class SessionCheck:
-    """The outcome of :func:`validate` or :func:`inspect`."""
+    """The outcome of :func:`validate` or :func:`peek`."""
 
     state: SessionState
     session: SessionRecord | None = None
@@ -192,7 +192,7 @@ def _judge(row: Mapping[Any, Any] | None, now: datetime) -> SessionCheck:
     return SessionCheck(state, record, user)
 
 
-def inspect(session: Session, *, token: str, now: datetime) -> SessionCheck:
+def peek(session: Session, *, token: str, now: datetime) -> SessionCheck:
     """Tell whether ``token`` opens a session at ``now``, without writing anything."""
     at = require_utc(now)
     if not well_formed(token):
@@ -214,7 +214,7 @@ def validate(session: Session, *, token: str, now: datetime, config: AuthConfig)
         The check; call ``.require()`` for the user and session or :class:`SessionInvalid`.
     """
     at = require_utc(now)
-    check = inspect(session, token=token, now=at)
+    check = peek(session, token=token, now=at)
     record = check.session
     if record is None:
         return check
@@ -347,7 +347,7 @@ def revoke_user_sessions(
 
 
 def _known(session: Session, token: str, now: datetime) -> SessionRecord:
-    check = inspect(session, token=token, now=now)
+    check = peek(session, token=token, now=now)
     if check.session is None:
         raise SessionInvalid
     return check.session
@@ -395,7 +395,7 @@ def logout_everywhere(
         SessionInvalid: the token opens no session that may be used now.
     """
     at = require_utc(now)
-    _, record = inspect(session, token=token, now=at).require()
+    _, record = peek(session, token=token, now=at).require()
     return _end_and_record(
         session,
         where="user_id = :user_id",
@@ -482,7 +482,8 @@ def list_sessions(
 
 def purge_expired(session: Session, *, now: datetime) -> PurgeReport:
     """End sessions that timed out unnoticed (``session_timeout`` rows) and delete every
-    ended or expired session. Audit rows stay; they hold no foreign key to sessions."""
+    ended or expired session. Audit rows stay; they hold no foreign key to sessions.
+    """
     at = require_utc(now)
     events = _end(
         session,

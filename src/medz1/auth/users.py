@@ -10,7 +10,7 @@ as they were (S18).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,8 +31,8 @@ from medz1.auth.inputs import (
     normalize_email,
     require_utc,
 )
+from medz1.auth.password_rules import check_new_password
 from medz1.auth.passwords import PasswordHasher, identify_scheme
-from medz1.auth.policy import check_new_password
 from medz1.auth.records import USER_COLUMNS, UserRecord
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import sqlstate
@@ -115,7 +115,7 @@ def create_user(
 
     Raises:
         InvalidInputError: a field is malformed.
-        PasswordPolicyError: the password breaks a rule (the reason says which).
+        PasswordRuleError: the password breaks a rule (the reason says which).
         UserExistsError: the e-mail address is taken (compared case-insensitively).
     """
     at = require_utc(now)
@@ -296,30 +296,96 @@ def update_user(
     return record
 
 
-def _disable(
-    session: Session, user_id: uuid.UUID, at: datetime, why: str, actor: str | None
+@dataclass(frozen=True)
+class _Switch:
+    """One administrative change of a user's state, and how it is audited.
+
+    Disable, enable, lock and unlock all go through :func:`_switch`, so they lock the row,
+    change it and write their audit rows the same way.
+    """
+
+    assignments: str
+    event: AuditEvent
+    #: Whether the user, as it is, has anything to change (otherwise: no update, no row).
+    changes: Callable[[UserRecord], bool]
+    #: Whether the change is audited, judged on the user before the change.
+    audited: Callable[[UserRecord], bool] = lambda _user: True
+    #: The change ends the user's sessions (a ``session_revoked`` row each, first).
+    ends_sessions: bool = False
+    #: The audit row names the user's address too.
+    with_email: bool = False
+
+
+_DISABLE = _Switch(
+    "is_active = false, disabled_at = :now, disabled_reason = :why, updated_at = :now",
+    AuditEvent.USER_DISABLED,
+    changes=lambda user: user.is_active,
+    ends_sessions=True,
+    with_email=True,
+)
+_ENABLE = _Switch(
+    "is_active = true, disabled_at = NULL, disabled_reason = NULL, enabled_at = :now, "
+    "updated_at = :now",
+    AuditEvent.USER_ENABLED,
+    changes=lambda user: not user.is_active,
+)
+#: Locking again turns a lockout that expires into one an administrator must lift.
+_LOCK = _Switch(
+    "is_locked = true, locked_until = NULL, updated_at = :now",
+    AuditEvent.ACCOUNT_LOCKED,
+    changes=lambda _user: True,
+)
+#: Unlocking always resets the failure count; it is audited only when a lock was lifted.
+_UNLOCK = _Switch(
+    "is_locked = false, locked_until = NULL, failed_login_attempts = 0, updated_at = :now",
+    AuditEvent.ACCOUNT_UNLOCKED,
+    changes=lambda _user: True,
+    audited=lambda user: user.is_locked,
+)
+
+
+def _switch(
+    session: Session,
+    switch: _Switch,
+    *,
+    user_id: uuid.UUID,
+    at: datetime,
+    details: dict[str, Any],
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[UserRecord, list[Event]]:
+    """Apply ``switch`` to one user; return the user and the audit events to record."""
     current = get_user(session, user_id=user_id, lock=True)
-    if not current.is_active:
+    if not switch.changes(current):
         return current, []
-    record = _update(
-        session,
-        user_id,
-        "is_active = false, disabled_at = :now, disabled_reason = :why, updated_at = :now",
-        {"now": at, "why": why},
-    )
-    events = sessions.end_user_sessions(
-        session, user_id=user_id, reason="user_disabled", actor=actor
-    )
-    events.append(
-        Event(
-            AuditEvent.USER_DISABLED,
-            user_id=user_id,
-            email=record.email,
-            details=_actor_details(actor, reason=why),
+    record = _update(session, user_id, switch.assignments, {**(params or {}), "now": at})
+    if not switch.audited(current):
+        return record, []
+    events: list[Event] = []
+    if switch.ends_sessions:
+        events = sessions.end_user_sessions(
+            session, user_id=user_id, reason="user_disabled", actor=details.get("actor")
         )
-    )
+    email = record.email if switch.with_email else None
+    events.append(Event(switch.event, user_id=user_id, email=email, details=details))
     return record, events
+
+
+def _switch_and_record(
+    session: Session,
+    switch: _Switch,
+    *,
+    user_id: uuid.UUID,
+    now: datetime,
+    details: dict[str, Any],
+    params: Mapping[str, Any] | None = None,
+) -> UserRecord:
+    at = require_utc(now)
+    record, events = _switch(
+        session, switch, user_id=user_id, at=at, details=details, params=params
+    )
+    if events:
+        audit.record(session, events, now=at)
+    return record
 
 
 def disable_user(
@@ -337,11 +403,15 @@ def disable_user(
         NotFoundError: no such user.
         InvalidInputError: ``reason`` is empty or malformed.
     """
-    at = require_utc(now)
-    why = clean_text(reason, field="reason", max_length=100, required=True)
-    record, events = _disable(session, user_id, at, str(why), actor)
-    audit.record(session, events, now=at)
-    return record
+    why = str(clean_text(reason, field="reason", max_length=100, required=True))
+    return _switch_and_record(
+        session,
+        _DISABLE,
+        user_id=user_id,
+        now=now,
+        details=_actor_details(actor, reason=why),
+        params={"why": why},
+    )
 
 
 def enable_user(
@@ -352,23 +422,9 @@ def enable_user(
     Raises:
         NotFoundError: no such user.
     """
-    at = require_utc(now)
-    current = get_user(session, user_id=user_id, lock=True)
-    if current.is_active:
-        return current
-    record = _update(
-        session,
-        user_id,
-        "is_active = true, disabled_at = NULL, disabled_reason = NULL, enabled_at = :now, "
-        "updated_at = :now",
-        {"now": at},
+    return _switch_and_record(
+        session, _ENABLE, user_id=user_id, now=now, details=_actor_details(actor)
     )
-    audit.record(
-        session,
-        [Event(AuditEvent.USER_ENABLED, user_id=user_id, details=_actor_details(actor))],
-        now=at,
-    )
-    return record
 
 
 def lock_user(
@@ -381,26 +437,8 @@ def lock_user(
     Raises:
         NotFoundError: no such user.
     """
-    at = require_utc(now)
-    get_user(session, user_id=user_id, lock=True)
-    record = _update(
-        session,
-        user_id,
-        "is_locked = true, locked_until = NULL, updated_at = :now",
-        {"now": at},
-    )
-    audit.record(
-        session,
-        [
-            Event(
-                AuditEvent.ACCOUNT_LOCKED,
-                user_id=user_id,
-                details=_actor_details(actor, by="administrator"),
-            )
-        ],
-        now=at,
-    )
-    return record
+    details = _actor_details(actor, by="administrator")
+    return _switch_and_record(session, _LOCK, user_id=user_id, now=now, details=details)
 
 
 def unlock_user(
@@ -411,27 +449,8 @@ def unlock_user(
     Raises:
         NotFoundError: no such user.
     """
-    at = require_utc(now)
-    current = get_user(session, user_id=user_id, lock=True)
-    record = _update(
-        session,
-        user_id,
-        "is_locked = false, locked_until = NULL, failed_login_attempts = 0, updated_at = :now",
-        {"now": at},
-    )
-    if current.is_locked:
-        audit.record(
-            session,
-            [
-                Event(
-                    AuditEvent.ACCOUNT_UNLOCKED,
-                    user_id=user_id,
-                    details=_actor_details(actor, by="administrator"),
-                )
-            ],
-            now=at,
-        )
-    return record
+    details = _actor_details(actor, by="administrator")
+    return _switch_and_record(session, _UNLOCK, user_id=user_id, now=now, details=details)
 
 
 def set_admin(
@@ -488,7 +507,7 @@ def set_password(
 
     Raises:
         NotFoundError: no such user.
-        PasswordPolicyError: the password breaks a rule.
+        PasswordRuleError: the password breaks a rule.
     """
     at = require_utc(now)
     current = get_user(session, user_id=user_id, lock=True)
@@ -544,7 +563,7 @@ def change_password(
     Raises:
         AuthenticationFailed: the current password is wrong or not text, or the account
             is locked or disabled (the failure is committed; nothing is changed).
-        PasswordPolicyError: the new password breaks a rule (checked first; not counted).
+        PasswordRuleError: the new password breaks a rule (checked first; not counted).
         InvalidInputError: ``ip`` or ``user_agent`` is malformed.
         NotFoundError: no such user.
     """
@@ -704,7 +723,14 @@ def disable_dormant(
     disabled: list[UserRecord] = []
     events: list[Event] = []
     for user_id in list(ids):
-        record, more = _disable(session, user_id, at, "dormant", actor)
+        record, more = _switch(
+            session,
+            _DISABLE,
+            user_id=user_id,
+            at=at,
+            details=_actor_details(actor, reason="dormant"),
+            params={"why": "dormant"},
+        )
         disabled.append(record)
         events.extend(more)
     # All rows are changed first and the audit rows written last (see audit.record).

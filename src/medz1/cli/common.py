@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from medz1.db.target import Target
     from medz1.embedded import EmbeddedServer
     from medz1.ops.schema_info import SchemaSummary
-    from medz1.provision.credentials import Policy
+    from medz1.provision.credentials import RolePlan
     from medz1.settings import Settings
 
 #: ``--json`` of every command that produces a result.
@@ -176,11 +176,11 @@ class CliContext:
         where = self.target(start=start)
         return where, make_engine(where.url)
 
-    def policy(self, *, generate_passwords: bool = False) -> Policy:
+    def policy(self, *, generate_passwords: bool = False) -> RolePlan:
         """The declared role and grant policy, with the passwords medz1 knows."""
-        from medz1.provision.credentials import policy_from_settings
+        from medz1.provision.credentials import role_plan_from_settings
 
-        return policy_from_settings(self.settings(), generate_passwords=generate_passwords)
+        return role_plan_from_settings(self.settings(), generate_passwords=generate_passwords)
 
     def role_engine(self, role: str) -> Engine:
         """An engine of ``role`` (``app``, ``auditor``, ``loader``...) on the medz1 database."""

@@ -51,12 +51,12 @@ def apply(
     """
     from medz1.ops.database import existing_roles
     from medz1.ops.grants import apply_grants, apply_roles
-    from medz1.provision.credentials import policy_from_settings
-    from medz1.provision.policy import LOGIN_ROLES
+    from medz1.provision.credentials import role_plan_from_settings
+    from medz1.provision.declared import LOGIN_ROLES
 
     c = cli_context(ctx)
     where = c.target()
-    declared = policy_from_settings(
+    declared = role_plan_from_settings(
         c.settings(),
         generate_passwords=True,
         existing_roles=existing_roles(where, LOGIN_ROLES),
@@ -116,7 +116,7 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     The legend under the table names every letter used (m is MAINTAIN).
     Example: medz1 grants show
     """
-    from medz1.provision.policy import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC
+    from medz1.provision.declared import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC
 
     c = cli_context(ctx)
     declared = c.policy().matrix

@@ -13,7 +13,7 @@ from medz1.errors import UsageError
 
 def login_aliases() -> dict[str, str]:
     """The roles ``psql --role`` takes: alias to role name, login roles only (not the owner)."""
-    from medz1.provision.policy import OWNER, ROLE_ALIASES
+    from medz1.provision.declared import OWNER, ROLE_ALIASES
 
     return {alias: name for alias, name in ROLE_ALIASES.items() if name != OWNER}
 
@@ -25,7 +25,7 @@ def _login_role(role: str) -> str:
         UsageError: ``role`` is the owner (it cannot log in) or not a medz1 role; the hint
             lists only roles that ``--role`` accepts.
     """
-    from medz1.provision.policy import OWNER, ROLE_ALIASES
+    from medz1.provision.declared import OWNER, ROLE_ALIASES
 
     aliases = login_aliases()
     hint = "use one of " + ", ".join(f"{a} ({r})" for a, r in aliases.items())
@@ -56,7 +56,7 @@ def psql(
 
     c = cli_context(ctx)
     name = _login_role(role) if role is not None else None  # refused before connecting
-    from medz1.provision.policy import REPORTING
+    from medz1.provision.declared import REPORTING
 
     # reporting reads go to the standby when one is configured (MEDZ1_REPORTING_STANDBY)
     where = c.reporting_target() if name == REPORTING else c.target()

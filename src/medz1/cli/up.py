@@ -114,8 +114,8 @@ def up(
     """
     from medz1.ops.database import existing_roles
     from medz1.ops.up import up as run_up
-    from medz1.provision.credentials import policy_from_settings
-    from medz1.provision.policy import LOGIN_ROLES
+    from medz1.provision.credentials import role_plan_from_settings
+    from medz1.provision.declared import LOGIN_ROLES
 
     c = cli_context(ctx)
     settings = c.settings()
@@ -138,7 +138,7 @@ def up(
     where = c.target()
     if not where.embedded and not as_json:
         c.print(f"server: {where.describe()}")
-    declared = policy_from_settings(
+    declared = role_plan_from_settings(
         settings, generate_passwords=True, existing_roles=existing_roles(where, LOGIN_ROLES)
     )
     report = run_up(where, declared, adopt=adopt_database)

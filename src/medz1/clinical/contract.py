@@ -37,7 +37,11 @@ FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
 def clinical_table(name: str) -> Table:
-    """The model table of a clinical table name (``patient_vitals``)."""
+    """The model table of a clinical table name (``patient_vitals``).
+
+    Raises:
+        NotFoundError: no clinical table has that name (the message suggests near names).
+    """
     table = metadata.tables.get(f"public.{name}")
     if table is None:
         names = sorted(t.name for t in metadata.tables.values() if t.schema == SCHEMAS[0])
@@ -60,7 +64,11 @@ def natural_key(table: Table) -> list[str]:
 
 
 def file_format(path: Path) -> str:
-    """``parquet`` or ``csv`` from the file name; refuse anything else."""
+    """``parquet`` or ``csv`` from the file name; refuse anything else.
+
+    Raises:
+        DataError: the name ends in neither ``.parquet`` nor ``.csv``.
+    """
     found = FORMATS.get(path.suffix.lower())
     if found is None:
         raise DataError(

@@ -85,7 +85,19 @@ class TableLoad:
 
 def discover(path: Path, *, table: str | None = None) -> list[tuple[Path, Table]]:
     """The files of a load: one file (its table from ``table`` or its name), or every
-    ``<table>.parquet`` / ``<table>.csv`` in a folder."""
+    ``<table>.parquet`` / ``<table>.csv`` in a folder.
+
+    Args:
+        path: a ``.parquet``/``.csv`` file or a folder of them.
+        table: the table of a single file when its name is not the table's.
+
+    Returns:
+        One entry per file, each naming its table.
+
+    Raises:
+        NotFoundError: ``path`` does not exist, or a folder holds no data file.
+        UsageError: ``table`` with a folder, or two files for one table.
+    """
     if not path.exists():
         raise NotFoundError(f"{path} does not exist", hint="check the path")
     if path.is_file():
@@ -156,7 +168,14 @@ def load(
     prune: bool = False,
     progress: Progress | None = None,
 ) -> list[TableLoad]:
-    """Load checked files in ONE transaction: all tables change, or none does."""
+    """Load checked files in ONE transaction: all tables change, or none does.
+
+    Raises:
+        UsageError: ``prune`` without upsert mode.
+        DataError: a file or row is refused (named by file, row and column; nothing loaded).
+        sqlalchemy.exc.DBAPIError: another server error, left for the edge to translate
+            by SQLSTATE (nothing loaded).
+    """
     if prune and mode != "upsert":
         raise UsageError("--prune goes with --mode upsert", hint="add --mode upsert")
     results = []

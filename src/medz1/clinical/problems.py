@@ -74,7 +74,7 @@ class Problems:
             values: The column's cells, to show the offending one.
         """
         flat = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
-        indices = pc.indices_nonzero(pc.fill_null(flat, False))
+        indices = pc.indices_nonzero(pc.fill_null(flat, fill_value=False))
         found = len(indices)
         if not found:
             return 0

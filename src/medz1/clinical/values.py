@@ -221,10 +221,12 @@ def _check_json(text: pa.ChunkedArray, name: str, problems: Problems) -> int:
 
 
 def valid_json(text: str) -> bool:
-    """Whether PostgreSQL's ``jsonb`` input accepts ``text`` (RFC 8259).
+    r"""Whether PostgreSQL's ``jsonb`` input accepts ``text`` (RFC 8259).
 
     Python's parser also takes ``NaN`` and ``Infinity``, lone surrogate escapes and
-    ``\\u0000``, which jsonb refuses; those are refused here too.
+    ``\u0000``, which jsonb refuses; those are refused here too.
+
+    Never raises: text that jsonb would refuse gives False.
     """
 
     def no_constant(name: str) -> Any:
@@ -459,7 +461,8 @@ def _zoned(
     naive: pa.ChunkedArray, name: str, problems: Problems, zone: str | None
 ) -> pa.ChunkedArray | None:
     """Naive wall-clock times read in ``zone``; refused without one, or where they do not
-    exist (spring-forward gap) or are ambiguous (fall-back) there."""
+    exist (spring-forward gap) or are ambiguous (fall-back) there.
+    """
     if zone is None:
         problems.rows(
             pc.is_valid(naive),

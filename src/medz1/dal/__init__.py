@@ -1,0 +1,1 @@
+"""The patient read layer: query functions taking a session, returning frozen records."""

@@ -29,10 +29,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from medz1.dal import labs, medications, patients
+from medz1.dal.json_reads import JsonRead, bind_names, decode
 from medz1.dal.labs import LabPanel
 from medz1.dal.medications import InpatientAdministration, OutpatientMedication
 from medz1.dal.patients import Allergy, Demographics, Encounter, Flag, Vital, check_page, now
-from medz1.dal.records import JsonRead, bind_names, decode
 from medz1.db.engine import ROLE_ATTRIBUTE
 
 #: Default list sizes of the chart's paged domains.

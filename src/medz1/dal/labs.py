@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from medz1.dal.json_reads import JsonRead, columns, json_rows, many, row_array
 from medz1.dal.patients import aware, check_page
-from medz1.dal.records import JsonRead, columns, json_rows, many, row_array
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from medz1.dal.json_reads import AS_OF, JsonRead, columns, json_rows, many
 from medz1.dal.patients import PatientAsOf, aware, check_page, now, whole_days
-from medz1.dal.records import AS_OF, JsonRead, columns, json_rows, many
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Each function takes a session and keyword-only arguments, returns frozen records and never
 commits. Clinical tables are read unqualified, as med-z1 reads them, and every read is
 scoped by ``patient_key`` so it walks that patient's slice of an index. Each domain read is
-a :class:`medz1.dal.records.JsonRead` (one SQL expression returning JSON, its parameter
+a :class:`medz1.dal.json_reads.JsonRead` (one SQL expression returning JSON, its parameter
 dataclass, its result builder); :mod:`medz1.dal.chart` combines the same expressions into
 a single statement. Facts relative to the present are computed from the parameter
 ``as_of`` (the caller's clock, or now). Medications and labs live in
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from medz1.dal.records import (
+from medz1.dal.json_reads import (
     AS_OF,
     AS_OF_DAY,
     JsonRead,

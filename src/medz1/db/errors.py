@@ -28,7 +28,7 @@ from medz1.errors import (
     PrivilegeError,
     RetryableError,
 )
-from medz1.provision.policy import ROLE_ALIASES
+from medz1.provision.declared import ROLE_ALIASES
 
 #: SQLSTATE classes and codes medz1 gives a meaning of its own.
 INVALID_CATALOG_NAME = "3D000"

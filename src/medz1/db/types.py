@@ -26,6 +26,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """The aware ``value`` in UTC; a naive one raises :class:`NaiveDatetimeError`."""
         if value is None:
             return None
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
@@ -36,6 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """The stored instant as an aware UTC ``datetime``."""
         if value is None:
             return None
         if value.tzinfo is None:  # pragma: no cover - timestamptz always returns aware values
@@ -47,4 +49,5 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     @property
     def python_type(self) -> type[Any]:
+        """``datetime``."""
         return datetime

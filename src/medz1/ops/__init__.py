@@ -1,0 +1,1 @@
+"""Operations behind the commands: plain functions taking a target, an engine or settings."""

@@ -19,7 +19,7 @@ from medz1.ops.compare import schema_differences
 from medz1.ops.database import database_exists, missing_extensions
 from medz1.ops.grants import check_grants
 from medz1.provision import activity, catalog, slots
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,14 @@ def _reach(target: Target) -> Finding:
     try:
         exists = database_exists(target)
     except Medz1Error as exc:
-        return Finding("server", False, exc.message)
+        return Finding("server", ok=False, detail=exc.message)
     if not exists:
         return Finding(
-            "database", False, f"database {target.database} does not exist (run `medz1 up`)"
+            "database",
+            ok=False,
+            detail=f"database {target.database} does not exist (run `medz1 up`)",
         )
-    return Finding("server", True, f"reachable; database {target.database} exists")
+    return Finding("server", ok=True, detail=f"reachable; database {target.database} exists")
 
 
 def _catalog(conn: Connection) -> Finding:
@@ -81,7 +83,7 @@ def _catalog(conn: Connection) -> Finding:
 def _password_hashes(conn: Connection) -> Finding:
     """S1: every stored hash is argon2id at or above the floor; only counts are reported."""
     if not conn.execute(text("SELECT to_regclass('auth.users') IS NOT NULL")).scalar():
-        return Finding("passwords", True, "no user table")
+        return Finding("passwords", ok=True, detail="no user table")
     legacy = weak = total = 0
     for stored in conn.execute(text("SELECT password_hash FROM auth.users")).scalars():
         total += 1
@@ -115,15 +117,15 @@ def _connections(conn: Connection) -> Finding:
     if reason is None:
         return Finding(
             "connections",
-            True,
-            f"login roles may hold {sum(limits.values())} of {server.ordinary} ordinary slots",
+            ok=True,
+            detail=f"login roles may hold {sum(limits.values())} of {server.ordinary} ordinary slots",
         )
-    return Finding("connections", False, reason, [reason])
+    return Finding("connections", ok=False, detail=reason, differences=[reason])
 
 
-def _sessions(conn: Connection, policy: Policy) -> Finding:
+def _sessions(conn: Connection, role_plan: RolePlan) -> Finding:
     """S26: no session runs or idles past its role's declared timeout."""
-    found = [o.describe() for o in activity.overruns(conn, policy.specs)]
+    found = [o.describe() for o in activity.overruns(conn, role_plan.specs)]
     return Finding(
         "sessions",
         not found,
@@ -134,12 +136,12 @@ def _sessions(conn: Connection, policy: Policy) -> Finding:
     )
 
 
-def check(target: Target, policy: Policy | None = None) -> CheckReport:
+def check(target: Target, role_plan: RolePlan | None = None) -> CheckReport:
     """Check server, database, migration revision, schema objects, extensions and grants.
 
     Also the declared catalog (functions, triggers, CHECK constraints, row security and
     every other object), stored password hashes against the S1 floor, and the login
-    roles' connection limits against the server's slots (S36), and (with a policy)
+    roles' connection limits against the server's slots (S36), and (with a role_plan)
     sessions running or idling past their role's declared timeouts (S26).
 
     Stops at the first finding that makes the later ones meaningless (no server, no
@@ -176,8 +178,8 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
             findings.append(_catalog(conn))
             findings.append(_password_hashes(conn))
             findings.append(_connections(conn))
-            if policy is not None:
-                findings.append(_sessions(conn, policy))
+            if role_plan is not None:
+                findings.append(_sessions(conn, role_plan))
         missing = missing_extensions(engine)
         findings.append(
             Finding(
@@ -186,8 +188,8 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
                 "all present" if not missing else "missing: " + ", ".join(missing),
             )
         )
-        if policy is not None:
-            grants = check_grants(target, policy, other_databases=True)
+        if role_plan is not None:
+            grants = check_grants(target, role_plan, other_databases=True)
             findings.append(
                 Finding(
                     "grants",
@@ -203,7 +205,7 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
         mapped = translate(exc)
         if mapped is None:
             raise
-        findings.append(Finding("database", False, mapped.message))
+        findings.append(Finding("database", ok=False, detail=mapped.message))
     finally:
         engine.dispose()
     return CheckReport(findings)

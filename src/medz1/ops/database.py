@@ -13,7 +13,7 @@ from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.errors import ConfigurationError
 from medz1.ops.migrate import script_directory
-from medz1.provision.policy import ADOPTED_MARKER, MARKER
+from medz1.provision.declared import ADOPTED_MARKER, MARKER
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,8 @@ def set_database_marker(conn: Connection, database: str, marker: str) -> None:
 def foreign_objects(conn: Connection) -> list[str]:
     """Objects medz1 did not create: schemas other than its four, extensions other than
     those it installs, and every table, view, sequence, function and type (used on a
-    database medz1 does not recognise as its own, where medz1 has created nothing)."""
+    database medz1 does not recognise as its own, where medz1 has created nothing).
+    """
     conn.execute(text("SET LOCAL search_path = pg_catalog"))  # names come out qualified
     rows = conn.execute(
         _FOREIGN_OBJECTS,

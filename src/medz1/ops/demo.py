@@ -18,7 +18,7 @@ from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.ops.schema_info import SchemaSummary, list_schemas
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 DEMO_PATIENTS = 100
 DEMO_SEED = 1
@@ -42,9 +42,9 @@ def demo_files(patients: int = DEMO_PATIENTS, *, seed: int = DEMO_SEED) -> list[
     return files
 
 
-def load_demo(target: Target, policy: Policy, *, patients: int = DEMO_PATIENTS) -> DemoReport:
+def load_demo(target: Target, role_plan: RolePlan, *, patients: int = DEMO_PATIENTS) -> DemoReport:
     """Load the demo patients unless the database already holds patients."""
-    engine = engine_for_role(target, "loader", policy.passwords)
+    engine = engine_for_role(target, "loader", role_plan.passwords)
     try:
         with engine.connect() as conn:
             existing = int(
@@ -58,11 +58,12 @@ def load_demo(target: Target, policy: Policy, *, patients: int = DEMO_PATIENTS) 
 
 
 def create_demo_clinicians(
-    target: Target, policy: Policy, *, hasher: PasswordHasher
+    target: Target, role_plan: RolePlan, *, hasher: PasswordHasher
 ) -> list[DemoUser]:
     """Create the demo clinicians that are missing, as the application role, with their
-    ``user_created`` audit rows; return them with their one-time passwords."""
-    engine = engine_for_role(target, "app", policy.passwords)
+    ``user_created`` audit rows; return them with their one-time passwords.
+    """
+    engine = engine_for_role(target, "app", role_plan.passwords)
     try:
         with unit_of_work(engine) as session:
             return create_demo_users(session, hasher=hasher, now=datetime.now(UTC))
@@ -92,7 +93,7 @@ class DemoOutcome:
 
 
 def add_demo(
-    target: Target, policy: Policy, *, hasher: PasswordHasher, patients: int = DEMO_PATIENTS
+    target: Target, policy: RolePlan, *, hasher: PasswordHasher, patients: int = DEMO_PATIENTS
 ) -> DemoOutcome:
     """The ``up --demo`` sequence: load demo patients, create demo clinicians, summarise.
 

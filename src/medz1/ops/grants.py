@@ -1,5 +1,6 @@
-"""``medz1 grants apply | check``: make the database match the declared policy, or list how
-it differs."""
+"""``medz1 grants apply | check``: make the database match the declared role_plan, or list how
+it differs.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.errors import NotFoundError
 from medz1.provision import apply as provision
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from medz1.provision.slots import require_fit
 
 _MAX_PASSES = 3
@@ -39,7 +40,7 @@ def _require_medz1_database(conn: Connection, database: str) -> None:
         )
 
 
-def apply_roles(target: Target, policy: Policy) -> list[str]:
+def apply_roles(target: Target, role_plan: RolePlan) -> list[str]:
     """Create or repair the roles and hand the database to the owner (before migrations).
 
     Raises:
@@ -48,13 +49,13 @@ def apply_roles(target: Target, policy: Policy) -> list[str]:
     engine = make_engine(target.url)
     try:
         with translated(), engine.begin() as conn:
-            require_fit(conn, policy.specs)
+            require_fit(conn, role_plan.specs)
             differences = provision.plan_roles(
                 conn,
-                policy.matrix,
-                policy.specs,
-                policy.passwords,
-                rotate=policy.rotate,
+                role_plan.matrix,
+                role_plan.specs,
+                role_plan.passwords,
+                rotate=role_plan.rotate,
                 external=not target.embedded,
             )
             return provision.execute(conn, differences)
@@ -82,7 +83,7 @@ def _audit(conn: Connection, target: Target, changes: list[str]) -> Session | No
 
 def apply_grants(
     target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     *,
     audit: bool = False,
     earlier_changes: list[str] | None = None,
@@ -103,7 +104,7 @@ def apply_grants(
     try:
         with translated(), engine.begin() as conn:
             _require_medz1_database(conn, target.database)
-            require_fit(conn, policy.specs)
+            require_fit(conn, role_plan.specs)
             repaired: list[str] = []
             # Privileges are compared as PostgreSQL answers them (effective, PUBLIC
             # included), so revoking from PUBLIC can uncover a grant a role still needs:
@@ -111,11 +112,11 @@ def apply_grants(
             for _ in range(_MAX_PASSES):
                 differences = provision.plan(
                     conn,
-                    policy.matrix,
-                    policy.specs,
-                    policy.passwords,
+                    role_plan.matrix,
+                    role_plan.specs,
+                    role_plan.passwords,
                     other_databases="repair" if target.embedded else "skip",
-                    rotate=policy.rotate,
+                    rotate=role_plan.rotate,
                     external=not target.embedded,
                 )
                 done = provision.execute(conn, differences)
@@ -134,14 +135,16 @@ def apply_grants(
         engine.dispose()
 
 
-def check_grants(target: Target, policy: Policy, *, other_databases: bool = False) -> list[str]:
-    """Every difference between the declared policy and the database; [] when they match.
+def check_grants(
+    target: Target, role_plan: RolePlan, *, other_databases: bool = False
+) -> list[str]:
+    """Every difference between the declared role plan and the database; [] when they match.
 
-    Read-only. Passwords are compared only when ``policy`` carries them.
+    Read-only. Passwords are compared only when ``role_plan`` carries them.
 
     Args:
         target: the medz1 database.
-        policy: the declared roles, matrix and (optionally) passwords.
+        role_plan: the declared roles, matrix and (optionally) passwords.
         other_databases: also report what medz1's login roles may do on ``postgres`` and
             ``template1`` (``grants check`` and ``medz1 check`` do; a restore does not).
 
@@ -154,9 +157,9 @@ def check_grants(target: Target, policy: Policy, *, other_databases: bool = Fals
             _require_medz1_database(conn, target.database)
             differences = provision.plan(
                 conn,
-                policy.matrix,
-                policy.specs,
-                policy.passwords,
+                role_plan.matrix,
+                role_plan.specs,
+                role_plan.passwords,
                 other_databases="report" if other_databases else "skip",
                 external=not target.embedded,
             )

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 import medz1.migrations
 from medz1.db.errors import describe
 from medz1.errors import MigrationError
-from medz1.provision.policy import OWNER
+from medz1.provision.declared import OWNER
 
 SCRIPT_LOCATION = Path(medz1.migrations.__file__).parent
 
@@ -65,7 +65,11 @@ def script_directory() -> ScriptDirectory:
 
 
 def head_revision() -> str:
-    """The newest revision medz1 knows."""
+    """The newest revision medz1 knows.
+
+    Raises:
+        MigrationError: the installed medz1 ships no migrations.
+    """
     head = script_directory().get_current_head()
     if head is None:  # pragma: no cover - the package always ships migrations
         raise MigrationError("medz1 ships no migrations", hint="reinstall medz1")
@@ -106,7 +110,8 @@ def _check_known(revision: str) -> None:
 
 def _become_owner(connection: Connection) -> None:
     """Run as ``medz1_owner`` once it owns the database (``grants apply`` hands it over),
-    so every object migrations create is its own."""
+    so every object migrations create is its own.
+    """
     can_become = connection.execute(
         text(
             "SELECT EXISTS (SELECT 1 FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "

@@ -38,7 +38,7 @@ from medz1.db.errors import translate
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import Medz1Error, NotFoundError, ServerError, UsageError
-from medz1.provision.policy import REPLICATOR, REPLICATOR_SPEC
+from medz1.provision.declared import REPLICATOR, REPLICATOR_SPEC
 
 #: File in a standby's folder that marks it as made by medz1.
 MANIFEST = "medz1-standby.json"

@@ -11,8 +11,8 @@ from medz1.ops import migrate
 from medz1.ops.database import claim_database, ensure_database, ensure_extensions
 from medz1.ops.grants import apply_grants, apply_roles
 from medz1.ops.schema_info import SchemaSummary, list_schemas
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import ADOPTED_MARKER
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import ADOPTED_MARKER
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class UpReport:
         )
 
 
-def up(target: Target, policy: Policy, *, audit: bool = True, adopt: bool = False) -> UpReport:
+def up(target: Target, role_plan: RolePlan, *, audit: bool = True, adopt: bool = False) -> UpReport:
     """Bring the target database to the state medz1 declares; a second run changes nothing.
 
     Order: database, its marker (a database holding other applications' objects is
@@ -59,10 +59,10 @@ def up(target: Target, policy: Policy, *, audit: bool = True, adopt: bool = Fals
     engine = make_engine(target.url)
     try:
         installed = ensure_extensions(engine)
-        roles = apply_roles(target, policy)
+        roles = apply_roles(target, role_plan)
         with translated():
             result = migrate.upgrade(engine)
-        grants = apply_grants(target, policy, audit=audit, earlier_changes=roles)
+        grants = apply_grants(target, role_plan, audit=audit, earlier_changes=roles)
         with translated(), engine.connect() as conn:
             schemas = list_schemas(conn)
     finally:

@@ -1,0 +1,1 @@
+"""Roles, grants and the catalog: declared, read from the database, compared, applied."""

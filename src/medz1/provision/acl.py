@@ -16,8 +16,8 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from medz1.provision.declared import MANAGED_ROLES, PUBLIC, Matrix
 from medz1.provision.difference import Difference
-from medz1.provision.policy import MANAGED_ROLES, PUBLIC, Matrix
 
 #: Objects whose plain grants to managed roles and PUBLIC are compared cell by cell
 #: elsewhere (effective privileges); here only foreign grantees and grant options count.
@@ -100,7 +100,8 @@ class AclEntry:
 
 def entries(conn: Connection, schemas: tuple[str, ...]) -> list[AclEntry]:
     """Every ACL entry on medz1's objects, with PUBLIC's implicit ones where PostgreSQL
-    grants them by default (functions, the database)."""
+    grants them by default (functions, the database).
+    """
     rows = conn.execute(text(_ENTRIES), {"schemas": list(schemas)}).all()
     return [AclEntry(*row) for row in rows]
 
@@ -149,7 +150,8 @@ def plan(
     declared EXECUTE cells that are missing.
 
     Objects (and the columns of tables) named in ``skip_labels`` are left out: another
-    application's objects in a database medz1 adopted."""
+    application's objects in a database medz1 adopted.
+    """
     found: list[Difference] = []
     held_functions: set[tuple[str, str]] = set()
     for entry in entries(conn, matrix.schemas):

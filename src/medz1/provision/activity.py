@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.provision.policy import RoleSpec
+from medz1.provision.declared import RoleSpec
 
 _ACTIVITY = """
 SELECT usename, pid, state,
@@ -48,7 +48,8 @@ class Overrun:
 
 def overruns(conn: Connection, specs: tuple[RoleSpec, ...]) -> list[Overrun]:
     """Sessions of medz1's login roles running or idling in a transaction past their
-    declared ``statement_timeout`` / ``idle_in_transaction_session_timeout``."""
+    declared ``statement_timeout`` / ``idle_in_transaction_session_timeout``.
+    """
     limits = {s.name: s.limits for s in specs if s.login and s.limits}
     rows = conn.execute(text(_ACTIVITY), {"roles": list(limits)}).all()
     found = []

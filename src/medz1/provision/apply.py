@@ -1,4 +1,4 @@
-"""Compare the declared policy with the database, report each difference, and repair them.
+"""Compare the declared role plan with the database, report each difference, and repair them.
 
 :func:`plan` is the single comparison: it returns every difference with the statement
 that repairs it. :func:`check_grants` reports the differences; :func:`apply_grants`
@@ -18,9 +18,8 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.provision import acl, catalog, inspect, objects, roles
-from medz1.provision.difference import Difference
-from medz1.provision.policy import (
+from medz1.provision import acl, actual, catalog, cluster, objects
+from medz1.provision.declared import (
     ADOPTED_MARKER,
     DATABASE_PRIVILEGES,
     DEFINER_SEARCH_PATH,
@@ -34,6 +33,7 @@ from medz1.provision.policy import (
     Matrix,
     RoleSpec,
 )
+from medz1.provision.difference import Difference
 from medz1.provision.scram import verifier_matches
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ __all__ = ["Difference", "execute", "password_differences", "plan", "plan_roles"
 _GRANTEES = (*LOGIN_ROLES, PUBLIC)
 _OBJECT_KEYWORD = {"table": "TABLE", "sequence": "SEQUENCE", "schema": "SCHEMA"}
 #: ``pg_identify_object`` type -> the ALTER ... OWNER TO keyword, for objects that
-#: ``inspect.owners`` does not already cover.
+#: ``actual.owners`` does not already cover.
 _OWNED_KEYWORD = {
     "type": "TYPE",
     "composite type": "TYPE",
@@ -96,7 +96,7 @@ class _Planner:
     # -- roles ------------------------------------------------------------------------
 
     def roles(self) -> None:
-        states = inspect.roles(self.conn, tuple(s.name for s in self.specs))
+        states = actual.roles(self.conn, tuple(s.name for s in self.specs))
         for spec in self.specs:
             state = states.get(spec.name)
             if state is None:
@@ -107,11 +107,11 @@ class _Planner:
             self._settings(spec, state)
         self._memberships()
 
-    def _role_attributes(self, spec: RoleSpec, state: inspect.RoleState) -> None:
+    def _role_attributes(self, spec: RoleSpec, state: actual.RoleState) -> None:
         limit = spec.limits.connection_limit if spec.limits else -1
         expiry_set = state.valid_until not in (None, "infinity")
         # On a server medz1 does not run, an expiry date is the server administrator's
-        # password policy: reported, never reset.
+        # password role_plan: reported, never reset.
         keep_expiry = self.external and expiry_set
         wrong = [
             name
@@ -142,7 +142,7 @@ class _Planner:
         if spec.login and state.password_is_scram is False:
             self.add(f"role {spec.name}: password is not a SCRAM-SHA-256 verifier", None)
 
-    def _password(self, spec: RoleSpec, state: inspect.RoleState | None) -> None:
+    def _password(self, spec: RoleSpec, state: actual.RoleState | None) -> None:
         """Compare (and, for a new role or on request, set) a login role's password.
 
         An existing role's password is changed only when ``rotate`` is set: it may be the
@@ -202,7 +202,7 @@ class _Planner:
             self.conn.execute(text("SELECT has_table_privilege('pg_authid', 'SELECT')")).scalar()
         )
 
-    def _settings(self, spec: RoleSpec, state: inspect.RoleState | None) -> None:
+    def _settings(self, spec: RoleSpec, state: actual.RoleState | None) -> None:
         if spec.limits is None:
             return
         wanted = {
@@ -238,11 +238,11 @@ class _Planner:
             )
 
     def _memberships(self) -> None:
-        for difference in roles.membership_differences(self.conn):
+        for difference in cluster.membership_differences(self.conn):
             self.found.append(difference)
         if self.adopted:
             return  # settings of the whole database are the other applications' too
-        for difference in roles.database_setting_differences(self.conn):
+        for difference in cluster.database_setting_differences(self.conn):
             self.found.append(difference)
 
     # -- ownership --------------------------------------------------------------------
@@ -261,7 +261,8 @@ class _Planner:
     @cached_property
     def foreign(self) -> frozenset[str]:
         """In an adopted database: the other applications' objects in ``public`` (owned by
-        another role and not declared), named as ``acl`` and ``inspect`` name them."""
+        another role and not declared), named as ``acl`` and ``actual`` name them.
+        """
         if not self.adopted:
             return frozenset()
         rows = self.conn.execute(
@@ -307,7 +308,7 @@ class _Planner:
         adopted = self.adopted
         if adopted:
             self.foreign  # noqa: B018 -- read before any owner changes
-        for obj, owner in sorted(inspect.owners(self.conn, self.matrix.schemas).items()):
+        for obj, owner in sorted(actual.owners(self.conn, self.matrix.schemas).items()):
             if owner == OWNER:
                 continue
             kind, _, name = obj.partition(":")
@@ -361,9 +362,9 @@ class _Planner:
 
     def privileges(self) -> None:
         held = (
-            inspect.table_privileges(self.conn, LOGIN_ROLES, self.matrix.tables)
-            | inspect.schema_privileges(self.conn, LOGIN_ROLES, self.matrix.schemas)
-            | inspect.database_privileges(self.conn, LOGIN_ROLES)
+            actual.table_privileges(self.conn, LOGIN_ROLES, self.matrix.tables)
+            | actual.schema_privileges(self.conn, LOGIN_ROLES, self.matrix.schemas)
+            | actual.database_privileges(self.conn, LOGIN_ROLES)
         )
         existing = self._existing_tables()
         universe = [
@@ -375,14 +376,16 @@ class _Planner:
             for grantee in _GRANTEES:
                 for privilege in privileges:
                     declared = self.matrix.allowed(grantee, obj, privilege)
-                    actual = (grantee, obj, privilege) in held
-                    if declared != actual:
-                        self._privilege_difference(grantee, obj, privilege, declared)
+                    granted = (grantee, obj, privilege) in held
+                    if declared != granted:
+                        self._privilege_difference(grantee, obj, privilege, grant=declared)
         self._password_column()
         self.found.extend(acl.plan(self.conn, self.matrix, skip_labels=self.foreign))
         if self.other_databases != "skip":
             self.found.extend(
-                roles.other_database_differences(self.conn, repair=self.other_databases == "repair")
+                cluster.other_database_differences(
+                    self.conn, repair=self.other_databases == "repair"
+                )
             )
 
     def _existing_tables(self) -> set[str]:
@@ -392,7 +395,7 @@ class _Planner:
         ).scalars()
         return set(rows)
 
-    def _privilege_difference(self, grantee: str, obj: str, privilege: str, grant: bool) -> None:
+    def _privilege_difference(self, grantee: str, obj: str, privilege: str, *, grant: bool) -> None:
         kind, _, name = obj.partition(":")
         if kind == "database":
             target: sql.Composable = sql.SQL("DATABASE {}").format(sql.Identifier(self.database))
@@ -412,7 +415,7 @@ class _Planner:
         if f"{schema}.{table}" not in self._existing_tables():
             return
         for role in LOGIN_ROLES:
-            readable = inspect.column_privilege(self.conn, role, schema, table, column)
+            readable = actual.column_privilege(self.conn, role, schema, table, column)
             table_level = self.matrix.allowed(role, f"table:{schema}.{table}", "SELECT")
             if readable and not table_level:
                 self.add(
@@ -427,9 +430,9 @@ class _Planner:
     # -- default privileges and functions ---------------------------------------------
 
     def defaults(self) -> None:
-        actual = inspect.default_privileges(self.conn, OWNER)
+        present = actual.default_privileges(self.conn, OWNER)
         declared = set(self.matrix.default_privileges)
-        for schema, _objtype, grantee, privilege in sorted(declared - actual):
+        for schema, _objtype, grantee, privilege in sorted(declared - present):
             self.add(
                 f"default {privilege} on new tables in {schema} for {grantee}: missing",
                 sql.SQL(
@@ -441,7 +444,7 @@ class _Planner:
                     _grantee(grantee),
                 ),
             )
-        for schema, objtype, grantee, privilege in sorted(actual - declared):
+        for schema, objtype, grantee, privilege in sorted(present - declared):
             kind = _KINDS.get(objtype, "TABLES")
             scope = (
                 sql.SQL("")
@@ -459,7 +462,7 @@ class _Planner:
                     _grantee(grantee),
                 ),
             )
-        for role, schema, objtype, grantee, privilege in roles.foreign_default_privileges(
+        for role, schema, objtype, grantee, privilege in cluster.foreign_default_privileges(
             self.conn, OWNER
         ):
             if self.adopted and grantee == PUBLIC:
@@ -481,7 +484,7 @@ class _Planner:
                     _grantee(grantee),
                 ),
             )
-        if inspect.public_executes_new_functions(self.conn, OWNER):
+        if actual.public_executes_new_functions(self.conn, OWNER):
             self.add(
                 "default EXECUTE on new functions for PUBLIC: granted but not declared",
                 sql.SQL(
@@ -490,7 +493,7 @@ class _Planner:
             )
 
     def functions(self) -> None:
-        for signature, definer, path in inspect.functions(self.conn, self.matrix.schemas):
+        for signature, definer, path in actual.functions(self.conn, self.matrix.schemas):
             if signature in self.foreign:
                 continue
             if path is None:
@@ -526,9 +529,10 @@ def password_differences(
 ) -> list[Difference]:
     """Only the password comparison of :func:`plan`: what is unknown here, cannot be
     compared here (no right to read ``pg_authid``), or differs. Never a repair for an
-    existing role (that takes ``rotate``)."""
+    existing role (that takes ``rotate``).
+    """
     planner = _Planner(conn, Matrix(frozenset(), (), ()), specs, passwords)
-    states = inspect.roles(conn, tuple(s.name for s in specs))
+    states = actual.roles(conn, tuple(s.name for s in specs))
     for spec in specs:
         planner._password(spec, states.get(spec.name))
     return planner.found
@@ -547,7 +551,8 @@ def plan_roles(
     what must hold before migrations run as the owner.
 
     An existing role's password is set only with ``rotate``; with ``external`` (a server
-    medz1 does not run) a role's expiry date is reported, never reset."""
+    medz1 does not run) a role's expiry date is reported, never reset.
+    """
     planner = _Planner(conn, matrix, specs, passwords, rotate=rotate, external=external)
     planner.roles()
     planner.ownership()
@@ -564,7 +569,7 @@ def plan(
     rotate: bool = False,
     external: bool = False,
 ) -> list[Difference]:
-    """Every difference between the policy and the database, in the order to repair them.
+    """Every difference between the role plan and the database, in the order to repair them.
 
     Args:
         conn: an administrator connection to the medz1 database.

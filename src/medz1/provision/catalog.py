@@ -223,15 +223,32 @@ def differences(want: Snapshot, have: Snapshot, *, shadowing: set[str] | None = 
         f"{name}: declared but missing"
         for name in sorted(set(want["objects"]) - set(have["objects"]))
     ]
+    found += _function_differences(want, have, shadowing or set())
+    found += _check_differences(want, have)
+    found += _trigger_differences(want, have)
+    found += _row_security_differences(want, have)
+    found += _keyed("policy", want["policies"], have["policies"])
+    for name in sorted(want["policies"].keys() & have["policies"].keys()):
+        if want["policies"][name] != have["policies"][name]:
+            found.append(f"policy {name}: differs from the declared one")
+    return found
+
+
+def _function_differences(want: Snapshot, have: Snapshot, shadowing: set[str]) -> list[str]:
+    found = []
     for name in sorted(have["functions"].keys() - want["functions"].keys()):
         base = name.split("(")[0].rpartition(".")[2]
-        note = f" (shadows the built-in pg_catalog.{base})" if name in (shadowing or set()) else ""
+        note = f" (shadows the built-in pg_catalog.{base})" if name in shadowing else ""
         found.append(f"function {name}: in the database, not declared{note}")
     for name in sorted(want["functions"].keys() - have["functions"].keys()):
         found.append(f"function {name}: declared but missing")
     for name in sorted(want["functions"].keys() & have["functions"].keys()):
         found += _function_lines(name, want["functions"][name], have["functions"][name])
-    found += _keyed("check constraint", want["checks"], have["checks"])
+    return found
+
+
+def _check_differences(want: Snapshot, have: Snapshot) -> list[str]:
+    found = _keyed("check constraint", want["checks"], have["checks"])
     for name in sorted(want["checks"].keys() & have["checks"].keys()):
         w, h = want["checks"][name], have["checks"][name]
         if w["definition"] != h["definition"]:
@@ -240,7 +257,11 @@ def differences(want: Snapshot, have: Snapshot, *, shadowing: set[str] | None = 
             )
         if w["validated"] and not h["validated"]:
             found.append(f"check constraint {name}: NOT VALID (existing rows never checked)")
-    found += _keyed("trigger", want["triggers"], have["triggers"])
+    return found
+
+
+def _trigger_differences(want: Snapshot, have: Snapshot) -> list[str]:
+    found = _keyed("trigger", want["triggers"], have["triggers"])
     for name in sorted(want["triggers"].keys() & have["triggers"].keys()):
         w, h = want["triggers"][name], have["triggers"][name]
         if w["enabled"] != h["enabled"]:
@@ -250,6 +271,11 @@ def differences(want: Snapshot, have: Snapshot, *, shadowing: set[str] | None = 
             found.append(
                 f"trigger {name}: definition is {h['definition']}, declared {w['definition']}"
             )
+    return found
+
+
+def _row_security_differences(want: Snapshot, have: Snapshot) -> list[str]:
+    found = []
     for name in sorted(want["row_security"].keys() | have["row_security"].keys()):
         w = want["row_security"].get(name, {"enabled": False, "forced": False})
         h = have["row_security"].get(name, {"enabled": False, "forced": False})
@@ -258,10 +284,6 @@ def differences(want: Snapshot, have: Snapshot, *, shadowing: set[str] | None = 
                 f"row security on {name}: enabled {h['enabled']}, forced {h['forced']}; "
                 f"declared enabled {w['enabled']}, forced {w['forced']}"
             )
-    found += _keyed("policy", want["policies"], have["policies"])
-    for name in sorted(want["policies"].keys() & have["policies"].keys()):
-        if want["policies"][name] != have["policies"][name]:
-            found.append(f"policy {name}: differs from the declared one")
     return found
 
 
@@ -271,20 +293,20 @@ def _generate(out: Path) -> None:
     from medz1.embedded import SUPERUSER, EmbeddedServer
     from medz1.models import SCHEMAS, metadata
     from medz1.ops.up import up
-    from medz1.provision.credentials import Policy
-    from medz1.provision.policy import LOGIN_ROLES, declared_matrix, role_specs
+    from medz1.provision.credentials import RolePlan
+    from medz1.provision.declared import LOGIN_ROLES, declared_matrix, role_specs
 
     folder = Path(tempfile.mkdtemp(prefix="medz1-catalog-"))
     server = EmbeddedServer(folder / "data")
     server.start()
     try:
         target = Target(url=server.url("medz1", user=SUPERUSER), embedded=True)
-        policy = Policy(
+        role_plan = RolePlan(
             specs=role_specs(),
             matrix=declared_matrix(metadata, SCHEMAS),
             passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
         )
-        up(target, policy, audit=False)
+        up(target, role_plan, audit=False)
         engine = make_engine(target.url)
         try:
             with engine.connect() as conn:

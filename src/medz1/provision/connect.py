@@ -11,7 +11,7 @@ from sqlalchemy import Engine, event
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.errors import ConfigurationError, UsageError
-from medz1.provision.policy import OWNER, ROLE_ALIASES
+from medz1.provision.declared import OWNER, ROLE_ALIASES
 
 _ALIAS_OF = {name: alias for alias, name in ROLE_ALIASES.items()}
 

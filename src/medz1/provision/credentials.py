@@ -1,4 +1,4 @@
-"""Passwords of the login roles and the policy built from settings.
+"""Passwords of the login roles and the role plan built from settings.
 
 A password set in the environment (``MEDZ1_APP_PASSWORD``, ...) wins. Otherwise medz1
 generates one when it creates the role and keeps it in a file only its owner can read
@@ -26,14 +26,10 @@ from pydantic import SecretStr
 
 from medz1.errors import ConfigurationError
 from medz1.models import SCHEMAS, metadata
-from medz1.provision.policy import (
-    APP,
-    AUDITOR,
-    LOADER,
+from medz1.provision.declared import (
     LOGIN_ROLES,
-    REPORTING,
+    ROLE_ALIASES,
     Matrix,
-    RoleLimits,
     RoleSpec,
     declared_matrix,
     role_specs,
@@ -41,11 +37,11 @@ from medz1.provision.policy import (
 from medz1.settings import Settings
 
 SECRETS_FILE = Path("secrets") / "roles.json"
-_SETTING_PREFIX = {APP: "app", REPORTING: "reporting", LOADER: "loader", AUDITOR: "auditor"}
+_SETTING_PREFIX = {role: alias for alias, role in ROLE_ALIASES.items() if role in LOGIN_ROLES}
 
 
 @dataclass(frozen=True)
-class Policy:
+class RolePlan:
     """Everything ``grants apply`` needs: roles with limits, the matrix, the passwords."""
 
     specs: tuple[RoleSpec, ...]
@@ -182,34 +178,20 @@ def role_passwords(
     return passwords
 
 
-def role_limits(settings: Settings) -> dict[str, RoleLimits]:
-    """Per-role limits from settings (``MEDZ1_APP_STATEMENT_TIMEOUT_MS``, ...)."""
-    return {
-        role: RoleLimits(
-            statement_timeout_ms=getattr(settings, f"{prefix}_statement_timeout_ms"),
-            idle_in_transaction_timeout_ms=getattr(
-                settings, f"{prefix}_idle_in_transaction_timeout_ms"
-            ),
-            connection_limit=getattr(settings, f"{prefix}_connection_limit"),
-        )
-        for role, prefix in _SETTING_PREFIX.items()
-    }
-
-
-def policy_from_settings(
+def role_plan_from_settings(
     settings: Settings,
     *,
     generate_passwords: bool,
     existing_roles: Collection[str] = (),
     rotate_passwords: bool = False,
-) -> Policy:
-    """The policy medz1 applies and checks, from settings.
+) -> RolePlan:
+    """The role plan medz1 applies and checks, from settings.
 
     Raises:
         ConfigurationError: see :func:`role_passwords`.
     """
-    return Policy(
-        specs=role_specs(role_limits(settings)),
+    return RolePlan(
+        specs=role_specs(settings.role_limits()),
         matrix=declared_matrix(metadata, SCHEMAS),
         passwords=role_passwords(
             settings,

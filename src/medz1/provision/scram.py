@@ -14,7 +14,8 @@ import hmac
 
 def verifier_matches(verifier: str, password: str) -> bool:
     """True when ``verifier`` (``SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>``)
-    was made from ``password``."""
+    was made from ``password``.
+    """
     try:
         scheme, iter_salt, keys = verifier.split("$")
         iterations_text, salt_b64 = iter_salt.split(":")

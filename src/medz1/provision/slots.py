@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from medz1.errors import ConfigurationError
-from medz1.provision.policy import ADMIN_HEADROOM_CONNECTIONS, LOGIN_ROLES, RoleSpec
+from medz1.provision.declared import ADMIN_HEADROOM_CONNECTIONS, LOGIN_ROLES, RoleSpec
 
 
 @dataclass(frozen=True)

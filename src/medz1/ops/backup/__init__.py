@@ -6,7 +6,7 @@
   job, the latter in ``_replace``) and ``_verify``: the verbs;
 - :mod:`medz1.ops.backup.contents`: the archive compared with medz1's declared schema;
 - :mod:`medz1.ops.backup.scratch`: databases built under an unfinished name;
-- ``_manifest``, ``_state``, ``_script``, ``_tools``: private helpers (the manifest, the
+- ``_manifest``, ``_observe``, ``_script``, ``_tools``: private helpers (the manifest, the
   state read from a database, the replay of pg_restore's script, the client programs).
 """
 

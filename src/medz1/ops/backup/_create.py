@@ -32,7 +32,7 @@ from medz1.db.target import Target
 from medz1.errors import NotFoundError, ServerError, UsageError
 from medz1.models import SCHEMAS
 from medz1.ops.backup import _manifest as bm
-from medz1.ops.backup import _state as state
+from medz1.ops.backup import _observe as observe
 from medz1.ops.backup._tools import (
     NullReporter,
     PgTools,
@@ -43,7 +43,7 @@ from medz1.ops.backup._tools import (
 )
 from medz1.ops.backup.archive import file_digest, normalize_schemas
 from medz1.ops.backup.contents import check_declared, declared_contents, read_contents
-from medz1.provision.policy import MANAGED_ROLES
+from medz1.provision.declared import MANAGED_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +106,13 @@ def _create_in_snapshot(
     started: float,
 ) -> BackupReport:
     reporter.step(f"reading database {target.database}")
-    revision = state.migration_revision(conn)
+    revision = observe.migration_revision(conn)
     if revision is None:
         raise NotFoundError(
             f"database {target.database} holds no medz1 schema (no migration revision)",
             hint="run `medz1 up` first, or point MEDZ1_DATABASE_URL at a medz1 database",
         )
-    version, version_num = state.server_version(conn)
+    version, version_num = observe.server_version(conn)
     tools = choose_tools(version_num // 10000)
     snapshot = str(conn.execute(text("SELECT pg_export_snapshot()")).scalar_one())
     with _new_folder(out or _default_folder(root, schemas)) as folder:
@@ -137,8 +137,8 @@ def _create_in_snapshot(
             postgresql_version=version,
             pg_dump_version=tools.version,
             schemas=schemas,
-            extensions=tuple(state.extensions(conn)),
-            roles=tuple(state.role_attributes(conn, MANAGED_ROLES)),
+            extensions=tuple(observe.extensions(conn)),
+            roles=tuple(observe.role_attributes(conn, MANAGED_ROLES)),
             tables=tuple(tables),
             acl=tuple(sorted(acl)),
             archive=bm.ArchiveFile(file=bm.ARCHIVE_NAME, size=size, sha256=sha256),
@@ -179,10 +179,10 @@ def _dump_and_digest(
         )
         workers = make_engine(target.url, pool_size=DIGEST_WORKERS, max_overflow=0)
         try:
-            acl = state.acl_snapshot(conn, schemas, whole=schemas == SCHEMAS)
-            infos = state.list_tables(conn, schemas)
+            acl = observe.acl_snapshot(conn, schemas, whole=schemas == SCHEMAS)
+            infos = observe.list_tables(conn, schemas)
             reporter.step(f"pg_dump and digests of {len(infos)} tables", total=len(infos))
-            tables = state.digest_tables(
+            tables = observe.digest_tables(
                 workers,
                 infos,
                 snapshot=snapshot,

@@ -7,7 +7,7 @@ declared roles (names and attributes, never passwords). The same functions read 
 state from the source database when backing up and from the restored one when verifying,
 so the comparison is like with like.
 
-``medz1.ops.backup._state`` reads that state from a database; :func:`compare` lists how a
+``medz1.ops.backup._observe`` reads that state from a database; :func:`compare` lists how a
 restored database differs from a manifest.
 """
 
@@ -179,7 +179,8 @@ def _first_problem(exc: ValidationError) -> str:
 
 def _check_declared(manifest: Manifest, source: str) -> None:
     """Refuse schemas, tables and extensions medz1 does not declare (S35): a restore acts on
-    them as the administrator (it creates the extensions and restores the schemas)."""
+    them as the administrator (it creates the extensions and restores the schemas).
+    """
     problems = [f"schema {s!r}" for s in manifest.schemas if s not in SCHEMAS]
     if len(set(manifest.schemas)) != len(manifest.schemas):
         problems.append("a schema listed twice")

@@ -5,8 +5,8 @@ after it in the same one. Here the script ``pg_restore`` prints runs on medz1's 
 connection instead (:mod:`medz1.ops.backup._script`), between the steps that make the
 result consistent: foreign keys from other schemas into the replaced ones
 (``admin.user_preferences`` -> ``auth.users``) are dropped and re-created, which
-re-validates them; roles and grants are repaired from the declared policy; counts, digests
-and ACLs are compared with the manifest and the grant policy is checked. Only with 0
+re-validates them; roles and grants are repaired from the declared role plan; counts, digests
+and ACLs are compared with the manifest and the grant role_plan is checked. Only with 0
 differences does it commit; any error or difference rolls everything back.
 
 Triggers are created after the data (pg_dump's post-data section), so append-only and
@@ -36,16 +36,17 @@ from medz1.auth.audit import AuditEvent
 from medz1.db.engine import make_engine
 from medz1.db.errors import describe, translated
 from medz1.db.target import Target
+from medz1.embedded import clean_env
 from medz1.errors import CheckFailedError, DataError, NotFoundError, ServerError, UsageError
 from medz1.ops.backup import _manifest as bm
-from medz1.ops.backup import _state as state
+from medz1.ops.backup import _observe as observe
 from medz1.ops.backup._script import ScriptRunner
-from medz1.ops.backup._tools import clean_env, last_line
+from medz1.ops.backup._tools import last_line
 from medz1.ops.backup.archive import Job, Outcome
 from medz1.ops.backup.contents import SKIPPED_PRIVILEGES
 from medz1.provision import apply as provision
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import OWNER
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import OWNER
 
 _MAX_GRANT_PASSES = 3
 
@@ -58,12 +59,19 @@ def replace_schemas(
     ``live`` is a ``--replace`` of a database in use: its revision must be the backup's, no
     audit row written after the backup may silently go (``discard_audit_rows`` must state
     their number), and a ``backup_restored`` event is written in the same transaction.
+
+    Raises:
+        DataError: the restored schemas differ from the manifest or the grants; nothing
+            is committed.
+        ServerError: pg_restore or the server failed; nothing is committed.
     """
     job.reporter.step(f"replacing {', '.join(job.schemas)} in {dest.database}")
     engine = make_engine(dest.url, poolclass=NullPool)
     try:
         with translated(), engine.connect() as conn, conn.begin() as transaction:
-            outcome, audit_session = _replace_in(conn, job, dest.database, live, discard_audit_rows)
+            outcome, audit_session = _replace_in(
+                conn, job, dest.database, live=live, discard=discard_audit_rows
+            )
             if outcome.differences:
                 transaction.rollback()
     except (sa_exc.DBAPIError, psycopg.Error) as exc:
@@ -76,7 +84,7 @@ def replace_schemas(
 
 
 def _replace_in(
-    conn: Connection, job: Job, database: str, live: bool, discard: int | None
+    conn: Connection, job: Job, database: str, *, live: bool, discard: int | None
 ) -> tuple[Outcome, Session | None]:
     # Every name below is schema-qualified; pg_get_constraintdef then qualifies too.
     conn.execute(text("SELECT set_config('search_path', '', true)"))
@@ -86,9 +94,9 @@ def _replace_in(
     if guard_audit:
         _refuse_a_tampered_trail(conn)
         conn.execute(text(_KEEP_LIVE_AUDIT))
-    policy = job.policy
+    role_plan = job.role_plan
     roles = provision.execute(
-        conn, provision.plan_roles(conn, policy.matrix, policy.specs, policy.passwords)
+        conn, provision.plan_roles(conn, role_plan.matrix, role_plan.specs, role_plan.passwords)
     )
     create_extensions(conn, job.manifest.extensions)
     foreign_keys = _foreign_keys_into(conn, job.schemas)
@@ -104,9 +112,9 @@ def _replace_in(
     for foreign_key in foreign_keys:
         _restore_foreign_key(conn, foreign_key, job.schemas)
     job.reporter.step("applying grants")
-    repaired = _repair_grants(conn, policy)
+    repaired = _repair_grants(conn, role_plan)
     differences = _verify_in_transaction(conn, job)
-    check = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
+    check = provision.plan(conn, role_plan.matrix, role_plan.specs, role_plan.passwords)
     differences += [f"grants: {d.description}" for d in check]
     audit_session = None
     if live and not differences:
@@ -221,7 +229,7 @@ def _os_user() -> str:
 
 
 def _check_revision(conn: Connection, revision: str, database: str) -> None:
-    current = state.migration_revision(conn)
+    current = observe.migration_revision(conn)
     if current is None:
         raise NotFoundError(
             f"database {database} holds no medz1 schema (no migration revision)",
@@ -338,10 +346,10 @@ def _run_script(conn: Connection, job: Job) -> None:
             )
 
 
-def _repair_grants(conn: Connection, policy: Policy) -> list[str]:
+def _repair_grants(conn: Connection, role_plan: RolePlan) -> list[str]:
     repaired: list[str] = []
     for _ in range(_MAX_GRANT_PASSES):
-        differences = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
+        differences = provision.plan(conn, role_plan.matrix, role_plan.specs, role_plan.passwords)
         done = provision.execute(conn, differences)
         if not done:
             break
@@ -350,18 +358,18 @@ def _repair_grants(conn: Connection, policy: Policy) -> list[str]:
 
 
 def _verify_in_transaction(conn: Connection, job: Job) -> list[str]:
-    acl = state.acl_snapshot(conn, job.schemas, whole=job.whole)
-    present = {t.qualified for t in state.list_tables(conn, job.schemas)}
+    acl = observe.acl_snapshot(conn, job.schemas, whole=job.whole)
+    present = {t.qualified for t in observe.list_tables(conn, job.schemas)}
     expected = job.expected_tables
     job.reporter.step(f"verifying {len(expected)} tables", total=len(expected))
-    state.pin_output_settings(conn)
+    observe.pin_output_settings(conn)
     tables = {}
     for entry in expected:
-        if entry.name in present and (digest := state.digest_like(conn, entry)) is not None:
+        if entry.name in present and (digest := observe.digest_like(conn, entry)) is not None:
             tables[digest.name] = digest
         job.reporter.advance()
-    installed = {e.name for e in state.extensions(conn)}
-    observed = bm.Observed(state.migration_revision(conn), present, tables, acl, installed)
+    installed = {e.name for e in observe.extensions(conn)}
+    observed = bm.Observed(observe.migration_revision(conn), present, tables, acl, installed)
     return bm.compare(job.manifest, observed, schemas=job.schemas, whole=job.whole)
 
 

@@ -1,7 +1,7 @@
 """``medz1 backup restore | verify``: restore a backup, then prove it restored identically.
 
 Two ways in, both ending with the same verification (row counts, content digests and ACLs
-against the manifest, then the declared grant policy with 0 differences, S23/S30):
+against the manifest, then the declared grant matrix with 0 differences, S23/S30):
 
 - **A new database** (the default, and ``verify``'s scratch database). A backup of every
   schema is restored with ``pg_restore --jobs``; a per-schema backup goes into a database
@@ -11,7 +11,7 @@ against the manifest, then the declared grant policy with 0 differences, S23/S30
   revision are replaced in one transaction (:mod:`medz1.ops.backup._replace`), committed
   only when everything matches.
 
-Roles are created from the declared policy with the passwords from medz1's settings; a
+Roles are created from the declared role plan with the passwords from medz1's settings; a
 dump never carries roles or passwords (S31). The archive's SQL runs as ``medz1_owner``
 and only after :mod:`medz1.ops.backup.contents` found it identical to medz1's own (S35).
 Triggers are created after the data (pg_dump's post-data section), so the append-only and
@@ -42,7 +42,7 @@ from medz1.db.target import Target
 from medz1.errors import CheckFailedError, DataError, NotFoundError, UsageError
 from medz1.ops import migrate
 from medz1.ops.backup import _manifest as bm
-from medz1.ops.backup import _state as state
+from medz1.ops.backup import _observe as observe
 from medz1.ops.backup._replace import (
     create_extensions,
     record_restore,
@@ -68,8 +68,8 @@ from medz1.ops.backup.contents import (
 from medz1.ops.backup.scratch import ScratchDatabase
 from medz1.ops.database import database_exists
 from medz1.ops.grants import apply_grants, apply_roles, check_grants
-from medz1.provision.credentials import Policy
-from medz1.provision.policy import OWNER
+from medz1.provision.credentials import RolePlan
+from medz1.provision.declared import OWNER
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class RestoreReport:
 
 def restore(
     target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     path: Path,
     *,
     schemas: list[str] | tuple[str, ...] | None = None,
@@ -121,7 +121,7 @@ def restore(
             ``discard_newer_audit_rows`` does not state their number.
     """
     started = time.monotonic()
-    job, dest = _prepare(target, policy, path, schemas, into, replace, reporter)
+    job, dest = _prepare(target, role_plan, path, schemas, into, reporter, replace=replace)
     if replace:
         outcome = replace_schemas(dest, job, live=True, discard_audit_rows=discard_newer_audit_rows)
     else:
@@ -162,34 +162,35 @@ def default_database_name(target: Target) -> str:
 
 def _prepare(
     target: Target,
-    policy: Policy,
+    role_plan: RolePlan,
     path: Path,
     schemas: list[str] | tuple[str, ...] | None,
     into: str | None,
-    replace: bool,
     reporter: Reporter | None,
+    *,
+    replace: bool,
 ) -> tuple[Job, Target]:
     report = reporter or NullReporter()
     report.step("checking the backup")
     backup = open_backup(path)
     chosen = normalize_schemas(schemas, backup.manifest.schemas)
     # verify's scratch database gets a unique unfinished name and is never renamed.
-    dest = _on(target, _VERIFY) if into == _VERIFY else _destination(target, into, replace)
+    dest = _on(target, _VERIFY) if into == _VERIFY else _destination(target, into, replace=replace)
     tools = choose_tools(_server_major(target))
     toc = check_archive(backup, tools)
     report.step("comparing the archive with medz1's schema")
     contents = read_contents(tools, backup.archive)
-    reference = declared_contents(target, policy, tools, backup.manifest.revision)
+    reference = declared_contents(target, role_plan, tools, backup.manifest.revision)
     check_declared(contents, reference, source=f"the archive {backup.archive}")
     check_data_statements(tools, backup.archive, reference)
-    return Job(backup, chosen, toc, tools, policy, report), dest
+    return Job(backup, chosen, toc, tools, role_plan, report), dest
 
 
 def _on(target: Target, database: str) -> Target:
     return Target(url=target.url.set(database=database), embedded=target.embedded)
 
 
-def _destination(target: Target, into: str | None, replace: bool) -> Target:
+def _destination(target: Target, into: str | None, *, replace: bool) -> Target:
     if into is not None and not _NAME.match(into):
         raise UsageError(
             f"{into!r} is not a database name medz1 creates",
@@ -216,7 +217,7 @@ def _server_major(target: Target) -> int:
     engine = make_engine(target.maintenance_url, poolclass=NullPool)
     try:
         with translated(what="the PostgreSQL server"), engine.connect() as conn:
-            return state.server_version(conn)[1] // 10000
+            return observe.server_version(conn)[1] // 10000
     finally:
         engine.dispose()
 
@@ -226,7 +227,8 @@ def _server_major(target: Target) -> int:
 
 def _in_new_database(dest: Target, job: Job, *, keep: bool) -> Outcome:
     """Build ``dest`` under an unfinished name, restore and verify it; rename it to its
-    name only when ``keep`` and 0 differences, drop it otherwise (S35)."""
+    name only when ``keep`` and 0 differences, drop it otherwise (S35).
+    """
     purpose = "restore" if keep else "verify"
     job.reporter.step(f"creating database {dest.database} (unfinished until verified)")
     with ScratchDatabase(dest, into=dest.database, purpose=purpose) as scratch:
@@ -249,7 +251,7 @@ def _fill_new_database(dest: Target, job: Job) -> Outcome:
     try:
         with translated(), engine.begin() as conn:
             create_extensions(conn, job.manifest.extensions)
-        roles = apply_roles(dest, job.policy)
+        roles = apply_roles(dest, job.role_plan)
         if not job.whole:
             # The other schemas must exist (empty) for the grants and the foreign keys.
             job.reporter.step(f"migrating {dest.database} to revision {job.manifest.revision}")
@@ -263,9 +265,9 @@ def _fill_new_database(dest: Target, job: Job) -> Outcome:
         job.reporter.step(f"restoring and verifying {tables} tables", total=2 * tables)
         with _Digests(dest, job) as digests:
             _pg_restore_into(dest, job, on_loaded=digests.loaded)
-            grants = apply_grants(dest, job.policy)
+            grants = apply_grants(dest, job.role_plan)
             differences = digests.compare()
-        differences += [f"grants: {line}" for line in check_grants(dest, job.policy)]
+        differences += [f"grants: {line}" for line in check_grants(dest, job.role_plan)]
         return Outcome(differences, roles, grants.repaired)
     finally:
         engine.dispose()
@@ -353,10 +355,10 @@ class _Digests:
         for name in self._expected:
             self.loaded(name)
         with translated(), self._engine.connect() as conn:
-            acl = state.acl_snapshot(conn, job.schemas, whole=job.whole)
-            present = {t.qualified for t in state.list_tables(conn, job.schemas)}
-            revision = state.migration_revision(conn)
-            installed = {e.name for e in state.extensions(conn)}
+            acl = observe.acl_snapshot(conn, job.schemas, whole=job.whole)
+            present = {t.qualified for t in observe.list_tables(conn, job.schemas)}
+            revision = observe.migration_revision(conn)
+            installed = {e.name for e in observe.extensions(conn)}
         with translated():
             digests = {name: future.result() for name, future in self._futures.items()}
         tables = {name: digest for name, digest in digests.items() if digest is not None}
@@ -365,8 +367,8 @@ class _Digests:
 
     def _digest(self, expected: bm.TableState) -> bm.TableState | None:
         with self._engine.connect() as conn:
-            state.pin_output_settings(conn)
-            digest = state.digest_like(conn, expected)
+            observe.pin_output_settings(conn)
+            digest = observe.digest_like(conn, expected)
             conn.rollback()
         self._job.reporter.advance()
         return digest

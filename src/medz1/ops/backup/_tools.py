@@ -9,7 +9,6 @@ environment variables, never on their command line (which other users can read).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import URL
 
-from medz1.embedded import binary
+from medz1.embedded import binary, clean_env
 from medz1.errors import ConfigurationError, DataError, ServerError
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,11 @@ class PgTools:
 
 
 def program_version(program: Path) -> str:
-    """The version a PostgreSQL program reports (``18.6``), from ``--version``."""
+    """The version a PostgreSQL program reports (``18.6``), from ``--version``.
+
+    Raises:
+        ServerError: the program does not run or reports no version.
+    """
     try:
         out = subprocess.run(  # noqa: S603 - a PostgreSQL program found by medz1
             [str(program), "--version"], capture_output=True, text=True, check=True, timeout=30
@@ -106,7 +109,12 @@ def _pair(pg_dump: Path, origin: str) -> PgTools:
 
 
 def choose_tools(server_major: int) -> PgTools:
-    """``pg_dump``/``pg_restore`` of ``server_major``: from PATH if they fit, else bundled."""
+    """``pg_dump``/``pg_restore`` of ``server_major``: from PATH if they fit, else bundled.
+
+    Raises:
+        ServerError: neither PATH nor the bundled server has a pg_dump that fits
+            ``server_major``.
+    """
     found = shutil.which("pg_dump")
     if found is not None:
         on_path = Path(found)
@@ -132,6 +140,9 @@ def libpq_env(url: URL, *, application_name: str = "medz1-backup") -> dict[str, 
     """The environment for a libpq program connecting like ``url`` (password included).
 
     Inherited ``PG*`` variables are dropped, so only ``url`` decides where the program goes.
+
+    Raises:
+        ConfigurationError: the URL carries an option libpq cannot take from the environment.
     """
     env = clean_env()
     env.update({"PGAPPNAME": application_name, "PGCONNECT_TIMEOUT": "10"})
@@ -155,11 +166,6 @@ def libpq_env(url: URL, *, application_name: str = "medz1-backup") -> dict[str, 
     return env
 
 
-def clean_env() -> dict[str, str]:
-    """This process's environment without ``PG*`` variables."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-
-
 def dbname_conninfo(database: str) -> str:
     """A ``dbname=...`` connection string naming ``database``, quoted for libpq."""
     escaped = database.replace("\\", "\\\\").replace("'", "\\'")
@@ -176,6 +182,9 @@ def read_toc(tools: PgTools, archive: Path) -> str:
     """The table of contents of a custom-format archive (``pg_restore --list``).
 
     A corrupted or truncated archive is refused with :class:`DataError`.
+
+    Raises:
+        DataError: the archive cannot be read (corrupted or truncated).
     """
     result = subprocess.run(  # noqa: S603 - fixed program, arguments built here
         [str(tools.pg_restore), "--list", str(archive)],

@@ -11,7 +11,7 @@ from medz1.ops.backup._restore import _VERIFY, _in_new_database, _prepare
 from medz1.ops.backup._tools import (
     Reporter,
 )
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,11 @@ class VerifyReport:
 
 
 def verify(
-    target: Target, policy: Policy, path: Path, *, reporter: Reporter | None = None
+    target: Target, role_plan: RolePlan, path: Path, *, reporter: Reporter | None = None
 ) -> VerifyReport:
     """Restore the backup into a scratch database, compare it with the manifest, drop it."""
     started = time.monotonic()
-    job, dest = _prepare(target, policy, path, None, _VERIFY, False, reporter)
+    job, dest = _prepare(target, role_plan, path, None, _VERIFY, reporter, replace=False)
     outcome = _in_new_database(dest, job, keep=False)
     return VerifyReport(
         path=job.backup.path,

@@ -25,7 +25,7 @@ from medz1.ops.backup._tools import (
     toc_header,
     toc_tables,
 )
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,11 @@ def backups_dir(data_path: Path) -> Path:
 def normalize_schemas(
     requested: list[str] | tuple[str, ...] | None, available: tuple[str, ...] = SCHEMAS
 ) -> tuple[str, ...]:
-    """The schemas asked for, in medz1's order; all of ``available`` when none are named."""
+    """The schemas asked for, in medz1's order; all of ``available`` when none are named.
+
+    Raises:
+        UsageError: a schema asked for is not among ``available``.
+    """
     if not requested:
         return available
     unknown = sorted(set(requested) - set(available))
@@ -107,7 +111,7 @@ class Job:
     schemas: tuple[str, ...]
     toc: str
     tools: PgTools
-    policy: Policy
+    role_plan: RolePlan
     reporter: Reporter
 
     @property
@@ -141,7 +145,11 @@ def file_digest(path: Path) -> tuple[int, str]:
 
 
 def list_backups(root: Path) -> list[BackupEntry]:
-    """The backups in ``root``, oldest first; a broken manifest is listed with its problem."""
+    """The backups in ``root``, oldest first; a broken manifest is listed with its problem.
+
+    Raises:
+        UsageError: ``root`` is a file or cannot be read.
+    """
     if root.exists() and not root.is_dir():
         raise UsageError(
             f"the backup folder {root} is a file, not a directory",
@@ -174,6 +182,11 @@ def open_backup(path: Path) -> Backup:
     """Read a backup's manifest and check the archive against it (size and SHA-256).
 
     ``path`` is the backup directory, its manifest or its archive.
+
+    Raises:
+        NotFoundError: no backup, manifest or archive at ``path``.
+        UsageError: ``path`` is a file that is not part of the backup.
+        DataError: the archive is truncated or its SHA-256 differs from the manifest's.
     """
     path = path.expanduser().absolute()
     if not path.exists():
@@ -234,7 +247,11 @@ def _archive_digest(archive: Path) -> tuple[int, str]:
 
 
 def check_archive(backup: Backup, tools: PgTools) -> str:
-    """Read the archive's table of contents and check that it matches the manifest."""
+    """Read the archive's table of contents and check that it matches the manifest.
+
+    Raises:
+        DataError: the archive's server version or tables differ from the manifest.
+    """
     toc = read_toc(tools, backup.archive)
     manifest = backup.manifest
     dumped_from = (toc_header(toc).get("Dumped from database version") or "?").split()[0]

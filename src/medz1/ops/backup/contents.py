@@ -13,7 +13,7 @@ restored at that point. ``pg_restore`` only prints here, it never connects.
 Entries that are not compared: ``TABLE DATA`` and ``SEQUENCE SET`` (the data of declared
 tables and sequences, checked to belong to one), and the ``ACL`` and ``DEFAULT ACL`` of
 tables, sequences and schemas (never restored: those grants come from medz1's declared
-policy afterwards). The grants on functions are the migrations' own (``REVOKE ... FROM
+grants afterwards). The grants on functions are the migrations' own (``REVOKE ... FROM
 PUBLIC``, ``EXECUTE`` to the auditor): they are compared like definitions and restored.
 """
 
@@ -30,14 +30,15 @@ from sqlalchemy.pool import NullPool
 from medz1.db.engine import make_engine
 from medz1.db.errors import translated
 from medz1.db.target import Target
+from medz1.embedded import clean_env
 from medz1.errors import DataError, ServerError
 from medz1.models import SCHEMAS
 from medz1.ops import migrate
-from medz1.ops.backup._tools import PgTools, clean_env, last_line, libpq_env, read_toc
+from medz1.ops.backup._tools import PgTools, last_line, libpq_env, read_toc
 from medz1.ops.backup.scratch import ScratchDatabase
 from medz1.ops.database import ensure_extensions
 from medz1.ops.grants import apply_roles
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 #: Entry types a restore may hold without being compared one by one (see the module text).
 DATA_TYPES = ("TABLE DATA", "SEQUENCE SET")
@@ -173,7 +174,11 @@ def parse_entries(toc: str) -> list[Entry]:
 
 
 def read_contents(tools: PgTools, archive: Path) -> Contents:
-    """The entries and schema SQL of a custom-format archive; nothing connects anywhere."""
+    """The entries and schema SQL of a custom-format archive; nothing connects anywhere.
+
+    Raises:
+        DataError: the archive cannot be read.
+    """
     entries = frozenset(parse_entries(read_toc(tools, archive)))
     result = subprocess.run(  # noqa: S603 - fixed program, arguments built here
         [
@@ -197,11 +202,11 @@ def read_contents(tools: PgTools, archive: Path) -> Contents:
 
 
 def split_definitions(script: bytes) -> dict[tuple[str, str, str], bytes]:
-    """The SQL of each ``-- Name: ...; Type: ...; Schema: ...`` block of a pg_restore script.
+    r"""The SQL of each ``-- Name: ...; Type: ...; Schema: ...`` block of a pg_restore script.
 
     The lines before the first block (settings pg_restore and the archive put first) are
     kept under ``("PROLOGUE", "-", "-")``; lines that differ between two dumps of the same
-    schema (the random ``\\restrict`` key, version comments) are dropped.
+    schema (the random ``\restrict`` key, version comments) are dropped.
     """
     blocks: dict[tuple[str, str, str], list[bytes]] = {}
     current: list[bytes] = blocks.setdefault(("PROLOGUE", "-", "-"), [])
@@ -283,7 +288,11 @@ def check_declared(
 
 
 def dump_schema(tools: PgTools, database: Target) -> Contents:
-    """The contents of a schema-only dump of medz1's schemas in ``database`` (the reference)."""
+    """The contents of a schema-only dump of medz1's schemas in ``database`` (the reference).
+
+    Raises:
+        ServerError: pg_dump of the reference schema failed.
+    """
     with tempfile.TemporaryDirectory(prefix="medz1-reference-") as folder:
         archive = Path(folder) / "reference.dump"
         result = subprocess.run(  # noqa: S603 - fixed program, arguments built here
@@ -309,7 +318,7 @@ def dump_schema(tools: PgTools, database: Target) -> Contents:
 
 
 def declared_contents(
-    server: Target, policy: Policy | None, tools: PgTools, revision: str
+    server: Target, role_plan: RolePlan | None, tools: PgTools, revision: str
 ) -> Contents:
     """What medz1's migrations create at ``revision``: a reference database built for the
     comparison (under an unfinished name), dumped schema-only, then dropped.
@@ -321,8 +330,8 @@ def declared_contents(
         engine = make_engine(scratch.target.url, poolclass=NullPool)
         try:
             ensure_extensions(engine)
-            if policy is not None:  # as `medz1 up`: roles and owner, then migrations
-                apply_roles(scratch.target, policy)
+            if role_plan is not None:  # as `medz1 up`: roles and owner, then migrations
+                apply_roles(scratch.target, role_plan)
             with translated():
                 migrate.upgrade(engine, revision)
         finally:

@@ -91,7 +91,7 @@ _LIST = text(
 )
 
 
-def _marker(comment: str, allow_connections: bool) -> dict[str, str] | None:
+def _marker(comment: str, *, allow_connections: bool) -> dict[str, str] | None:
     """The details of a medz1 marker comment; ``{}`` for a database killed before it."""
     if comment.startswith(COMMENT_PREFIX):
         try:
@@ -109,7 +109,7 @@ def list_unfinished(server: Target) -> list[Unfinished]:
     with translated(what="the PostgreSQL server"), _admin(server) as conn:
         found = []
         for name, comment, allow, size in conn.execute(_LIST).all():
-            details = _marker(str(comment), bool(allow))
+            details = _marker(str(comment), allow_connections=bool(allow))
             if not is_unfinished_name(str(name)) or details is None:
                 continue
             free = bool(

@@ -1,6 +1,6 @@
-"""The declared privilege policy: roles, their limits, and the role x object x privilege matrix.
+"""The declared privilege role_plan: roles, their limits, and the role x object x privilege matrix.
 
-This module only declares. ``provision.inspect`` reads what the database has,
+This module only declares. ``provision.actual`` reads what the database has,
 ``provision.apply`` makes the database match, and ``medz1 grants check`` reports every
 difference. Everything not granted here is meant to be absent: the matrix is the whole
 truth, for the managed roles and for PUBLIC.
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import MetaData
 
 OWNER = "medz1_owner"
@@ -73,13 +75,21 @@ ADOPTED_MARKER = "medz1: schemas public, auth, ai, admin managed by medz1 (adopt
 PASSWORD_COLUMN = ("auth", "users", "password_hash")
 
 
+#: PostgreSQL keeps role timeouts (ms) and connection limits as 32-bit integers.
+PG_INT_MAX = 2_147_483_647
+
+
 @dataclass(frozen=True)
 class RoleLimits:
-    """Per-role limits (S26); 0 means no limit for the timeouts, -1 for connections."""
+    """Per-role limits (S26); 0 means no limit for the timeouts, -1 for connections.
 
-    statement_timeout_ms: int
-    idle_in_transaction_timeout_ms: int
-    connection_limit: int
+    Settings validate the bounds (``MEDZ1_<ROLE>_STATEMENT_TIMEOUT_MS``, ...); a value
+    built in code is trusted as given.
+    """
+
+    statement_timeout_ms: Annotated[int, Field(ge=0, le=PG_INT_MAX)]
+    idle_in_transaction_timeout_ms: Annotated[int, Field(ge=0, le=PG_INT_MAX)]
+    connection_limit: Annotated[int, Field(ge=-1, le=PG_INT_MAX)]
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,8 @@ class RoleSpec:
     limits: RoleLimits | None = None
 
 
+#: The limits of each login role when settings do not change them (the one place they are
+#: written: :class:`medz1.settings.Settings` takes its defaults from here).
 DEFAULT_LIMITS: dict[str, RoleLimits] = {
     APP: RoleLimits(30_000, 60_000, 60),
     REPORTING: RoleLimits(300_000, 60_000, 10),
@@ -105,11 +117,36 @@ def role_specs(limits: dict[str, RoleLimits] | None = None) -> tuple[RoleSpec, .
     """The managed roles, the owner first; ``limits`` override the defaults per role."""
     chosen = {**DEFAULT_LIMITS, **(limits or {})}
     return (
-        RoleSpec(OWNER, False, "owns every schema and object; migrations run as it", "owner"),
-        RoleSpec(APP, True, "the med-z1 application", "app", chosen[APP]),
-        RoleSpec(REPORTING, True, "read-only clinical reporting", "reporting", chosen[REPORTING]),
-        RoleSpec(LOADER, True, "bulk loads of clinical data", "loader", chosen[LOADER]),
-        RoleSpec(AUDITOR, True, "reads the audit log", "auditor", chosen[AUDITOR]),
+        RoleSpec(
+            OWNER,
+            login=False,
+            purpose="owns every schema and object; migrations run as it",
+            alias="owner",
+        ),
+        RoleSpec(
+            APP, login=True, purpose="the med-z1 application", alias="app", limits=chosen[APP]
+        ),
+        RoleSpec(
+            REPORTING,
+            login=True,
+            purpose="read-only clinical reporting",
+            alias="reporting",
+            limits=chosen[REPORTING],
+        ),
+        RoleSpec(
+            LOADER,
+            login=True,
+            purpose="bulk loads of clinical data",
+            alias="loader",
+            limits=chosen[LOADER],
+        ),
+        RoleSpec(
+            AUDITOR,
+            login=True,
+            purpose="reads the audit log",
+            alias="auditor",
+            limits=chosen[AUDITOR],
+        ),
     )
 
 
@@ -122,7 +159,11 @@ MANAGED_ROLES: tuple[str, ...] = (OWNER, *LOGIN_ROLES)
 #: on the unix socket alone. One connection per standby, plus one for a base backup.
 REPLICATOR = "medz1_replicator"
 REPLICATOR_SPEC = RoleSpec(
-    REPLICATOR, True, "streams WAL to reporting standbys", "replicator", RoleLimits(0, 0, 5)
+    REPLICATOR,
+    login=True,
+    purpose="streams WAL to reporting standbys",
+    alias="replicator",
+    limits=RoleLimits(0, 0, 5),
 )
 
 

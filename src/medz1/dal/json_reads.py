@@ -200,7 +200,11 @@ def decode(raw: str | bytes | None) -> Any:
 
 
 def build(record: type[R], values: Sequence[Any]) -> R:
-    """A ``record`` from one decoded JSON array of its field values, converted by annotation."""
+    """A ``record`` from one decoded JSON array of its field values, converted by annotation.
+
+    Raises:
+        ValueError: the array does not hold one value per field of ``record``.
+    """
     names, converters = _plan(record)
     converted = list(values)
     if len(converted) != len(names):

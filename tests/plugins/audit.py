@@ -1,5 +1,6 @@
-"""Helpers of the audit tests (no tests here): history the server clock cannot produce,
-and the tampering a database owner or superuser can do."""
+"""Helpers of the audit tests: history the server clock cannot produce,
+and the tampering a database owner or superuser can do.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from medz1.auth import audit
 from medz1.db.engine import unit_of_work
-from tests.db.test_auth_support import Store
+from tests.plugins.auth import Store
 
 # What the table's owner may do (a superuser too): no superuser-only setting needed.
 _TRIGGERS_OFF = "ALTER TABLE auth.audit_logs DISABLE TRIGGER USER"
@@ -85,7 +86,8 @@ def rewrite_from(
     session: Session, seq: int, *, email: str = "forged@va.example.org", superuser: bool = False
 ) -> None:
     """As the owner (or a superuser) would: change row ``seq`` and recompute it and every
-    later row and the head with the trigger's own formula (triggers off meanwhile)."""
+    later row and the head with the trigger's own formula (triggers off meanwhile).
+    """
     _triggers_off(session, superuser)
     rows = session.execute(
         text(
@@ -116,7 +118,8 @@ def rewrite_from(
 
 def rewind(session: Session, keep: int, *, superuser: bool = False) -> None:
     """As the owner (or a superuser) would: delete every row after chain_seq ``keep`` and
-    move the head back to it, so the shortened chain verifies by itself."""
+    move the head back to it, so the shortened chain verifies by itself.
+    """
     _triggers_off(session, superuser)
     session.execute(text("DELETE FROM auth.audit_logs WHERE chain_seq > :k"), {"k": keep})
     session.execute(

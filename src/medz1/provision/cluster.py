@@ -8,8 +8,8 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from medz1.provision.declared import LOGIN_ROLES, MANAGED_ROLES, PUBLIC
 from medz1.provision.difference import Difference
-from medz1.provision.policy import LOGIN_ROLES, MANAGED_ROLES, PUBLIC
 
 #: Databases every cluster has; medz1's login roles must not reach them (S24).
 CLUSTER_DATABASES: tuple[str, ...] = ("postgres", "template1")
@@ -121,7 +121,8 @@ def foreign_default_privileges(
 
 def other_database_differences(conn: Connection, *, repair: bool) -> list[Difference]:
     """CONNECT or TEMPORARY that PUBLIC or a login role holds on ``postgres`` or
-    ``template1``; repaired only when medz1 runs the server (``repair``)."""
+    ``template1``; repaired only when medz1 runs the server (``repair``).
+    """
     rows = conn.execute(
         text(
             """

@@ -28,8 +28,8 @@ __all__ = [
     "MIN_CONTEXT_WORD_LENGTH",
     "MIN_LENGTH",
     "PRODUCT_WORDS",
-    "PasswordPolicyError",
-    "PolicyReason",
+    "PasswordRuleError",
+    "PasswordRuleReason",
     "blocklist",
     "check_new_password",
     "is_blocklisted",
@@ -65,7 +65,7 @@ _DATA_FILES = ("common-passwords.txt.gz", "long-common-passwords.txt")
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Cn"})
 
 
-class PolicyReason(enum.StrEnum):
+class PasswordRuleReason(enum.StrEnum):
     """Why a new password was refused; stable values an API can return."""
 
     TOO_SHORT = "too_short"
@@ -76,10 +76,10 @@ class PolicyReason(enum.StrEnum):
     CONTEXT_WORD = "context_word"
 
 
-class PasswordPolicyError(DataError):
+class PasswordRuleError(DataError):
     """A new password breaks a rule; ``reason`` says which. The message never holds it."""
 
-    def __init__(self, reason: PolicyReason, message: str, *, hint: str) -> None:
+    def __init__(self, reason: PasswordRuleReason, message: str, *, hint: str) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
 
@@ -110,7 +110,7 @@ def check_new_password(password: str, *, context_words: Iterable[str] = ()) -> s
         The NFKC-normalised password.
 
     Raises:
-        PasswordPolicyError: the password breaks a rule; ``reason`` tells which.
+        PasswordRuleError: the password breaks a rule; ``reason`` tells which.
     """
     if len(password) > MAX_INPUT_CHARS:
         # Refused before normalising so a huge input costs nothing.
@@ -118,22 +118,22 @@ def check_new_password(password: str, *, context_words: Iterable[str] = ()) -> s
     normalized = normalize(password)
     _check_characters(normalized)
     if len(normalized) < MIN_LENGTH:
-        raise PasswordPolicyError(
-            PolicyReason.TOO_SHORT,
+        raise PasswordRuleError(
+            PasswordRuleReason.TOO_SHORT,
             f"the password is shorter than {MIN_LENGTH} characters",
             hint=f"use a longer one, {_ADVICE}",
         )
     if len(normalized) > MAX_LENGTH:
         raise _too_long()
     if is_blocklisted(normalized):
-        raise PasswordPolicyError(
-            PolicyReason.BLOCKLISTED,
+        raise PasswordRuleError(
+            PasswordRuleReason.BLOCKLISTED,
             "the password is on the list of common passwords that attackers try first",
             hint=f"choose one nobody else is likely to use, {_ADVICE}",
         )
     if _contains_context_word(normalized, context_words):
-        raise PasswordPolicyError(
-            PolicyReason.CONTEXT_WORD,
+        raise PasswordRuleError(
+            PasswordRuleReason.CONTEXT_WORD,
             "the password contains a word tied to this account or service "
             "(the product name, a station name or the e-mail address)",
             hint=f"leave out words an attacker could guess from the account, {_ADVICE}",
@@ -186,9 +186,9 @@ def _compact(text: str) -> str:
     return _SEPARATORS.sub("", text)
 
 
-def _too_long() -> PasswordPolicyError:
-    return PasswordPolicyError(
-        PolicyReason.TOO_LONG,
+def _too_long() -> PasswordRuleError:
+    return PasswordRuleError(
+        PasswordRuleReason.TOO_LONG,
         f"the password is longer than {MAX_LENGTH} characters",
         hint=f"use a shorter one, {_ADVICE}",
     )
@@ -197,15 +197,15 @@ def _too_long() -> PasswordPolicyError:
 def _check_characters(normalized: str) -> None:
     categories = {unicodedata.category(char) for char in normalized}
     if "Cc" in categories:
-        raise PasswordPolicyError(
-            PolicyReason.CONTROL_CHARACTER,
+        raise PasswordRuleError(
+            PasswordRuleReason.CONTROL_CHARACTER,
             "the password contains a control character (such as NUL, tab or a line break), "
             "which cannot be typed the same way on every device and is cut off by some systems",
             hint="remove it; spaces and any printable character, in any script, are allowed",
         )
     if categories & _REFUSED_CATEGORIES:
-        raise PasswordPolicyError(
-            PolicyReason.INVALID_CHARACTER,
+        raise PasswordRuleError(
+            PasswordRuleReason.INVALID_CHARACTER,
             "the password contains a code point that is not a character "
             "(a lone surrogate or one Unicode has not assigned yet)",
             hint="remove it; spaces and any printable character, in any script, are allowed",

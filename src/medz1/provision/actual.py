@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.provision.policy import (
+from medz1.provision.declared import (
     DATABASE_PRIVILEGES,
     PUBLIC,
     SCHEMA_PRIVILEGES,
@@ -217,7 +217,8 @@ def owners(conn: Connection, schemas: tuple[str, ...]) -> dict[str, str]:
 
 def default_privileges(conn: Connection, owner: str) -> set[tuple[str, str, str, str]]:
     """Default privileges ``(schema, object type, grantee, privilege)`` for tables ``owner``
-    creates, without the owner's own implicit entries."""
+    creates, without the owner's own implicit entries.
+    """
     rows = conn.execute(
         text(
             """

@@ -1,4 +1,4 @@
-"""Shared helpers of the authentication tests (no tests here).
+"""The authentication store of a test database: the ``store`` fixture and its helpers.
 
 ``open_store`` gives a test the application's engine (``med_z1_user``, as the service
 connects), an administrator engine for looking behind the scenes, a cheap argon2 hasher
@@ -7,7 +7,9 @@ connects), an administrator engine for looking behind the scenes, a cheap argon2
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
 
+from medz1.auth import config as auth_config
 from medz1.auth import login as login_mod
 from medz1.auth import users
 from medz1.auth.config import AuthConfig
@@ -26,7 +30,8 @@ from medz1.auth.records import UserRecord
 from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.target import Target
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
+from medz1.settings import Settings
 
 CHEAP = HashParams(time_cost=1, memory_cost_kib=8, parallelism=1)
 LEGACY_COST = 4
@@ -42,8 +47,34 @@ def report(figure: str) -> None:
 
 def cheap_hasher() -> PasswordHasher:
     """argon2id with the cheapest parameters argon2 accepts, and failures padded with a
-    bcrypt computation of the cheapest cost (tests only)."""
+    bcrypt computation of the cheapest cost (tests only).
+    """
     return PasswordHasher(CHEAP, allow_weak=True, legacy_bcrypt_cost=LEGACY_COST)
+
+
+#: Modules that build a hasher from settings; imported before :func:`cheap_hashing` looks.
+_HASHING_EDGES = ("medz1.cli.main", "medz1.api.app")
+
+
+@pytest.fixture
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every hasher the command and the service build from settings is :func:`cheap_hasher`.
+
+    Settings refuse argon2id parameters below the S1 floor and no setting weakens that, so
+    tests that are not about hashing replace the factory wherever a module imported it.
+    """
+    for name in _HASHING_EDGES:
+        importlib.import_module(name)
+    original = auth_config.hasher_from_settings
+
+    def cheap(_settings: Settings) -> PasswordHasher:
+        return cheap_hasher()
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("medz1") and (
+            getattr(module, "hasher_from_settings", None) is original
+        ):
+            monkeypatch.setattr(module, "hasher_from_settings", cheap)
 
 
 @dataclass
@@ -126,13 +157,25 @@ class Store:
 
 @contextmanager
 def open_store(
-    target: Target, policy: Policy, config: AuthConfig | None = None, **engine_args: Any
+    target: Target, role_plan: RolePlan, config: AuthConfig | None = None, **engine_args: Any
 ) -> Iterator[Store]:
     """A :class:`Store` on ``target``; its engines are disposed afterwards."""
-    app = engine_for_role(target, "app", policy.passwords, **engine_args)
+    app = engine_for_role(target, "app", role_plan.passwords, **engine_args)
     admin = make_engine(target.url)
     try:
         yield Store(target, app, admin, cheap_hasher(), config or AuthConfig())
     finally:
         app.dispose()
         admin.dispose()
+
+
+@pytest.fixture
+def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
+    """The authentication store of the test's own database.
+
+    Its application pool may open up to 60 connections (the app role's default limit), so
+    tests that log in concurrently need no store of their own; connections are opened
+    only when used.
+    """
+    with open_store(db_target, role_plan, pool_size=60, max_overflow=0) as opened:
+        yield opened

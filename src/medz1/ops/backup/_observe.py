@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from medz1.ops.backup._manifest import Extension, RoleAttributes, TableState
-from medz1.provision import inspect
+from medz1.provision import actual
 
 #: Output settings pinned while digesting, so the same rows always give the same text.
 _OUTPUT_SETTINGS = {
@@ -82,7 +82,7 @@ def extensions(conn: Connection) -> list[Extension]:
 
 def role_attributes(conn: Connection, names: tuple[str, ...]) -> list[RoleAttributes]:
     """Attributes of the existing roles among ``names`` (from ``pg_roles``: no passwords)."""
-    states = inspect.roles(conn, names)
+    states = actual.roles(conn, names)
     return [
         RoleAttributes(
             name=state.name,
@@ -335,7 +335,7 @@ WHERE d.datname = current_database() AND :whole
 def acl_snapshot(
     conn: Connection, schemas: tuple[str, ...], *, whole: bool
 ) -> set[tuple[str, str]]:
-    """``(schema, entry)`` for every grant, owner, default privilege, policy, trigger and
+    """``(schema, entry)`` for every grant, owner, default privilege, role_plan, trigger and
     function setting in ``schemas``; database-wide entries (schema ``""``) when ``whole``.
 
     Names are printed schema-qualified whatever the caller's ``search_path``.
