@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from medz1.admin import system_settings
@@ -66,17 +65,13 @@ def list_(as_json: bool = _JSON) -> None:
     if as_json:
         print_json([setting.as_json() for setting in found])
         return
-    table = Table("setting", "value", "type", "allowed", "default", "changed by")
     for setting in found:
-        table.add_row(
-            setting.key,
-            repr(setting.value) if isinstance(setting.value, str) else str(setting.value),
-            setting.field.type,
-            setting.field.expected(),
-            str(setting.field.default),
-            setting.updated_by or "-",
+        changed = f", changed by {setting.updated_by}" if setting.updated_by else ""
+        out.print(
+            f"{setting.key} = {setting.value!r} ({setting.field.expected()}; "
+            f"default {setting.field.default!r}{changed})",
+            markup=False,
         )
-    out.print(table)
 
 
 @app.command()
