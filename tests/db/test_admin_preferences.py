@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -75,7 +76,7 @@ def test_one_bad_value_refuses_the_whole_change(store: Store) -> None:
         )
     with pytest.raises(NotFoundError), unit_of_work(store.app) as session:
         preferences.set_preferences(
-            session, user_id=users.uuid.uuid4(), values={"time_zone": "Europe/Paris"}
+            session, user_id=uuid.uuid4(), values={"time_zone": "Europe/Paris"}
         )
     assert admin_state(store.admin) == before
 
