@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -255,3 +256,44 @@ def test_killing_an_unknown_flag_is_not_found_and_writes_nothing(store: Store) -
     with pytest.raises(NotFoundError), unit_of_work(store.app) as session:
         flags.set_killed(session, "no.such", killed=True, actor=ACTOR)
     assert admin_state(store.admin) == before
+
+
+@pytest.mark.db
+def test_concurrent_writers_get_versions_in_commit_order(store: Store) -> None:
+    """A second writer waits for the first and gets a higher version, so a client that
+    saw the first commit's version cannot miss the second."""
+    with unit_of_work(store.app) as session:
+        flags.set_flag(session, "a.one", enabled=False, actor=ACTOR)
+    results: dict[str, int] = {}
+    first_holds_lock = threading.Event()
+
+    def second_writer() -> None:
+        first_holds_lock.wait(timeout=10)
+        with unit_of_work(store.app) as session:
+            results["second"] = flags.set_flag(
+                session, "a.two", enabled=True, actor=ACTOR
+            ).flag.version
+
+    worker = threading.Thread(target=second_writer)
+    worker.start()
+    with unit_of_work(store.app) as session:
+        results["first"] = flags.set_flag(session, "a.one", enabled=True, actor=ACTOR).flag.version
+        first_holds_lock.set()
+        assert _someone_waits_for_the_flag_table(store)
+    worker.join(timeout=10)
+    assert results["second"] > results["first"]
+    with unit_of_work(store.app) as session:
+        assert flags.snapshot_version(session) == (results["second"], 2)
+
+
+def _someone_waits_for_the_flag_table(store: Store) -> bool:
+    """True once a session waits for a lock on admin.feature_flags (polled, up to 20 s)."""
+    for _ in range(400):
+        waiting = store.scalar(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted "
+            "AND relation = 'admin.feature_flags'::regclass"
+        )
+        if waiting:
+            return True
+        threading.Event().wait(0.05)
+    return False

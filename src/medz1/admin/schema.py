@@ -82,9 +82,12 @@ class Field:
         return f"text of at most {self.max_length} characters without control characters"
 
     def _refuse(self) -> InvalidValueError:
+        where = "medz1 settings list" if self.kind == "setting" else "docs/admin.md"
         return InvalidValueError(
             f"the {self.kind} {self.key} must be {self.expected()}",
-            hint=f"give {self.expected()}",
+            hint=f"give a value of that type and range; `{where}` lists every {self.kind}"
+            if where.startswith("medz1")
+            else f"give a value of that type and range; {where} lists every {self.kind}",
         )
 
     def check(self, value: object) -> Any:

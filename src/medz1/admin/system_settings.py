@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from medz1.admin.schema import Field, declared
+from medz1.admin.schema import Field, InvalidValueError, declared
 from medz1.auth import audit
 from medz1.auth.audit import AuditEvent, Event
 from medz1.auth.inputs import as_utc, require_utc
@@ -127,7 +127,7 @@ def _setting(field: Field, row: Any | None) -> Setting:
         return Setting(field, field.default, None, None)
     try:
         value = field.check(row.value)
-    except Exception:  # noqa: BLE001 - a row written by other means: its default applies
+    except InvalidValueError:  # a row written by other means: its default applies
         value = field.default
     return Setting(field, value, as_utc(row.updated_at), row.updated_by)
 
