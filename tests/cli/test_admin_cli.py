@@ -151,3 +151,18 @@ def test_prefs_set_and_get(
     one = cli("prefs", "get", EMAIL, "time_zone")
     assert one.code == 0, one.err
     assert one.out.strip() == "time_zone: America/Chicago"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        *(["flags", c] for c in ("list", "show", "set", "enable", "disable")),
+        *(["settings", c] for c in ("list", "get", "set")),
+        *(["prefs", c] for c in ("get", "set")),
+    ],
+)
+def test_every_admin_command_has_help_with_an_example(cli: Invoke, command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert result.code == 0
+    assert f"Example: medz1 {command[0]} {command[1]}" in result.out
+    assert "--json" in result.out
