@@ -230,6 +230,7 @@ _REFUSED: list[tuple[dict[str, object], type[Medz1Error]]] = [
     ({"users": ["not-an-address"]}, InvalidInputError),
     ({"users": ["nobody@va.example.org"]}, NotFoundError),
     ({"description": "line\nbreak"}, InvalidValueError),
+    ({"enabled": "yes"}, InvalidValueError),
     ({"flag_key": "brand.new", "enabled": None}, UsageError),
 ]
 

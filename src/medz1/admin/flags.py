@@ -471,12 +471,12 @@ def set_flag(
 ) -> FlagChange:
     """Create flag ``flag_key`` or change the given fields of it; audited.
 
-    Fields left as None keep their value (a new flag: off is refused as unspecified, rollout
-    100 %, no targets, kill switch released). ``users`` and ``stations`` replace the flag's
-    targets (an empty list clears them). Every input is checked before anything is written;
-    then the table is locked against other writers, the row written with the next version,
-    and a ``flag_changed`` event (fields changed, version, actor) recorded in the same
-    transaction (S16). A call that changes nothing writes nothing.
+    Fields left as None keep their value; a new flag needs ``enabled`` and starts with a
+    rollout of 100 %, no targets and the kill switch released. ``users`` and ``stations``
+    replace the flag's targets (an empty list clears them). Every input is checked before
+    anything is written; then the table is locked against other writers, the row written
+    with the next version, and a ``flag_changed`` event (fields changed, version, actor)
+    recorded in the same transaction (S16). A call that changes nothing writes nothing.
 
     Raises:
         InvalidValueError: a bad key, percentage, station or description (exit 8).
@@ -485,6 +485,8 @@ def set_flag(
         UsageError: a new flag without ``enabled``; ``now`` is naive.
     """
     key = check_key(flag_key)
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InvalidValueError("a flag is on or off: give True or False", hint="--on or --off")
     percent = None if rollout_percent is None else check_percent(rollout_percent)
     sites = None if stations is None else check_stations(stations)
     try:
