@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -242,8 +243,8 @@ def _flag(row: Any) -> Flag:
         enabled=bool(row.enabled),
         killed=bool(row.killed),
         rollout_percent=Decimal(row.rollout_percent),
-        target_users=frozenset(row.target_users or ()),
-        target_stations=frozenset(row.target_stations or ()),
+        target_users=frozenset(str(user) for user in row.target_users or ()),
+        target_stations=frozenset(str(site) for site in row.target_stations or ()),
         description=row.description,
         version=int(row.version),
         updated_at=as_utc(row.updated_at),
@@ -419,19 +420,26 @@ def _lock_and_next_version(session: Session) -> int:
 def _write(
     session: Session, values: dict[str, Any], *, create: bool, actor: str, at: datetime
 ) -> Flag:
-    params = {**values, "updated_at": at, "updated_by": actor}
+    params = {
+        **values,
+        "target_users": json.dumps(values["target_users"]),
+        "target_stations": json.dumps(values["target_stations"]),
+        "updated_at": at,
+        "updated_by": actor,
+    }
     if create:
         sql = (
             "INSERT INTO admin.feature_flags (flag_key, enabled, killed, rollout_percent, "
             "target_users, target_stations, description, version, updated_at, updated_by) "
-            "VALUES (:flag_key, :enabled, :killed, :rollout_percent, :target_users, "
-            ":target_stations, :description, :version, :updated_at, :updated_by) "
+            "VALUES (:flag_key, :enabled, :killed, :rollout_percent, "
+            "CAST(:target_users AS jsonb), CAST(:target_stations AS jsonb), :description, "
+            ":version, :updated_at, :updated_by) "
         )
     else:
         sql = (
             "UPDATE admin.feature_flags SET enabled = :enabled, killed = :killed, "
-            "rollout_percent = :rollout_percent, target_users = :target_users, "
-            "target_stations = :target_stations, description = :description, "
+            "rollout_percent = :rollout_percent, target_users = CAST(:target_users AS jsonb), "
+            "target_stations = CAST(:target_stations AS jsonb), description = :description, "
             "version = :version, updated_at = :updated_at, updated_by = :updated_by "
             "WHERE flag_key = :flag_key "
         )

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medz1.db.types import UTCDateTime
@@ -41,6 +41,8 @@ class FeatureFlag(Base):
     __table_args__ = (
         CheckConstraint("rollout_percent BETWEEN 0 AND 100", name="rollout_percent_range"),
         CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("jsonb_typeof(target_users) = 'array'", name="target_users_array"),
+        CheckConstraint("jsonb_typeof(target_stations) = 'array'", name="target_stations_array"),
         {
             "schema": "admin",
             "comment": "Feature flags: named on/off switches for features of the viewer "
@@ -68,14 +70,14 @@ class FeatureFlag(Base):
         "of flag key and user",
     )
     target_users: Mapped[list[str]] = mapped_column(
-        ARRAY(String(254)),
-        server_default=text("'{}'"),
-        comment="E-mail addresses (lower case) the flag is always on for",
+        JSONB,
+        server_default=text("'[]'::jsonb"),
+        comment="E-mail addresses (lower case) the flag is always on for, a JSON array",
     )
     target_stations: Mapped[list[str]] = mapped_column(
-        ARRAY(String(10)),
-        server_default=text("'{}'"),
-        comment="VA station numbers (sta3n) the flag is always on for",
+        JSONB,
+        server_default=text("'[]'::jsonb"),
+        comment="VA station numbers (sta3n, text) the flag is always on for, a JSON array",
     )
     killed: Mapped[bool] = mapped_column(
         Boolean,

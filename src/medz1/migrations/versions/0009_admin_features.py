@@ -1,7 +1,7 @@
 """Feature flags with percentage rollout, user and station targets and a kill switch.
 
 ``admin.feature_flags`` gains ``rollout_percent`` (0-100, default 100), ``target_users``
-(lower-case e-mail addresses), ``target_stations`` (sta3n), ``killed`` (the kill switch)
+(lower-case e-mail addresses) and ``target_stations`` (sta3n) as JSON arrays, ``killed`` (the kill switch)
 and ``version`` (raised by every change, so a cached snapshot knows when to reload).
 Existing flags keep their meaning: on for everyone or off for everyone.
 
@@ -44,10 +44,10 @@ def upgrade() -> None:
         "feature_flags",
         sa.Column(
             "target_users",
-            postgresql.ARRAY(sa.String(254)),
-            server_default=sa.text("'{}'"),
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
             nullable=False,
-            comment="E-mail addresses (lower case) the flag is always on for",
+            comment="E-mail addresses (lower case) the flag is always on for, a JSON array",
         ),
         schema="admin",
     )
@@ -55,10 +55,10 @@ def upgrade() -> None:
         "feature_flags",
         sa.Column(
             "target_stations",
-            postgresql.ARRAY(sa.String(10)),
-            server_default=sa.text("'{}'"),
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
             nullable=False,
-            comment="VA station numbers (sta3n) the flag is always on for",
+            comment="VA station numbers (sta3n, text) the flag is always on for, a JSON array",
         ),
         schema="admin",
     )
@@ -93,10 +93,21 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_feature_flags_version_positive"), "feature_flags", "version >= 1", schema="admin"
     )
+    for column in ("target_users", "target_stations"):
+        op.create_check_constraint(
+            op.f(f"ck_feature_flags_{column}_array"),
+            "feature_flags",
+            f"jsonb_typeof({column}) = 'array'",
+            schema="admin",
+        )
 
 
 def downgrade() -> None:
     """Drop the checks and the added columns."""
+    for column in ("target_stations", "target_users"):
+        op.drop_constraint(
+            op.f(f"ck_feature_flags_{column}_array"), "feature_flags", schema="admin", type_="check"
+        )
     op.drop_constraint(
         op.f("ck_feature_flags_version_positive"), "feature_flags", schema="admin", type_="check"
     )
