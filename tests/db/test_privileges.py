@@ -114,7 +114,7 @@ def test_password_hash_is_readable_by_the_application_alone(engine: Engine) -> N
         ("app", "DELETE FROM patient_vitals"),
         ("app", "SELECT * FROM alembic_version"),
         ("app", "CREATE TABLE public.sneaky (x int)"),
-        ("app", "UPDATE admin.feature_flags SET enabled = true"),
+        ("app", "DELETE FROM admin.feature_flags"),
         ("loader", "SELECT count(*) FROM auth.users"),
         ("loader", "SELECT count(*) FROM auth.audit_logs"),
         ("auditor", "SELECT count(*) FROM public.patient_vitals"),

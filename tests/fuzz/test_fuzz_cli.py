@@ -107,6 +107,7 @@ def test_fuzzed_audit_export_lines_exit_with_documented_codes(cli: Invoke, nowhe
 #: Commands run against the test database: everything that reads, or that refuses without
 #: --yes; commands that rewrite the schema, roles or grants are left to their own tests.
 _DB_GROUPS = {"schema", "users", "sessions", "audit", "patients", "docs"}
+_DB_GROUPS |= {"flags", "settings", "prefs"}
 _DB_LEAVES = {("migrate", "current"), ("migrate", "history"), ("check",), ("grants", "check")}
 _DB_LEAVES |= {("grants", "show"), ("backup", "list"), ("backup", "verify")}
 DB_COMMANDS = [

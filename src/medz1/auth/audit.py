@@ -82,6 +82,8 @@ class AuditEvent(enum.StrEnum):
     BACKUP_RESTORED = "backup_restored"
     PATIENT_VIEW = "patient_view"
     ACCESS_DENIED = "access_denied"
+    FLAG_CHANGED = "flag_changed"
+    SETTING_CHANGED = "setting_changed"
 
 
 #: Events that end a session; every ended session has exactly one of them (S15).

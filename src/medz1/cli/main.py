@@ -29,16 +29,19 @@ from medz1.cli import backup as backup_cmd
 from medz1.cli import check as check_cmd
 from medz1.cli import demo as demo_cmd
 from medz1.cli import docs as docs_cmd
+from medz1.cli import flags as flags_cmd
 from medz1.cli import grants as grants_cmd
 from medz1.cli import load as load_cmd
 from medz1.cli import migrate as migrate_cmd
 from medz1.cli import patients as patients_cmd
+from medz1.cli import prefs as prefs_cmd
 from medz1.cli import psql as psql_cmd
 from medz1.cli import replica as replica_cmd
 from medz1.cli import schema as schema_cmd
 from medz1.cli import serve as serve_cmd
 from medz1.cli import server as server_cmd
 from medz1.cli import sessions as sessions_cmd
+from medz1.cli import system_settings as settings_cmd
 from medz1.cli import up as up_cmd
 from medz1.cli import users as users_cmd
 from medz1.cli.common import CliContext, cli_context
@@ -98,6 +101,9 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(patients_cmd.app, name="patients")
 app.add_typer(grants_cmd.app, name="grants")
 app.add_typer(replica_cmd.app, name="replica")
+app.add_typer(flags_cmd.app, name="flags")
+app.add_typer(settings_cmd.app, name="settings")
+app.add_typer(prefs_cmd.app, name="prefs")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)

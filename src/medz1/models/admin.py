@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
+    Numeric,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -26,10 +30,19 @@ UPDATED_BY = "Who last changed the row: an administrator's e-mail or 'system'"
 
 
 class FeatureFlag(Base):
-    """A named switch that turns a feature of the viewer or service on or off."""
+    """A named switch that turns a feature of the viewer or service on or off.
+
+    Evaluated by :mod:`medz1.admin.flags`: the kill switch wins, then user and station
+    targets, then ``enabled`` with the percentage rollout. ``version`` grows with every
+    change (writers serialise on a table lock), so a cached snapshot knows it is stale.
+    """
 
     __tablename__ = "feature_flags"
     __table_args__ = (
+        CheckConstraint("rollout_percent BETWEEN 0 AND 100", name="rollout_percent_range"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("jsonb_typeof(target_users) = 'array'", name="target_users_array"),
+        CheckConstraint("jsonb_typeof(target_stations) = 'array'", name="target_stations_array"),
         {
             "schema": "admin",
             "comment": "Feature flags: named on/off switches for features of the viewer "
@@ -50,6 +63,32 @@ class FeatureFlag(Base):
         UTCDateTime(), server_default=text("now()"), comment=UPDATED_AT
     )
     updated_by: Mapped[str | None] = mapped_column(String(100), comment=UPDATED_BY)
+    rollout_percent: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2),
+        server_default=text("100"),
+        comment="Share of users (0-100) the flag is on for when enabled, by a stable hash "
+        "of flag key and user",
+    )
+    target_users: Mapped[list[str]] = mapped_column(
+        JSONB,
+        server_default=text("'[]'::jsonb"),
+        comment="E-mail addresses (lower case) the flag is always on for, a JSON array",
+    )
+    target_stations: Mapped[list[str]] = mapped_column(
+        JSONB,
+        server_default=text("'[]'::jsonb"),
+        comment="VA station numbers (sta3n, text) the flag is always on for, a JSON array",
+    )
+    killed: Mapped[bool] = mapped_column(
+        Boolean,
+        server_default=text("false"),
+        comment="Kill switch: when true the flag is off for everyone, targets included",
+    )
+    version: Mapped[int] = mapped_column(
+        BigInteger,
+        server_default=text("1"),
+        comment="Grows with every change of any flag; caches reload when the newest differs",
+    )
 
 
 class SystemSetting(Base):

@@ -50,6 +50,9 @@ APPEND = frozenset({"SELECT", "INSERT"})
 WRITE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
 #: The loader also refreshes planner statistics (ANALYZE) after it replaced a table.
 LOAD = WRITE | {"MAINTAIN"}
+#: Rows created and changed but never deleted (the ``admin`` tables).
+UPSERT = frozenset({"SELECT", "INSERT", "UPDATE"})
+_ADMIN_TABLES = frozenset({"feature_flags", "system_settings", "user_preferences"})
 
 #: Functions and who may execute them (nobody else, PUBLIC included; S23).
 FUNCTION_EXECUTE: dict[str, tuple[str, ...]] = {
@@ -208,7 +211,10 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
     if schema == "ai":
         return {APP: WRITE}
     if schema == "admin":
-        return {APP: WRITE} if name == "user_preferences" else {APP: READ}
+        # Flags, settings and preferences are created and changed, never deleted, by the
+        # application (``medz1 flags|settings|prefs`` run as it); preferences go with the
+        # user by the foreign key's cascade, which runs as the table's owner.
+        return {APP: UPSERT} if name in _ADMIN_TABLES else {APP: READ}
     return {}
 
 
