@@ -156,7 +156,11 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
             "audit_chain_head": {AUDITOR: READ},
         }.get(name, {})
     if schema == "ai":
-        return {APP: WRITE}
+        # Interaction reference data is loaded by the loader and only read by the service.
+        return {
+            "drug_interactions": {APP: READ, LOADER: LOAD},
+            "drug_interaction_loads": {APP: READ, LOADER: APPEND},
+        }.get(name, {APP: WRITE})
     if schema == "admin":
         return {APP: WRITE} if name == "user_preferences" else {APP: READ}
     return {}
@@ -172,7 +176,7 @@ _DEFAULT_TABLE_RULES: dict[str, dict[str, frozenset[str]]] = {
 _SCHEMA_USAGE: dict[str, tuple[str, ...]] = {
     "public": (APP, REPORTING, LOADER),
     "auth": (APP, AUDITOR),
-    "ai": (APP,),
+    "ai": (APP, LOADER),
     "admin": (APP,),
 }
 
@@ -186,6 +190,7 @@ def declared_matrix(metadata: MetaData, schemas: Iterable[str]) -> Matrix:
     for role in LOGIN_ROLES:
         cells.add((role, "database", "CONNECT"))
     cells.add((LOADER, "database", "TEMPORARY"))  # staging tables of the bulk loader
+    cells.add((APP, "database", "TEMPORARY"))  # staging of embedding upserts (medz1.ai)
     for signature, grantees in FUNCTION_EXECUTE.items():
         for role in grantees:
             cells.add((role, f"function:{signature}", "EXECUTE"))
