@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 
 from medz1 import __version__
 from medz1.auth import checkpoints
+from medz1.cli import ai as ai_cmd
 from medz1.cli import audit as audit_cmd
 from medz1.cli import backup as backup_cmd
 from medz1.cli import check as check_cmd
@@ -88,6 +89,7 @@ app.add_typer(sessions_cmd.app, name="sessions")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(patients_cmd.app, name="patients")
 app.add_typer(grants_cmd.app, name="grants")
+app.add_typer(ai_cmd.app, name="ai")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)

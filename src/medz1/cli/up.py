@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from medz1.ai.demo import prepare as prepare_ai_demo
 from medz1.auth.config import hasher_from_settings
 from medz1.cli.console import out
 from medz1.cli.context import server, state, target
@@ -148,7 +149,12 @@ def _demo(where: Target, declared: Policy) -> bool:
         changed = True
     else:
         out.print("demo clinicians: already present")
-    return changed
+    ai = prepare_ai_demo(where, declared)
+    out.print(
+        f"demo AI data: {ai.interaction_pairs} interaction pair(s) loaded; "
+        f"{ai.embeddings.embedded} chart(s) embedded ({ai.embeddings.chunks:,} chunks)"
+    )
+    return changed or bool(ai.interaction_pairs or ai.embeddings.embedded)
 
 
 def down() -> None:

@@ -144,9 +144,7 @@ def _upgrade_summaries() -> None:
 
 
 def _drug(name: str, comment: str) -> sa.Column[str]:
-    return sa.Column(
-        name, sa.String(length=120, collation="C"), nullable=False, comment=comment
-    )
+    return sa.Column(name, sa.String(length=120, collation="C"), nullable=False, comment=comment)
 
 
 def _create_interactions() -> None:
