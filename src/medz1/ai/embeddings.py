@@ -17,6 +17,7 @@ exact: the patient's rows come by the primary key and are sorted by distance
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -48,7 +49,46 @@ _STAGED = (
     "station",
     "embedding",
 )
-_TYPES = ("text", "text", "text", "text", "int4", "text", "text", "text", "vector")
+#: PostgreSQL's binary COPY framing: signature, flags, header extension length; trailer.
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_TRAILER = struct.pack("!h", -1)
+_BLOCK_ROWS = 5000
+_NULL = struct.pack("!i", -1)
+
+
+def _text_field(value: str | None) -> bytes:
+    if value is None:
+        return _NULL
+    data = value.encode("utf-8")
+    return struct.pack("!i", len(data)) + data
+
+
+def _binary_rows(model: str, chunks: Sequence[Chunk], vectors: Vectors) -> bytes:
+    """Rows in binary COPY format, in the order of ``_STAGED``.
+
+    A vector is pgvector's binary form (int16 dimensions, int16 unused, float32 values in
+    network byte order); all vectors of the block are converted by numpy at once.
+    """
+    dimension = vectors.shape[1] if len(vectors) else EMBEDDING_DIMENSIONS
+    prefix = struct.pack("!ihh", 4 + 4 * dimension, dimension, 0)
+    values = np.ascontiguousarray(vectors, dtype=">f4")
+    model_field = _text_field(model)
+    parts: list[bytes] = []
+    for row, c in enumerate(chunks):
+        parts += (
+            struct.pack("!h", len(_STAGED)),
+            _text_field(c.patient_key),
+            model_field,
+            _text_field(c.source_table),
+            _text_field(c.source_id),
+            struct.pack("!ii", 4, c.chunk_number),
+            _text_field(c.text),
+            _text_field(c.digest),
+            _text_field(c.station),
+            prefix,
+            values[row].tobytes(),
+        )
+    return b"".join(parts)
 
 
 @dataclass(frozen=True)
@@ -73,9 +113,13 @@ class Hit:
     distance: float
 
 
-def _limit(column: str) -> int:
+def _length(column: str) -> int:
     length = getattr(PatientEmbedding.__table__.c[column].type, "length", None)
     return int(length) if length else 1 << 30
+
+
+#: Longest value of each text column (from the model).
+_LIMITS = {c: _length(c) for c in ("model", "patient_key", "source_table", "source_id", "station")}
 
 
 def check_chunks(chunks: Sequence[Chunk], patient_keys: Sequence[str], model: str) -> None:
@@ -85,7 +129,7 @@ def check_chunks(chunks: Sequence[Chunk], patient_keys: Sequence[str], model: st
         DataError: an empty or over-long model, key or text, a NUL character, a chunk of
             a patient not listed, a negative chunk number or a repeated chunk (exit 8).
     """
-    if not model or len(model) > _limit("model") or "\x00" in model:
+    if not model or len(model) > _LIMITS["model"] or "\x00" in model:
         raise DataError(
             "the model name must be 1 to 100 characters without NUL",
             hint="name the embedding model; nothing was written",
@@ -111,13 +155,13 @@ def check_chunks(chunks: Sequence[Chunk], patient_keys: Sequence[str], model: st
             ("source_id", c.source_id),
             ("station", c.station or ""),
         ):
-            if problem is None and (len(value) > _limit(column) or "\x00" in value):
+            if problem is None and (len(value) > _LIMITS[column] or "\x00" in value):
                 problem = f"has a {column} too long or holding NUL"
         if problem:
             raise DataError(f"chunk {number} {problem}", hint="nothing was written")
         seen.add(seen_key)
     for key in patient_keys:
-        if not key or len(key) > _limit("patient_key"):
+        if not key or len(key) > _LIMITS["patient_key"]:
             raise DataError("a patient key is empty or too long", hint="nothing was written")
 
 
@@ -157,25 +201,17 @@ def replace_embeddings(
     statement = sql.SQL("COPY medz1_staging_embeddings ({}) FROM STDIN (FORMAT binary)").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in _STAGED)
     )
-    from pgvector.psycopg import register_vector
-
-    register_vector(raw)  # type: ignore[arg-type]
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        copy.set_types(list(_TYPES))
-        for c, vector in zip(chunks, checked, strict=True):
-            copy.write_row(
-                (
-                    c.patient_key,
+        copy.write(_HEADER)
+        for block in range(0, len(chunks), _BLOCK_ROWS):
+            copy.write(
+                _binary_rows(
                     model,
-                    c.source_table,
-                    c.source_id,
-                    c.chunk_number,
-                    c.text,
-                    c.digest,
-                    c.station,
-                    vector,
+                    chunks[block : block + _BLOCK_ROWS],
+                    checked[block : block + _BLOCK_ROWS],
                 )
             )
+        copy.write(_TRAILER)
     removed = conn.execute(
         text("DELETE FROM ai.patient_embeddings WHERE patient_key = ANY(:keys) AND model = :model"),
         {"keys": list(patient_keys), "model": model},
@@ -255,14 +291,15 @@ def search(
             "ORDER BY distance LIMIT :k"
         )
     else:
-        for name, value in (
-            ("hnsw.iterative_scan", "strict_order"),
-            ("hnsw.ef_search", str(int(ef_search))),
-            ("hnsw.max_scan_tuples", str(MAX_SCAN_TUPLES)),
-        ):
-            session.execute(
-                text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
-            )
+        # One round trip; each setting lasts until the end of the transaction.
+        session.execute(
+            text(
+                "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
+                "set_config('hnsw.ef_search', :ef, true), "
+                "set_config('hnsw.max_scan_tuples', :scan, true)"
+            ),
+            {"ef": str(int(ef_search)), "scan": str(MAX_SCAN_TUPLES)},
+        )
         statement = (
             f"SELECT {columns}, embedding <=> CAST(:q AS vector) AS distance "
             f"FROM ai.patient_embeddings WHERE {where} "

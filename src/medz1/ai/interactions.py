@@ -207,6 +207,9 @@ def reference_table(data: pa.Table, path: Path) -> pa.Table:
         second.append(max(x, y))
     data = data.set_column(data.schema.get_field_index("drug_a"), "drug_a", pa.array(first))
     data = data.set_column(data.schema.get_field_index("drug_b"), "drug_b", pa.array(second))
+    for optional in ("description", "source"):
+        if optional not in data.column_names:
+            data = data.append_column(optional, pa.nulls(data.num_rows, pa.string()))
     if "severity" in data.column_names:
         lowered = [None if s is None else normalise(str(s)) for s in data["severity"].to_pylist()]
         data = data.set_column(
