@@ -7,12 +7,14 @@ staging table by binary ``COPY`` and each listed patient's old chunks of that mo
 replaced by the staged ones (delete, insert): readers see a patient's old chunks or new
 chunks, never a mix or none.
 
-Searching (:func:`search`): cosine distance through the HNSW index. With a station (or no)
-filter, pgvector's iterative index scan (``hnsw.iterative_scan = strict_order``, pgvector
-0.8) keeps reading the index until ``k`` rows pass the filter, in exact distance order,
-so a filter does not cut recall. Within one patient, whose chunks are few, the search is
-exact: the patient's rows come by the primary key and are sorted by distance
-(``bench/bench_ai.py`` measures both ways).
+Searching (:func:`search`): cosine distance. Without a filter, through the HNSW index
+with pgvector's iterative index scan (``hnsw.iterative_scan = strict_order``, pgvector
+0.8), which keeps reading the index until ``k`` rows pass the model filter. Within one
+patient or one station the search is exact: the rows come by the primary key or the
+``(station, model)`` index and are sorted by distance. ``bench/bench_ai.py`` measured the
+iterative HNSW scan under those filters: recall@10 0.84-0.95 for a station holding 5 % of
+the rows (ef_search 40-400) and no faster than exact search for one patient's 50 chunks,
+while the exact way has recall 1 by construction at 20x the speed of a full scan.
 """
 
 from __future__ import annotations
@@ -264,7 +266,7 @@ def search(
         model: Only chunks embedded by this model are compared.
         k: How many chunks (1 to 1000).
         patient_key: Only this patient's chunks (exact search).
-        station: Only chunks of this station (sta3n); iterative HNSW scan.
+        station: Only chunks of this station (sta3n; exact search).
         ef_search: HNSW candidate list size (recall against speed).
 
     Raises:
@@ -276,22 +278,25 @@ def search(
     vector = check_vectors(np.asarray(query).reshape(1, -1), count=1)[0]
     params: dict[str, object] = {"q": vector_literal(vector), "model": model, "k": k}
     columns = "patient_key, source_table, source_id, chunk_number, station, chunk_text"
-    where = "model = :model"
-    if station is not None:
-        where += " AND station = :station"
-        params["station"] = station
-    if patient_key is not None:
-        # Exact: the patient's rows by primary key, sorted by distance (MATERIALIZED keeps
-        # the planner from trading that for an HNSW scan filtered afterwards).
-        params["patient"] = patient_key
+    if patient_key is not None or station is not None:
+        # Exact: the patient's rows by primary key, or the station's by its index, sorted
+        # by distance. MATERIALIZED keeps the planner from trading that for an HNSW scan
+        # filtered afterwards.
+        where = "model = :model"
+        if patient_key is not None:
+            where += " AND patient_key = :patient"
+            params["patient"] = patient_key
+        if station is not None:
+            where += " AND station = :station"
+            params["station"] = station
         statement = (
             f"WITH mine AS MATERIALIZED (SELECT {columns}, embedding "
-            f"FROM ai.patient_embeddings WHERE patient_key = :patient AND {where}) "
+            f"FROM ai.patient_embeddings WHERE {where}) "
             f"SELECT {columns}, embedding <=> CAST(:q AS vector) AS distance FROM mine "
             "ORDER BY distance LIMIT :k"
         )
     else:
-        # One round trip; each setting lasts until the end of the transaction.
+        # Iterative scan: the model filter never cuts the result short.
         session.execute(
             text(
                 "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
@@ -302,7 +307,7 @@ def search(
         )
         statement = (
             f"SELECT {columns}, embedding <=> CAST(:q AS vector) AS distance "
-            f"FROM ai.patient_embeddings WHERE {where} "
+            "FROM ai.patient_embeddings WHERE model = :model "
             "ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k"
         )
     rows = session.execute(text(statement), params).all()

@@ -175,6 +175,21 @@ def active_medications(session: Session, *, patient_key: str) -> list[str]:
     return medication_set(r for r in rows if r)
 
 
+def _cell(value: object, path: Path, row: int) -> str:
+    """A cell as text: CSV cells arrive as UTF-8 bytes, Parquet ones as text."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{path.name} refused: row {row:,}: a cell is not valid UTF-8",
+                hint="save the file as UTF-8",
+            ) from exc
+    return str(value)
+
+
 def reference_table(data: pa.Table, path: Path) -> pa.Table:
     """``data`` with both drug names normalised and each pair sorted; severity lower case.
 
@@ -193,7 +208,7 @@ def reference_table(data: pa.Table, path: Path) -> pa.Table:
         zip(data.column("drug_a").to_pylist(), data.column("drug_b").to_pylist(), strict=True),
         start=1,
     ):
-        x, y = normalise(str(a or "")), normalise(str(b or ""))
+        x, y = normalise(_cell(a, path, row)), normalise(_cell(b, path, row))
         problem = None
         if not x or not y:
             problem = "a drug name is empty"
@@ -211,7 +226,10 @@ def reference_table(data: pa.Table, path: Path) -> pa.Table:
         if optional not in data.column_names:
             data = data.append_column(optional, pa.nulls(data.num_rows, pa.string()))
     if "severity" in data.column_names:
-        lowered = [None if s is None else normalise(str(s)) for s in data["severity"].to_pylist()]
+        lowered = [
+            None if s is None else normalise(_cell(s, path, row))
+            for row, s in enumerate(data["severity"].to_pylist(), start=1)
+        ]
         data = data.set_column(
             data.schema.get_field_index("severity"), "severity", pa.array(lowered, pa.string())
         )

@@ -63,6 +63,8 @@ class PatientEmbedding(Base):
         CheckConstraint("chunk_number >= 0", name="chunk_number_not_negative"),
         CheckConstraint(f"text_digest ~ '{SHA256_HEX}'", name="text_digest_sha256_hex"),
         CheckConstraint("dimension = vector_dims(embedding)", name="dimension_matches_vector"),
+        # Exact search within one station reads the station's rows through this index.
+        Index("ix_patient_embeddings_station_model", "station", "model"),
         Index(
             "ix_patient_embeddings_embedding_hnsw",
             "embedding",

@@ -3,7 +3,7 @@
 - ``ai.patient_embeddings`` gains ``chunk_number``, ``text_digest`` (SHA-256 of the
   chunk's text, computed here for existing rows), ``station`` (search filter) and
   ``dimension`` (checked against the vector); its unique key now includes the model and
-  the chunk number.
+  the chunk number; an index on (station, model) serves exact search within a station.
 - ``ai.chart_summaries`` gains ``kind``: one summary per patient and kind.
 - ``ai.drug_interactions`` (reference pairs, stored sorted) and
   ``ai.drug_interaction_loads`` (one row per load: the newest is the source version)
@@ -109,6 +109,7 @@ def _upgrade_embeddings() -> None:
         ["patient_key", "model", "source_table", "source_id", "chunk_number"],
         schema="ai",
     )
+    op.create_index("ix_patient_embeddings_station_model", table, ["station", "model"], schema="ai")
     for name, condition in (
         ("chunk_number_not_negative", "chunk_number >= 0"),
         ("text_digest_sha256_hex", f"text_digest ~ '{SHA256_HEX}'"),
@@ -354,6 +355,7 @@ def downgrade() -> None:
     for name in ("chunk_number_not_negative", "text_digest_sha256_hex", "dimension_matches_vector"):
         op.drop_constraint(op.f(f"ck_{table}_{name}"), table, schema="ai", type_="check")
     op.drop_constraint("uq_patient_embeddings_chunk", table, schema="ai", type_="unique")
+    op.drop_index("ix_patient_embeddings_station_model", table_name=table, schema="ai")
     op.execute("DELETE FROM ai.patient_embeddings WHERE chunk_number > 0")
     op.execute(
         "DELETE FROM ai.patient_embeddings e USING ai.patient_embeddings f "
