@@ -1,7 +1,8 @@
 """AI features: HNSW search latency and recall@10 against exact search, with and without
 filters; bulk embedding writes; drug-interaction lookup.
 
-Run: ``python -m bench.bench_ai [--vectors 200000] [--queries 100] [--pairs 200000]``
+Run: ``python -m bench.bench_ai [--vectors 200000] [--queries 100] [--pairs 200000]
+[--parts search interactions]``
 
 A private bundled server gets a migrated medz1 database (``bench/_server.py``). Vectors of
 dimension 384 are drawn around 2,000 random centres (chart embeddings cluster by topic;
@@ -282,6 +283,9 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[40, 100, 200, 400])
     parser.add_argument("--pairs", type=int, default=200_000)
     parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument(
+        "--parts", nargs="+", choices=["search", "interactions"], default=["search", "interactions"]
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(3)
     centres = rng.normal(0, 1, (2000, DIM)).astype(np.float32)
@@ -292,13 +296,15 @@ def main() -> None:
         admin = make_engine(db.target.url)
         app = engine_for_role(db.target, "app", db.policy.passwords)
         loader = engine_for_role(db.target, "loader", db.policy.passwords)
-        with admin.begin() as conn:
-            conn.execute(text("DROP INDEX ai.ix_patient_embeddings_embedding_hnsw"))
-        rate = write(app, data)
-        print(f"{args.vectors:,} vectors of {DIM} dimensions written at {rate:,.0f} rows/s")
-        print(f"HNSW index built in {build_index(admin):.1f} s (m=16, ef_construction=64)")
-        bench_search(app, queries, args.vectors // CHUNKS_PER_PATIENT, args.ef)
-        bench_interactions(loader, app, args.pairs, args.iterations)
+        if "search" in args.parts:
+            with admin.begin() as conn:
+                conn.execute(text("DROP INDEX ai.ix_patient_embeddings_embedding_hnsw"))
+            rate = write(app, data)
+            print(f"{args.vectors:,} vectors of {DIM} dimensions written at {rate:,.0f} rows/s")
+            print(f"HNSW index built in {build_index(admin):.1f} s (m=16, ef_construction=64)")
+            bench_search(app, queries, args.vectors // CHUNKS_PER_PATIENT, args.ef)
+        if "interactions" in args.parts:
+            bench_interactions(loader, app, args.pairs, args.iterations)
         for engine in (admin, app, loader):
             engine.dispose()
 
