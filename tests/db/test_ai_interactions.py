@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from medz1.ai.interactions import (
     cached_interactions,
@@ -114,3 +115,31 @@ def test_a_reload_invalidates_cached_results(
         found, cached = cached_interactions(session, medications)
     assert cached is False
     assert [i.severity for i in found] == ["major"]
+
+
+def _sqlstate(engine: Engine, statement: str) -> str | None:
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+    except DBAPIError as exc:
+        return getattr(exc.orig, "sqlstate", None)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("role", "statement"),
+    [
+        ("app", "DELETE FROM ai.drug_interactions"),
+        ("app", "INSERT INTO ai.drug_interaction_loads (pairs) VALUES (1)"),
+        ("loader", "SELECT count(*) FROM ai.patient_embeddings"),
+        ("loader", "DELETE FROM ai.ddi_cache"),
+        ("reporting", "SELECT count(*) FROM ai.drug_interactions"),
+        ("reporting", "SELECT count(*) FROM ai.patient_embeddings"),
+        ("auditor", "SELECT count(*) FROM ai.chart_summaries"),
+    ],
+)
+def test_roles_get_only_the_ai_privileges_they_need(
+    db_target: Target, policy: Policy, role: str, statement: str
+) -> None:
+    with role_engine(db_target, policy, role) as engine:
+        assert _sqlstate(engine, statement) == "42501"
