@@ -99,3 +99,12 @@ def test_interactions_of_a_patient_come_from_the_loaded_reference(
     assert loaded.code == 0, loaded.err
     result = json.loads(cli("ai", "interactions", patient, "--json").out)
     assert [(i["drug_a"], i["drug_b"]) for i in result["interactions"]] == [(meds[0], meds[1])]
+
+
+@pytest.mark.parametrize(
+    "command", ["embed", "search", "stale", "interactions", "load-interactions"]
+)
+def test_every_ai_command_has_help_with_an_example(cli: Invoke, command: str) -> None:
+    result = cli("ai", command, "--help")
+    assert result.code == 0
+    assert "Example" in result.out
