@@ -193,6 +193,12 @@ class Settings(BaseSettings):
     service_max_body_bytes: int = Field(
         default=65_536, ge=1024, le=10_485_760, description="Largest request body (413)."
     )
+    ai_embedder: str = Field(
+        default="hashing",
+        max_length=2000,
+        description="Embedder of chart text: hashing (offline default), "
+        "sentence-transformers:<model folder> or http:<model>@<url>.",
+    )
 
     @field_validator("app_password", "reporting_password", "loader_password", "auditor_password")
     @classmethod

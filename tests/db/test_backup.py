@@ -104,8 +104,9 @@ def fill(engine: Engine) -> None:
         conn.execute(
             text(
                 "INSERT INTO ai.patient_embeddings (patient_key, source_table, source_id, "
-                "chunk_text, embedding, model) SELECT 'P' || g, 'patient_vitals', g::text, "
-                "'pulse ' || g, array_fill(g::real / 10, ARRAY[384])::vector, 'mini' "
+                "chunk_text, text_digest, embedding, model) SELECT 'P' || g, 'patient_vitals', "
+                "g::text, 'pulse ' || g, repeat('b', 64), "
+                "array_fill(g::real / 10, ARRAY[384])::vector, 'mini' "
                 "FROM generate_series(1, 3) g"
             )
         )
@@ -116,7 +117,10 @@ def fill(engine: Engine) -> None:
             )
         )
         conn.execute(
-            text("INSERT INTO ai.ddi_cache (drug_a, drug_b, source) VALUES ('a', 'b', 'x')")
+            text(
+                "INSERT INTO ai.ddi_cache (medication_set_digest, medications, source_version, "
+                "result) VALUES (repeat('a', 64), ARRAY['x'], 1, '[]')"
+            )
         )
         conn.execute(
             text(

@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TextIO
 import typer
 import typer.core
 
+from medz1.cli import ai as ai_cmd
 from medz1.cli import audit as audit_cmd
 from medz1.cli import backup as backup_cmd
 from medz1.cli import check as check_cmd
@@ -104,6 +105,7 @@ app.add_typer(replica_cmd.app, name="replica")
 app.add_typer(flags_cmd.app, name="flags")
 app.add_typer(settings_cmd.app, name="settings")
 app.add_typer(prefs_cmd.app, name="prefs")
+app.add_typer(ai_cmd.app, name="ai")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)

@@ -54,6 +54,11 @@ def _print_demo(c: CliContext, outcome: DemoOutcome) -> None:
         )
     else:
         c.print("demo clinicians: already present")
+    ai = outcome.ai
+    c.print(
+        f"demo AI data: {ai.interaction_pairs} interaction pair(s) loaded; "
+        f"{ai.embeddings.embedded} chart(s) embedded ({ai.embeddings.chunks:,} chunks)"
+    )
 
 
 def _as_json(
@@ -86,6 +91,8 @@ def _as_json(
                 {"email": u.email, "home_site_sta3n": u.home_site_sta3n, "password": u.password}
                 for u in outcome.clinicians
             ],
+            "interaction_pairs_loaded": outcome.ai.interaction_pairs,
+            "charts_embedded": outcome.ai.embeddings.embedded,
         }
     return data
 

@@ -167,8 +167,12 @@ def load(
     mode: Mode = "replace",
     prune: bool = False,
     progress: Progress | None = None,
+    before_commit: Callable[[Connection], None] | None = None,
 ) -> list[TableLoad]:
     """Load checked files in ONE transaction: all tables change, or none does.
+
+    ``before_commit`` runs in that transaction after the last file (e.g. to record the
+    load's version with it).
 
     Raises:
         UsageError: ``prune`` without upsert mode.
@@ -196,6 +200,8 @@ def load(
             results.append(
                 TableLoad(file.table.name, file.rows, removed, time.perf_counter() - started)
             )
+        if before_commit is not None:
+            before_commit(conn)
     return results
 
 

@@ -1,4 +1,4 @@
-"""The medz1 models: importing this package registers all 20 tables on ``metadata``.
+"""The medz1 models: importing this package registers all 22 tables on ``metadata``.
 
 Schemas: ``public`` (clinical tables, read unqualified by med-z1), ``auth``, ``ai``, ``admin``.
 """
@@ -6,7 +6,13 @@ Schemas: ``public`` (clinical tables, read unqualified by med-z1), ``auth``, ``a
 from __future__ import annotations
 
 from medz1.models.admin import FeatureFlag, SystemSetting, UserPreference
-from medz1.models.ai import ChartSummary, DdiCache, PatientEmbedding
+from medz1.models.ai import (
+    ChartSummary,
+    DdiCache,
+    DrugInteraction,
+    DrugInteractionLoad,
+    PatientEmbedding,
+)
 from medz1.models.auth import AuditLog, User, UserSession
 from medz1.models.base import SCHEMAS, Base, metadata
 from medz1.models.clinical import (
@@ -27,6 +33,8 @@ __all__ = [
     "Base",
     "ChartSummary",
     "DdiCache",
+    "DrugInteraction",
+    "DrugInteractionLoad",
     "FeatureFlag",
     "PatientAllergy",
     "PatientAllergyReaction",

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from medz1.ai.demo import AiDemoReport
+from medz1.ai.demo import prepare as prepare_ai_demo
 from medz1.auth.demo import DemoUser, create_demo_users
 from medz1.auth.passwords import PasswordHasher
 from medz1.clinical.contract import clinical_table, conform
@@ -80,22 +82,29 @@ class DemoOutcome:
         clinicians: The demo clinicians created now, with their one-time passwords (none
             when they existed already).
         schemas: Every medz1 schema after loading, for the summary.
+        ai: The demo interaction pairs loaded and the charts embedded (docs/ai.md).
     """
 
     data: DemoReport
     clinicians: list[DemoUser]
     schemas: list[SchemaSummary]
+    ai: AiDemoReport
 
     @property
     def changed(self) -> bool:
-        """True when patients were loaded or clinicians created."""
-        return bool(self.data.loads) or bool(self.clinicians)
+        """True when patients were loaded, clinicians created or AI demo data added."""
+        return (
+            bool(self.data.loads)
+            or bool(self.clinicians)
+            or bool(self.ai.interaction_pairs or self.ai.embeddings.embedded)
+        )
 
 
 def add_demo(
     target: Target, policy: RolePlan, *, hasher: PasswordHasher, patients: int = DEMO_PATIENTS
 ) -> DemoOutcome:
-    """The ``up --demo`` sequence: load demo patients, create demo clinicians, summarise.
+    """The ``up --demo`` sequence: load demo patients, create demo clinicians, load the demo
+    interaction table and embed the charts, summarise.
 
     Each step is idempotent: patients load only into an empty clinical store (as
     ``medz1_loader``), clinicians are created only when missing (as the application role,
@@ -113,10 +122,11 @@ def add_demo(
     """
     data = load_demo(target, policy, patients=patients)
     clinicians = create_demo_clinicians(target, policy, hasher=hasher)
+    ai = prepare_ai_demo(target, policy)
     engine = make_engine(target.url)
     try:
         with translated(), engine.connect() as conn:
             schemas = list_schemas(conn)
     finally:
         engine.dispose()
-    return DemoOutcome(data=data, clinicians=clinicians, schemas=schemas)
+    return DemoOutcome(data=data, clinicians=clinicians, schemas=schemas, ai=ai)

@@ -209,7 +209,11 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
             "audit_chain_head": {AUDITOR: READ},
         }.get(name, {})
     if schema == "ai":
-        return {APP: WRITE}
+        # Interaction reference data is loaded by the loader and only read by the service.
+        return {
+            "drug_interactions": {APP: READ, LOADER: LOAD},
+            "drug_interaction_loads": {APP: READ, LOADER: APPEND},
+        }.get(name, {APP: WRITE})
     if schema == "admin":
         # Flags, settings and preferences are created and changed, never deleted, by the
         # application (``medz1 flags|settings|prefs`` run as it); preferences go with the
@@ -228,7 +232,7 @@ _DEFAULT_TABLE_RULES: dict[str, dict[str, frozenset[str]]] = {
 _SCHEMA_USAGE: dict[str, tuple[str, ...]] = {
     "public": (APP, REPORTING, LOADER),
     "auth": (APP, AUDITOR),
-    "ai": (APP,),
+    "ai": (APP, LOADER),
     "admin": (APP,),
 }
 
@@ -242,6 +246,7 @@ def declared_matrix(metadata: MetaData, schemas: Iterable[str]) -> Matrix:
     for role in LOGIN_ROLES:
         cells.add((role, "database", "CONNECT"))
     cells.add((LOADER, "database", "TEMPORARY"))  # staging tables of the bulk loader
+    cells.add((APP, "database", "TEMPORARY"))  # staging of embedding upserts (medz1.ai)
     for signature, grantees in FUNCTION_EXECUTE.items():
         for role in grantees:
             cells.add((role, f"function:{signature}", "EXECUTE"))
