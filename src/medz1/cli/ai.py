@@ -11,42 +11,50 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
 
-from medz1.ai.embedder import load_embedder
-from medz1.ai.embeddings import embed_patients, search
-from medz1.ai.interactions import (
-    active_medications,
-    cached_interactions,
-    load_reference,
-    prepare_reference,
-)
-from medz1.ai.summaries import stale_summaries
-from medz1.cli.console import err, out, print_json
-from medz1.cli.context import policy, state, target
-from medz1.clinical.contract import CsvOptions
-from medz1.db.engine import unit_of_work
-from medz1.db.errors import translated
+from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context
 from medz1.errors import NotFoundError, UsageError
-from medz1.provision.connect import engine_for_role
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     help="AI features: chart embeddings and search, stale summaries, drug interactions.",
     no_args_is_help=True,
 )
 
-_JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+_JSON = JSON_OPTION
+_HIT_COLUMNS = (
+    Col("distance"),
+    Col("ICN", key=True),
+    Col("source", key=True),
+    Col("station", drop=2),
+    Col("text", drop=1),
+)
+_STALE_COLUMNS = (
+    Col("ICN", key=True),
+    Col("kind", key=True),
+    Col("model", drop=2),
+    Col("generated (UTC)", drop=1),
+    Col("why"),
+)
+_INTERACTION_COLUMNS = (
+    Col("drug", key=True),
+    Col("drug", key=True),
+    Col("severity"),
+    Col("description", drop=1),
+)
 
 
 @contextmanager
-def _engine(role: str = "app") -> Iterator[Engine]:
-    settings = state.settings()
-    engine = engine_for_role(target(settings), role, policy(settings).passwords)
+def _engine(c: CliContext, role: str = "app") -> Iterator[Engine]:
+    from medz1.db.errors import translated
+
+    engine = c.role_engine(role)
     try:
         with translated():
             yield engine
@@ -55,6 +63,8 @@ def _engine(role: str = "app") -> Iterator[Engine]:
 
 
 def _patient(session: Session, icn: str) -> str:
+    from sqlalchemy import text
+
     key = icn.strip().upper()
     found = session.execute(
         text("SELECT EXISTS (SELECT 1 FROM public.patient_demographics WHERE patient_key = :p)"),
@@ -70,6 +80,7 @@ def _patient(session: Session, icn: str) -> str:
 
 @app.command()
 def embed(
+    ctx: typer.Context,
     patients: list[str] | None = typer.Option(
         None, "--patients", "-p", help="ICNs to embed (repeat the option); default: all."
     ),
@@ -80,7 +91,21 @@ def embed(
     Each batch of patients is replaced atomically. Example: medz1 ai embed ;
     medz1 ai embed -p ICN100001 -p ICN100002
     """
-    embedder = load_embedder(state.settings().ai_embedder)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from medz1.ai.embedder import load_embedder
+    from medz1.ai.embeddings import embed_patients
+
+    c = cli_context(ctx)
+    embedder = load_embedder(c.settings().ai_embedder)
     keys = [p.strip().upper() for p in patients] if patients else None
     columns = (
         TextColumn("embedding"),
@@ -89,7 +114,7 @@ def embed(
         TextColumn("patients"),
         TimeElapsedColumn(),
     )
-    with _engine() as engine:
+    with _engine(c) as engine:
         with Session(engine) as session:
             total = session.execute(
                 text(
@@ -103,7 +128,7 @@ def embed(
                 f"{len(set(keys)) - total} of the ICNs given are no patient",
                 hint="find ICNs with `medz1 patients search LASTNAME`; nothing was embedded",
             )
-        with Progress(*columns, console=err, transient=True) as bar:
+        with Progress(*columns, console=c.err, transient=True) as bar:
             task = bar.add_task("embed", total=total)
             report = embed_patients(
                 engine,
@@ -111,15 +136,15 @@ def embed(
                 patient_keys=keys,
                 progress=lambda n: bar.advance(task, n),
             )
-    out.print(
+    c.print(
         f"embedded {report.embedded:,} patient(s) ({report.chunks:,} chunks, model "
-        f"{embedder.name}); {report.unchanged:,} unchanged",
-        markup=False,
+        f"{embedder.name}); {report.unchanged:,} unchanged"
     )
 
 
 @app.command("search")
 def search_command(
+    ctx: typer.Context,
     query: str = typer.Argument(..., help="Text to look for, e.g. 'penicillin rash'."),
     patient: str | None = typer.Option(None, "--patient", help="Only this patient's chart."),
     station: str | None = typer.Option(None, "--station", help="Only this station (sta3n)."),
@@ -130,55 +155,71 @@ def search_command(
 
     Example: medz1 ai search "shortness of breath" --patient ICN100001 --k 5
     """
-    embedder = load_embedder(state.settings().ai_embedder)
+    from medz1.ai.embedder import load_embedder
+    from medz1.ai.embeddings import search
+    from medz1.db.engine import unit_of_work
+
+    c = cli_context(ctx)
+    embedder = load_embedder(c.settings().ai_embedder)
     (vector,) = embedder.embed([query])
     if not vector.any():
         raise UsageError(
             "the search text holds no word to compare", hint="give a word or two to look for"
         )
-    with _engine() as engine, unit_of_work(engine) as session:
+    with _engine(c) as engine, unit_of_work(engine) as session:
         key = _patient(session, patient) if patient is not None else None
         hits = search(session, vector, model=embedder.name, k=k, patient_key=key, station=station)
     if as_json:
-        print_json([dataclasses.asdict(h) for h in hits])
+        c.print_json([dataclasses.asdict(h) for h in hits])
         return
     if not hits:
-        out.print("no chunk found (run `medz1 ai embed` first?)", markup=False)
+        c.print("no chunk found (run `medz1 ai embed` first?)")
         return
-    table = Table("distance", "ICN", "source", "station", "text")
-    for h in hits:
-        table.add_row(
-            f"{h.distance:.3f}",
-            h.patient_key,
-            f"{h.source_table}:{h.source_id}#{h.chunk_number}",
-            h.station or "",
-            h.chunk_text,
-        )
-    out.print(table)
+    c.table(
+        _HIT_COLUMNS,
+        [
+            [
+                f"{h.distance:.3f}",
+                h.patient_key,
+                f"{h.source_table}:{h.source_id}#{h.chunk_number}",
+                h.station or "",
+                h.chunk_text,
+            ]
+            for h in hits
+        ],
+    )
 
 
 @app.command()
-def stale(as_json: bool = _JSON) -> None:
+def stale(ctx: typer.Context, as_json: bool = _JSON) -> None:
     """List chart summaries that no longer match their chart (changed since, or expired).
 
     Example: medz1 ai stale
     """
-    with _engine() as engine, unit_of_work(engine) as session:
+    from medz1.ai.summaries import stale_summaries
+    from medz1.db.engine import unit_of_work
+
+    c = cli_context(ctx)
+    with _engine(c) as engine, unit_of_work(engine) as session:
         found = stale_summaries(session)
     if as_json:
-        print_json([dataclasses.asdict(s) for s in found])
+        c.print_json([dataclasses.asdict(s) for s in found])
         return
     if not found:
-        out.print("no stale summary", markup=False)
+        c.print("no stale summary")
         return
-    table = Table("ICN", "kind", "model", "generated (UTC)", "why")
-    for s in found:
-        table.add_row(s.patient_key, s.kind, s.model, f"{s.generated_at:%Y-%m-%d %H:%M}", s.reason)
-    out.print(table)
+    c.table(
+        _STALE_COLUMNS,
+        [
+            [s.patient_key, s.kind, s.model, f"{s.generated_at:%Y-%m-%d %H:%M}", s.reason]
+            for s in found
+        ],
+    )
 
 
 @app.command()
 def interactions(
+    ctx: typer.Context,
     icn: str = typer.Argument(..., help="The patient's ICN, e.g. ICN100001."),
     as_json: bool = _JSON,
 ) -> None:
@@ -186,27 +227,32 @@ def interactions(
 
     Example: medz1 ai interactions ICN100001
     """
-    with _engine() as engine, unit_of_work(engine) as session:
+    from medz1.ai.interactions import active_medications, cached_interactions
+    from medz1.db.engine import unit_of_work
+
+    c = cli_context(ctx)
+    with _engine(c) as engine, unit_of_work(engine) as session:
         key = _patient(session, icn)
         medications = active_medications(session, patient_key=key)
         found, _cached = cached_interactions(session, medications)
     if as_json:
-        print_json(
+        c.print_json(
             {"medications": medications, "interactions": [dataclasses.asdict(i) for i in found]}
         )
         return
-    out.print(f"{len(medications)} active medication(s): {', '.join(medications) or '-'}")
+    c.print(f"{len(medications)} active medication(s): {', '.join(medications) or '-'}")
     if not found:
-        out.print("no known interaction among them", markup=False)
+        c.print("no known interaction among them")
         return
-    table = Table("drug", "drug", "severity", "description")
-    for i in found:
-        table.add_row(i.drug_a, i.drug_b, i.severity, i.description or "")
-    out.print(table)
+    c.table(
+        _INTERACTION_COLUMNS,
+        [[i.drug_a, i.drug_b, i.severity, i.description or ""] for i in found],
+    )
 
 
 @app.command("load-interactions")
 def load_interactions(
+    ctx: typer.Context,
     path: Path = typer.Argument(
         ..., help="Parquet or CSV file: drug_a, drug_b[, severity, description, source]."
     ),
@@ -218,7 +264,11 @@ def load_interactions(
     Pairs may be given in either order and any case; a pair given twice is refused.
     Cached interaction results are invalidated. Example: medz1 ai load-interactions ddi.csv
     """
+    from medz1.ai.interactions import load_reference, prepare_reference
+    from medz1.clinical.contract import CsvOptions
+
+    c = cli_context(ctx)
     file = prepare_reference(path, csv=CsvOptions(delimiter=delimiter, encoding=encoding))
-    with _engine("loader") as engine:
+    with _engine(c, "loader") as engine:
         result = load_reference(engine, file)
-    out.print(f"{result.rows:,} interaction pair(s) loaded from {path.name}", markup=False)
+    c.print(f"{result.rows:,} interaction pair(s) loaded from {path.name}")
