@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,7 @@ from medz1.dal.records import (
     json_rows,
     many,
     one,
+    replaced,
 )
 from medz1.errors import UsageError
 
@@ -298,6 +299,62 @@ def age_at(alias: str) -> str:
 def whole_days(later: str, earlier: str) -> str:
     """SQL: whole days from ``earlier`` to ``later`` (floor), NULL when either is NULL."""
     return f"CAST(floor(extract(epoch FROM ({later}) - ({earlier})) / 86400) AS integer)"
+
+
+def day_count(later: datetime, earlier: datetime) -> int:
+    """Whole days from ``earlier`` to ``later`` (floor), as :func:`whole_days` counts in SQL."""
+    return (later - earlier) // timedelta(days=1)
+
+
+def age_on(dob: date | None, death_date: date | None, as_of: datetime) -> int | None:
+    """Whole years from ``dob`` to ``death_date``, or to the UTC day of ``as_of``, as
+    :func:`age_at` counts in SQL (PostgreSQL's ``age``: a birthday on 29 February is
+    reached on 1 March in other years); None without a date of birth."""
+    if dob is None:
+        return None
+    end = death_date or as_of.astimezone(UTC).date()
+    if end >= dob:
+        return _years(dob, end)
+    return -_years(end, dob)
+
+
+def _years(earlier: date, later: date) -> int:
+    return later.year - earlier.year - ((later.month, later.day) < (earlier.month, earlier.day))
+
+
+def demographics_at(found: Demographics, as_of: datetime) -> Demographics:
+    """``found`` with its age at ``as_of`` (the rule of :func:`age_at`)."""
+    return replaced(found, age=age_on(found.dob, found.death_date, as_of))
+
+
+def encounter_at(found: Encounter, as_of: datetime) -> Encounter:
+    """``found`` with the stay length, "recent" and "extended stay" of ``as_of``: the rules
+    of :data:`RECENT_ENCOUNTERS` (an open stay lasts until ``as_of``)."""
+    stay = found.length_of_stay
+    if found.discharge_datetime is None:
+        stay = day_count(as_of, found.admit_datetime)
+    ended = found.discharge_datetime or as_of
+    return replaced(
+        found,
+        length_of_stay=stay,
+        is_recent=ended >= as_of - timedelta(days=RECENT_DAYS),
+        is_extended_stay=stay is not None and stay > EXTENDED_STAY_DAYS,
+    )
+
+
+def flag_at(found: Flag, as_of: datetime) -> Flag:
+    """``found`` with its review status at ``as_of`` (the rule of :data:`ACTIVE_FLAGS`;
+    the stored status when no review date is set)."""
+    review = found.next_review_date
+    if review is None:
+        return found
+    if review < as_of:
+        status = "OVERDUE"
+    elif review < as_of + timedelta(days=DUE_SOON_DAYS):
+        status = "DUE SOON"
+    else:
+        status = "CURRENT"
+    return replaced(found, review_status=status)
 
 
 # --- SQL: each a JSON expression over the fields of its parameter type ---------------------

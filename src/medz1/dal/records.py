@@ -217,6 +217,14 @@ def build(record: type[R], values: Sequence[Any]) -> R:
     return instance
 
 
+def replaced(record: R, **changes: Any) -> R:
+    """A copy of ``record`` with ``changes`` to some fields (as :func:`build` makes one)."""
+    instance = object.__new__(type(record))
+    instance.__dict__.update(record.__dict__)
+    instance.__dict__.update(changes)
+    return instance
+
+
 def build_all(record: type[R], items: Iterable[Sequence[Any]]) -> list[R]:
     """Records from a decoded JSON array of record arrays."""
     return [build(record, item) for item in items]

@@ -1,4 +1,4 @@
-"""The medz1 models: importing this package registers all 20 tables on ``metadata``.
+"""The medz1 models: importing this package registers all 21 tables on ``metadata``.
 
 Schemas: ``public`` (clinical tables, read unqualified by med-z1), ``auth``, ``ai``, ``admin``.
 """
@@ -12,6 +12,7 @@ from medz1.models.base import SCHEMAS, Base, metadata
 from medz1.models.clinical import (
     PatientAllergy,
     PatientAllergyReaction,
+    PatientChartDocument,
     PatientDemographic,
     PatientEncounter,
     PatientFlag,
@@ -30,6 +31,7 @@ __all__ = [
     "FeatureFlag",
     "PatientAllergy",
     "PatientAllergyReaction",
+    "PatientChartDocument",
     "PatientDemographic",
     "PatientEmbedding",
     "PatientEncounter",
