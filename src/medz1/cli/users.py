@@ -1,5 +1,5 @@
-"""``medz1 users add | list | show | disable | enable | unlock | set-password | delete |
-disable-dormant | upgrade-hashes``: clinician accounts.
+"""``medz1 users add | list | show | disable | enable | unlock | set-password | login |
+delete | disable-dormant | upgrade-hashes``: clinician accounts.
 
 Commands connect as the application role (``med_z1_user``), never as the owner or a
 superuser, and every change writes its audit row in the same transaction. Passwords are
@@ -20,18 +20,19 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from medz1.auth import users
+from medz1.auth import login as logins
+from medz1.auth import sessions, users
 from medz1.auth.config import AuthConfig, hasher_from_settings
 from medz1.auth.records import UserRecord
 from medz1.cli.console import out, print_json
 from medz1.cli.context import policy, state, target
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import translated
-from medz1.errors import UsageError
+from medz1.errors import CheckFailedError, UsageError
 from medz1.provision.connect import engine_for_role
 
 app = typer.Typer(
-    help="Clinician accounts: add, list, show, disable, enable, unlock, set-password, delete,\n    upgrade-hashes.",
+    help="Clinician accounts: add, list, show, disable, enable, unlock, set-password, login,\n    delete, upgrade-hashes.",
     no_args_is_help=True,
 )
 
@@ -276,6 +277,76 @@ def set_password(user: str = _USER_ARGUMENT, password_stdin: bool = _STDIN_OPTIO
             actor=actor(),
         )
     _print_user(record, False, "password set")
+
+
+@app.command("login")
+def login(user: str = _USER_ARGUMENT) -> None:
+    """Check that a user can log in with the password on stdin, and say why not.
+
+    A real login attempt, audited like any other (a wrong password counts toward the
+    lockout); the session a successful attempt opens is ended at once. The password is
+    the first line of stdin, or asked for once on a terminal. Exit 0 when the login
+    works, 5 when it does not (the reason is printed), 6 for an unknown user.
+
+    Example: printf '%s\\n' "$PW" | medz1 users login greg.house@va.gov
+    """
+    password = _prompt_once() if _interactive() else read_password(True)
+    settings = state.settings()
+    config = AuthConfig.from_settings(settings)
+    hasher = hasher_from_settings(settings)
+    engine = role_engine("app")
+    try:
+        with translated():
+            with unit_of_work(engine) as session:
+                before = users.resolve_user(session, ident=user)
+            at = now()
+            outcome = logins.attempt(
+                engine,
+                email=before.email,
+                password=password,
+                ip=None,
+                user_agent="medz1 users login",
+                now=at,
+                hasher=hasher,
+                config=config,
+            )
+            if outcome.result is not None:
+                with unit_of_work(engine) as session:
+                    sessions.logout(session, token=outcome.result.token, now=now())
+                out.print(f"login works: {before.email}", markup=False)
+                return
+            with unit_of_work(engine) as session:
+                after = users.get_user(session, user_id=before.user_id)
+    finally:
+        engine.dispose()
+    raise CheckFailedError(
+        f"{before.email} cannot log in: {_why_not(before, after, at, config)}",
+        hint="medz1 users show EMAIL for the account; unlock, enable or set-password to fix",
+    )
+
+
+def _prompt_once() -> str:
+    try:
+        return getpass.getpass("Password: ")
+    except (EOFError, KeyboardInterrupt) as exc:
+        raise UsageError("no password given", hint="type it, or pipe it on stdin") from exc
+
+
+def _why_not(before: UserRecord, after: UserRecord, at: datetime, config: AuthConfig) -> str:
+    """Why a login of ``before`` failed, from the account before and after the attempt."""
+    if not before.is_active:
+        reason = f" ({before.disabled_reason})" if before.disabled_reason else ""
+        return f"the account is disabled{reason}"
+    if before.locked_at(at):
+        until = before.locked_until.isoformat() if before.locked_until else "an administrator"
+        return f"the account is locked until {until}"
+    if after.locked_at(at):
+        until = after.locked_until.isoformat() if after.locked_until else "an administrator"
+        return f"wrong password; the account is now locked until {until}"
+    return (
+        f"wrong password ({after.failed_login_attempts} failed attempt(s); "
+        f"locked at {config.lockout_threshold})"
+    )
 
 
 @app.command()
