@@ -112,7 +112,7 @@ PARTS: dict[str, JsonRead[Any, Any]] = {
 }
 
 CHART_SQL = (
-    "SELECT json_build_object("
+    "SELECT pg_catalog.json_build_object("
     + ", ".join(f"'{name}', {part.expression}" for name, part in PARTS.items())
     + ")::text"
 )
@@ -169,7 +169,7 @@ def _document_expression() -> str:
     sizes written in and ``:as_of`` left as the only parameter (time-relative values in
     it are recomputed by the reader)."""
     expression = (
-        "json_build_object("
+        "pg_catalog.json_build_object("
         + ", ".join(f"'{name}', {part.expression}" for name, part in DOCUMENT_PARTS.items())
         + ")"
     )
@@ -193,7 +193,7 @@ REBUILD_SOME = (
     text("DELETE FROM patient_chart_documents WHERE patient_key = ANY(:keys)"),
     text(f"{_BUILD} WHERE {_DOCUMENT_PATIENT}.patient_key = ANY(:keys)"),
 )
-_READ_DOCUMENT = (
+READ_DOCUMENT_SQL = (
     "SELECT document::text FROM patient_chart_documents WHERE patient_key = $1 AND format = $2"
 )
 
@@ -248,7 +248,7 @@ def chart_document(session: Session, patient_key: str) -> str | None:
     Raises:
         psycopg.Error: As :func:`chart_json`.
     """
-    found = _fetch(session, _READ_DOCUMENT, [patient_key, DOCUMENT_FORMAT])
+    found = _fetch(session, READ_DOCUMENT_SQL, [patient_key, DOCUMENT_FORMAT])
     return None if found is None else str(found)
 
 

@@ -160,7 +160,7 @@ def json_rows(select: str, record: type[Any], *, order: str) -> str:
     not guaranteed to survive aggregation. No rows give ``[]``.
     """
     return (
-        f"(SELECT coalesce(json_agg({_array(record)} ORDER BY {order}), '[]'::json) "
+        f"(SELECT coalesce(pg_catalog.json_agg({_array(record)} ORDER BY {order}), '[]'::json) "
         f"FROM ({select}) q)"
     )
 
@@ -181,7 +181,7 @@ def row_array(record: type[Any], alias: str) -> str:
     for f in dataclasses.fields(record):
         column = sql.Identifier(alias, f.name).as_string()
         values.append(f"{column}::text" if _is_decimal(hints[f.name]) else column)
-    return f"json_build_array({', '.join(values)})"
+    return f"pg_catalog.json_build_array({', '.join(values)})"
 
 
 def _is_decimal(hint: Any) -> bool:
