@@ -35,7 +35,7 @@ from medz1.dal.chart import (
 from medz1.dal.records import decode
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
-from medz1.errors import DataError
+from medz1.errors import DataError, NotFoundError
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import Policy
 
@@ -218,3 +218,15 @@ def test_a_patient_without_a_current_document_is_read_from_the_tables(
             chart = patient_chart(session, patient_key=key, as_of=now)
             assert chart is not None
             assert chart == from_tables(session, key, now)
+
+
+def test_the_documents_table_is_not_a_load_target(tmp_path: Path) -> None:
+    # The documents are derived from the clinical tables; a file cannot replace them.
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    pq.write_table(
+        pa.table({"patient_key": ["ICN100001"], "format": [1], "document": ["{}"]}),
+        folder / "patient_chart_documents.parquet",
+    )
+    with pytest.raises(NotFoundError, match="no clinical table named 'patient_chart_documents'"):
+        prepare(folder)
