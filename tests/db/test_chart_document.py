@@ -9,6 +9,7 @@ copy to go stale.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from medz1.dal.chart import (
     chart_json,
     chart_params,
     patient_chart,
+    refresh_documents,
 )
 from medz1.dal.records import decode
 from medz1.db.engine import make_engine
@@ -230,3 +232,44 @@ def test_the_documents_table_is_not_a_load_target(tmp_path: Path) -> None:
     )
     with pytest.raises(NotFoundError, match="no clinical table named 'patient_chart_documents'"):
         prepare(folder)
+
+
+def test_concurrent_loads_of_one_patient_keep_both_changes_in_its_document(
+    loader: Engine, app: Engine, admin: Engine, tables: dict[str, pa.Table], tmp_path: Path
+) -> None:
+    # Two loads change one patient in different tables (no row lock in common). The
+    # second's rebuild must start after the first commits, or its document (built from a
+    # snapshot without the first's change) would overwrite the first's.
+    load_tables(loader, tables, tmp_path / "all")
+    key = keys(tables)[0]
+    allergies = tables["patient_allergies"]
+    reactions = tables["patient_allergy_reactions"]
+    folder = tmp_path / "allergies"
+    folder.mkdir()
+    pq.write_table(
+        allergies.filter(pc.not_equal(allergies.column("patient_key"), key)),
+        folder / "patient_allergies.parquet",
+    )
+    pq.write_table(
+        reactions.filter(pc.not_equal(reactions.column("patient_key"), key)),
+        folder / "patient_allergy_reactions.parquet",
+    )
+    with admin.connect() as first:
+        first.execute(
+            text(
+                "UPDATE patient_demographics SET name_first = 'Concurrent' WHERE patient_key = :k"
+            ),
+            {"k": key},
+        )
+        refresh_documents(first, [key])  # holds the rebuild lock until its commit
+        second = threading.Thread(target=lambda: load(loader, prepare(folder)))
+        second.start()
+        second.join(timeout=3)  # the second load waits for the lock (or finishes, unsafely)
+        first.commit()
+    second.join()
+    now = datetime.now(UTC)
+    with Session(app) as session:
+        chart = patient_chart(session, patient_key=key, as_of=now)
+        assert chart is not None
+        assert chart.demographics.name_first == "Concurrent"
+        assert chart == from_tables(session, key, now)

@@ -182,16 +182,29 @@ def _document_expression() -> str:
 
 _DOCUMENT = _document_expression()
 _BUILD = (
-    "INSERT INTO patient_chart_documents (patient_key, format, document) "
+    "INSERT INTO patient_chart_documents AS d (patient_key, format, document) "
     f"SELECT {_DOCUMENT_PATIENT}.patient_key, {DOCUMENT_FORMAT}, {_DOCUMENT} "
     f"FROM patient_demographics {_DOCUMENT_PATIENT}"
 )
+_UPSERT = (
+    " ON CONFLICT (patient_key) DO UPDATE SET format = EXCLUDED.format, "
+    "document = EXCLUDED.document, built_at = pg_catalog.now()"
+)
+_GONE = (
+    "DELETE FROM patient_chart_documents d WHERE NOT EXISTS "
+    "(SELECT 1 FROM patient_demographics p WHERE p.patient_key = d.patient_key)"
+)
+#: Loads rebuild documents one at a time: each rebuild then starts (READ COMMITTED: a new
+#: snapshot per statement) after the previous load committed, so two loads that touch one
+#: patient in different tables cannot each write a document missing the other's rows.
+#: The key is an arbitrary constant of medz1's ("mz1chart" in ASCII).
+_SERIALIZE = text("SELECT pg_catalog.pg_advisory_xact_lock(7888672000315585140)")
 #: Rebuild every document (after a load that replaced a table).
-REBUILD_ALL = (text("DELETE FROM patient_chart_documents"), text(_BUILD))
+REBUILD_ALL = (text(_GONE), text(_BUILD + _UPSERT))
 #: Rebuild the documents of the patients ``:keys`` (an array of patient keys).
 REBUILD_SOME = (
-    text("DELETE FROM patient_chart_documents WHERE patient_key = ANY(:keys)"),
-    text(f"{_BUILD} WHERE {_DOCUMENT_PATIENT}.patient_key = ANY(:keys)"),
+    text(f"{_GONE} AND d.patient_key = ANY(:keys)"),
+    text(f"{_BUILD} WHERE {_DOCUMENT_PATIENT}.patient_key = ANY(:keys){_UPSERT}"),
 )
 READ_DOCUMENT_SQL = (
     "SELECT document::text FROM patient_chart_documents WHERE patient_key = $1 AND format = $2"
@@ -201,18 +214,21 @@ READ_DOCUMENT_SQL = (
 def refresh_documents(conn: Connection, patient_keys: list[str] | None) -> None:
     """Rebuild the chart documents of ``patient_keys`` (every patient when None) from the
     clinical tables, on ``conn`` and in its transaction: the loader calls it after its
-    COPYs and before its commit, so documents and rows change together.
+    COPYs and before its commit, so documents and rows change together. Documents of
+    patients no longer in ``patient_demographics`` are deleted; rebuilds of concurrent
+    loads wait for each other (a transaction-level advisory lock).
 
     Raises:
         sqlalchemy.exc.DBAPIError: A driver error, untranslated (the loader translates).
     """
+    if patient_keys is not None and not patient_keys:
+        return
+    conn.execute(_SERIALIZE)
     as_of = {"as_of": now()}
     if patient_keys is None:
         delete, build = REBUILD_ALL
         conn.execute(delete)
         conn.execute(build, as_of)
-        return
-    if not patient_keys:
         return
     delete, build = REBUILD_SOME
     conn.execute(delete, {"keys": patient_keys})
