@@ -71,7 +71,7 @@ def test_every_role_relation_privilege_cell_matches_the_matrix(
                     ).scalar()
                     if held != policy.matrix.allowed(role, f"table:{table}", privilege):
                         differences.append((role, table, privilege))
-    assert len(policy.matrix.tables) == 21
+    assert len(policy.matrix.tables) == 22
     assert differences == []
 
 
