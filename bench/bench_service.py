@@ -1,6 +1,7 @@
 """The service's cost over the read layer and over argon2id.
 
-Run: ``python -m bench.bench_service [--patients 200] [--requests 500] [--logins 20]``
+Run: ``python -m bench.bench_service [--patients 200] [--requests 500] [--logins 20]
+[--clients 2] [--seconds 20]``
 
 A private bundled server gets a migrated medz1 database with synthetic patients and one
 clinician. The app (``create_app``, in-process through Starlette's test client: no network,
@@ -12,6 +13,13 @@ so the figures are the service's own cost) is measured against what it wraps:
 - login: ``POST /api/auth/login`` (right password) vs one raw argon2id verification with
   the same parameters.
 
+Then over real HTTP: ``medz1 serve`` in its own process on a local port,
+``--clients`` threads each with its own keep-alive connection request dashboards
+(``--requests`` in all, or until ``--seconds`` pass), against the same number of threads
+calling :func:`medz1.dal.chart.patient_chart` directly, each call in its own
+:func:`medz1.dal.session.read_session` on a pooled engine. Goals: HTTP dashboard
+throughput >= 0.7x the read layer's, p99 < 4x its p99.
+
 Printed: requests per second, p50 and p99 in milliseconds, and the ratios.
 """
 
@@ -20,15 +28,22 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import socket
 import statistics
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from argon2 import PasswordHasher as Argon2
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from bench._server import bench_database
 from medz1.api import create_app
@@ -37,10 +52,11 @@ from medz1.auth.config import hasher_from_settings
 from medz1.clinical.load import load, prepare
 from medz1.clinical.synthetic import generate, write_parquet
 from medz1.dal.chart import patient_chart
+from medz1.dal.session import read_session
 from medz1.db.engine import session_factory
 from medz1.provision.connect import engine_for_role
 from medz1.provision.declared import APP, AUDITOR, LOADER, REPORTING
-from medz1.settings import load_settings
+from medz1.settings import Settings, load_settings
 
 PASSWORD = "correct horse battery staple fig"  # noqa: S105 - a benchmark user
 EMAIL = "bench.clinician@va.example.org"
@@ -66,12 +82,140 @@ def summary(name: str, times: list[float]) -> float:
     return p50
 
 
+@dataclass(frozen=True)
+class Rate:
+    """Throughput and latency of one way of reading under concurrent clients."""
+
+    per_second: float
+    p50: float
+    p99: float
+
+
+def concurrent(
+    name: str, action: Callable[[int], object], clients: int, count: int, seconds: float
+) -> Rate:
+    """Run ``action(client)`` from ``clients`` threads until ``count`` calls in all or
+    ``seconds`` passed; print and return throughput (calls / wall time), p50 and p99.
+    """
+    times: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def worker(client: int) -> None:
+        while time.monotonic() < deadline:
+            with lock:
+                if len(times) >= count:
+                    return
+            start = time.perf_counter()
+            action(client)
+            elapsed = (time.perf_counter() - start) * 1000
+            with lock:
+                times.append(elapsed)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    ordered = sorted(times)
+    rate = Rate(
+        per_second=len(times) / wall,
+        p50=statistics.median(ordered),
+        p99=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    )
+    print(
+        f"{name:<34} {rate.per_second:8.1f} req/s   p50 {rate.p50:7.2f} ms   "
+        f"p99 {rate.p99:7.2f} ms   ({len(times)} calls, {clients} clients)"
+    )
+    return rate
+
+
+@contextmanager
+def served(workers: int) -> Iterator[str]:
+    """``medz1 serve`` in its own process on a free local port (the settings are this
+    process's ``MEDZ1_*`` environment); yields its base URL once ``/healthz`` answers.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "medz1", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, stderr=subprocess.DEVNULL)  # noqa: S603
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def over_http(
+    settings: Settings, engine: Engine, keys: list[str], token: str, args: argparse.Namespace
+) -> None:
+    """Dashboards over real HTTP against the read layer, the same number of clients."""
+    rng = random.Random(7)
+    direct = concurrent(
+        "chart read layer (read_session)",
+        lambda _: _direct(engine, rng.choice(keys)),
+        args.clients,
+        args.requests,
+        args.seconds,
+    )
+    with served(args.workers) as base:
+        headers = {"Authorization": f"Bearer {token}"}
+        pool = [httpx.Client(base_url=base, headers=headers) for _ in range(args.clients)]
+        try:
+            html = concurrent(
+                "HTTP GET /patients/{icn}",
+                lambda c: pool[c].get(f"/patients/{rng.choice(keys)}").raise_for_status(),
+                args.clients,
+                args.requests,
+                args.seconds,
+            )
+            api = concurrent(
+                "HTTP GET /api/v1/.../chart",
+                lambda c: (
+                    pool[c].get(f"/api/v1/patients/{rng.choice(keys)}/chart").raise_for_status()
+                ),
+                args.clients,
+                args.requests,
+                args.seconds,
+            )
+        finally:
+            for client in pool:
+                client.close()
+    for name, rate in (("HTML dashboard", html), ("JSON chart", api)):
+        print(
+            f"{name} over HTTP: throughput {rate.per_second / direct.per_second:.2f}x the read "
+            f"layer's (goal >= 0.7x), p99 {rate.p99 / direct.p99:.1f}x (goal < 4x)"
+        )
+
+
+def _direct(engine: Engine, key: str) -> object:
+    with read_session(engine) as session:
+        return patient_chart(session, patient_key=key)
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--logins", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=1, help="medz1 serve --workers")
+    parser.add_argument("--seconds", type=float, default=20, help="time bound per measurement")
     args = parser.parse_args()
     with bench_database() as bench:
         folder = bench.folder / "parquet"
@@ -137,6 +281,8 @@ def main() -> None:
                 "POST /api/auth/login",
                 timed(lambda: client.post("/api/auth/login", json=login), args.logins),
             )
+            fresh = client.post("/api/auth/login", json=login).json()["token"]
+        over_http(settings, app_engine, keys, fresh, args)
         raw = Argon2(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_kib,

@@ -76,7 +76,13 @@ def test_statement_timeout_answers_503_instead_of_hanging(
     site.service.engine.dispose()  # new connections read the new setting
     try:
         with site.admin.connect() as blocker:
-            blocker.execute(text("LOCK TABLE patient_demographics IN ACCESS EXCLUSIVE MODE"))
+            # The chart reads its document; the domain pages read demographics.
+            blocker.execute(
+                text(
+                    "LOCK TABLE patient_demographics, patient_chart_documents "
+                    "IN ACCESS EXCLUSIVE MODE"
+                )
+            )
             answer = site.client.get(f"/api/v1/patients/{icn}/chart")
             page = site.client.get(f"/patients/{icn}")
             blocker.rollback()

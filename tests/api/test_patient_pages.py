@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from medz1.api import views
 from medz1.api.views import DOMAINS
 from tests.api.conftest import Site, a_patient, common_initial, logged_in
 
@@ -156,3 +157,26 @@ def test_a_view_whose_audit_row_cannot_be_written_shows_nothing(site: Site) -> N
         assert answer.status_code == 500
         assert "ZEBULON" not in answer.text
     assert site.audit_count("patient_view") == 1
+
+
+@pytest.mark.parametrize("path", ["", "/encounters"])
+def test_patient_pages_read_the_time_zone_in_their_read(
+    clinic: Site, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # The dashboard and domain pages read the user's zone in the transaction of the
+    # patient read (one checkout, BEGIN and COMMIT fewer), not in a separate call.
+    body = logged_in(clinic)
+    icn, _, _ = a_patient(clinic)
+    clinic.client.post(
+        "/preferences", data={"time_zone": "America/New_York", "csrf_token": body["csrf_token"]}
+    )
+
+    def separate_lookup(*_: object) -> None:
+        raise AssertionError("the time zone was read in a transaction of its own")
+
+    monkeypatch.setattr(views, "time_zone", separate_lookup)
+    answer = clinic.client.get(f"/patients/{icn}{path}")
+    assert answer.status_code == 200
+    zones = set(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d (\w+)", answer.text))
+    assert zones
+    assert zones <= {"EST", "EDT"}

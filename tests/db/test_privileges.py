@@ -72,7 +72,7 @@ def test_every_role_relation_privilege_cell_matches_the_matrix(
                     ).scalar()
                     if held != role_plan.matrix.allowed(role, f"table:{table}", privilege):
                         differences.append((role, table, privilege))
-    assert len(role_plan.matrix.tables) == 23
+    assert len(role_plan.matrix.tables) == 24
     assert differences == []
 
 

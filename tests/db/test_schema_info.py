@@ -20,7 +20,7 @@ pytestmark = pytest.mark.db
 def test_list_schemas_counts_tables(engine: Engine) -> None:
     with engine.connect() as conn:
         schemas = {s.name: s.tables for s in schema_info.list_schemas(conn)}
-    assert schemas == {"public": 10, "auth": 4, "ai": 5, "admin": 3}
+    assert schemas == {"public": 11, "auth": 4, "ai": 5, "admin": 3}
 
 
 def test_list_tables_of_one_schema(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
-EXPECTED_TABLES = {"public": 10, "auth": 4, "ai": 5, "admin": 3}
+EXPECTED_TABLES = {"public": 11, "auth": 4, "ai": 5, "admin": 3}
 
 
 def test_up_creates_database_extensions_and_all_22_tables(

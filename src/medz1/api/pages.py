@@ -173,9 +173,12 @@ def _viewer(request: Request, principal: Principal) -> views.Viewer:
     return views.Viewer(principal, client_ip(request), user_agent(request))
 
 
-def _context(request: Request, principal: Principal, **more: Any) -> dict[str, Any]:
-    tz = views.time_zone(service_of(request), principal)
-    return {"principal": principal, "tz": tz, "csrf": principal.csrf_token, **more}
+def _context(
+    request: Request, principal: Principal, tz: ZoneInfo | None = None, **more: Any
+) -> dict[str, Any]:
+    """The template context; the user's time zone is read unless the caller read it."""
+    zone = tz if tz is not None else views.time_zone(service_of(request), principal)
+    return {"principal": principal, "tz": zone, "csrf": principal.csrf_token, **more}
 
 
 _REASONS = {
@@ -221,8 +224,8 @@ def _icn(icn: str) -> str:
 @router.get("/patients/{icn}", response_class=HTMLResponse)
 def chart_page(request: Request, icn: str, principal: PageUser) -> Response:
     """The dashboard: the seven domains from one statement; audited."""
-    chart = views.chart(service_of(request), _viewer(request, principal), _icn(icn))
-    return render(request, "chart.html", _context(request, principal, chart=chart, icn=icn))
+    chart, tz = views.chart_and_zone(service_of(request), _viewer(request, principal), _icn(icn))
+    return render(request, "chart.html", _context(request, principal, tz, chart=chart, icn=icn))
 
 
 @router.get("/patients/{icn}/{domain}", response_class=HTMLResponse)
@@ -240,7 +243,7 @@ def domain_page(
     if domain not in views.DOMAINS:
         raise ServiceProblem(404, f"no such page: {domain[:40]}")
     option = type if domain == "vitals" else kind if domain == "medications" else None
-    paged = views.domain(
+    paged, tz = views.domain_and_zone(
         service_of(request),
         _viewer(request, principal),
         _icn(icn),
@@ -251,7 +254,7 @@ def domain_page(
     )
     table = "administrations" if domain == "medications" and kind == "inpatient" else domain
     context = _context(
-        request, principal, icn=icn, domain=domain, paged=paged, table=table, option=option
+        request, principal, tz, icn=icn, domain=domain, paged=paged, table=table, option=option
     )
     return render(request, "domain.html", context)
 

@@ -21,16 +21,20 @@ from medz1.cli.common import (
     Col,
     actor,
     cli_context,
+    interactive,
     now,
     read_password,
 )
 from medz1.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from medz1.auth.config import AuthConfig
     from medz1.auth.records import UserRecord
 
 app = typer.Typer(
-    help="Clinician accounts: add, list, show, disable, enable, unlock, set-password, delete,\n    upgrade-hashes.",
+    help="Clinician accounts: add, list, show, disable, enable, unlock, set-password, login,\n    delete, upgrade-hashes.",
     no_args_is_help=True,
 )
 
@@ -245,6 +249,92 @@ def set_password(
             actor=actor(),
         )
     _print_user(c, record, as_json, "password set")
+
+
+@app.command("login")
+def login(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
+    """Check that a user can log in with the password on stdin, and say why not.
+
+    A real login attempt, audited like any other (a wrong password counts toward the
+    lockout); the session a successful attempt opens is ended at once. The password is
+    the first line of stdin, or asked for once on a terminal. Exit 0 when the login
+    works, 5 when it does not (the reason is printed), 6 for an unknown user.
+
+    Example: printf '%s\\n' "$PW" | medz1 users login greg.house@va.gov
+    """
+    from medz1.auth import login as logins
+    from medz1.auth import sessions, users
+    from medz1.auth.config import AuthConfig, hasher_from_settings
+    from medz1.db.engine import unit_of_work
+    from medz1.db.errors import translated
+    from medz1.errors import CheckFailedError
+
+    c = cli_context(ctx)
+    settings = c.settings()
+    config = AuthConfig.from_settings(settings)
+    hasher = hasher_from_settings(settings)  # bad MEDZ1_ARGON2_* refused before asking
+    password = _prompt_once() if interactive() else read_password(True)
+    engine = c.role_engine("app")
+    try:
+        with translated():
+            with unit_of_work(engine) as session:
+                before = users.resolve_user(session, ident=user)
+            at = now()
+            outcome = logins.attempt(
+                engine,
+                email=before.email,
+                password=password,
+                ip=None,
+                user_agent="medz1 users login",
+                now=at,
+                hasher=hasher,
+                config=config,
+            )
+            if outcome.result is not None:
+                with unit_of_work(engine) as session:
+                    sessions.logout(session, token=outcome.result.token, now=now())
+                if as_json:
+                    c.print_json({"email": before.email, "works": True, "why_not": None})
+                else:
+                    c.print(f"login works: {before.email}")
+                return
+            with unit_of_work(engine) as session:
+                after = users.get_user(session, user_id=before.user_id)
+    finally:
+        engine.dispose()
+    why = _why_not(before, after, at, config)
+    if as_json:
+        c.print_json({"email": before.email, "works": False, "why_not": why})
+    raise CheckFailedError(
+        f"{before.email} cannot log in: {why}",
+        hint="medz1 users show EMAIL for the account; unlock, enable or set-password to fix",
+    )
+
+
+def _prompt_once() -> str:
+    import getpass
+
+    try:
+        return getpass.getpass("Password: ")
+    except (EOFError, KeyboardInterrupt) as exc:
+        raise UsageError("no password given", hint="type it, or pipe it on stdin") from exc
+
+
+def _why_not(before: UserRecord, after: UserRecord, at: datetime, config: AuthConfig) -> str:
+    """Why a login of ``before`` failed, from the account before and after the attempt."""
+    if not before.is_active:
+        reason = f" ({before.disabled_reason})" if before.disabled_reason else ""
+        return f"the account is disabled{reason}"
+    if before.locked_at(at):
+        until = before.locked_until.isoformat() if before.locked_until else "an administrator"
+        return f"the account is locked until {until}"
+    if after.locked_at(at):
+        until = after.locked_until.isoformat() if after.locked_until else "an administrator"
+        return f"wrong password; the account is now locked until {until}"
+    return (
+        f"wrong password ({after.failed_login_attempts} failed attempt(s); "
+        f"locked at {config.lockout_threshold})"
+    )
 
 
 @app.command()

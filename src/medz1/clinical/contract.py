@@ -36,15 +36,24 @@ __all__ = ["SHOWN_PROBLEMS", "CsvOptions", "Problem", "Problems"]
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
+#: Tables of ``public`` that medz1 derives from the others; no file loads them.
+DERIVED_TABLES = frozenset({"patient_chart_documents"})
+
+
 def clinical_table(name: str) -> Table:
     """The model table of a clinical table name (``patient_vitals``).
 
     Raises:
-        NotFoundError: no clinical table has that name (the message suggests near names).
+        NotFoundError: no clinical table has that name (the message suggests near names;
+            the derived chart documents are not loadable: the loader rebuilds them).
     """
     table = metadata.tables.get(f"public.{name}")
-    if table is None:
-        names = sorted(t.name for t in metadata.tables.values() if t.schema == SCHEMAS[0])
+    if table is None or table.name in DERIVED_TABLES:
+        names = sorted(
+            t.name
+            for t in metadata.tables.values()
+            if t.schema == SCHEMAS[0] and t.name not in DERIVED_TABLES
+        )
         near = difflib.get_close_matches(name, names, n=2)
         raise NotFoundError(
             f"no clinical table named {name!r}",

@@ -1,7 +1,9 @@
 """Load clinical data files into their tables: checked first, then atomic and fast.
 
 Every file is read and checked against its table's contract before the database is
-touched (:mod:`medz1.clinical.contract`). All files of a load then go in one transaction:
+touched (:mod:`medz1.clinical.contract`). All files of a load then go in one transaction,
+which also rebuilds the chart documents of the patients it touched
+(:func:`medz1.dal.chart.refresh_documents`):
 
 - ``replace``: ``DELETE`` the table's rows and ``COPY`` the file's rows into the table
   itself. Other sessions keep seeing the old rows until the commit (MVCC), then the new
@@ -46,8 +48,10 @@ from medz1.clinical.contract import (
     natural_key,
     read_file,
 )
+from medz1.dal.chart import refresh_documents
 from medz1.db.errors import sqlstate, translated
 from medz1.errors import DataError, NotFoundError, UsageError
+from medz1.models.clinical import PatientChartDocument
 
 Mode = Literal["replace", "upsert"]
 Progress = Callable[[str, int], None]
@@ -183,6 +187,7 @@ def load(
     if prune and mode != "upsert":
         raise UsageError("--prune goes with --mode upsert", hint="add --mode upsert")
     results = []
+    touched: set[str] = set()
     with translated(), engine.begin() as conn:
         for file in files:
             started = time.perf_counter()
@@ -191,6 +196,7 @@ def load(
                     removed = _replace(conn, file, progress)
                 else:
                     removed = _upsert(conn, file, progress, prune=prune)
+                    touched.update(_staged_patients(conn, file))
             except (psycopg.Error, sa_exc.DBAPIError) as exc:
                 refused = refusal(exc, file.path)
                 if refused is None:
@@ -200,6 +206,12 @@ def load(
             results.append(
                 TableLoad(file.table.name, file.rows, removed, time.perf_counter() - started)
             )
+        if results:
+            # The chart documents change with the rows, in the same transaction: a replace
+            # may touch every patient (and remove some), an upsert those of its files.
+            refresh_documents(conn, None if mode == "replace" else sorted(touched))
+            if mode == "replace":
+                _analyze(conn, PatientChartDocument.__table__)  # type: ignore[arg-type]
         if before_commit is not None:
             before_commit(conn)
     return results
@@ -352,6 +364,13 @@ def _upsert(conn: Connection, file: LoadFile, progress: Progress | None, *, prun
         ).format(t=_name(file.table), s=staging, m=matches),
     ).rowcount
     return int(removed or 0)
+
+
+def _staged_patients(conn: Connection, file: LoadFile) -> list[str]:
+    """The patients of an upsert's staging table (whose chart documents it changes)."""
+    staging = sql.Identifier(f"medz1_staging_{file.table.name}")
+    rows = _execute(conn, sql.SQL("SELECT DISTINCT patient_key FROM {}").format(staging))
+    return [str(row[0]) for row in rows]
 
 
 def _analyze(conn: Connection, table: Table) -> None:

@@ -4,9 +4,18 @@
 'vitals', ..., ...)::text``, whose parts are exactly the :class:`JsonRead` expressions the
 per-domain read functions run on their own, and decodes the answer with the same result
 builders. A chart therefore always equals what the per-domain functions return for the
-patient, at the cost of one server round trip instead of nine. The chart reads the
-clinical tables themselves (there is no chart copy to refresh), so the read after a load
-or an upsert commits shows it.
+patient, at the cost of one server round trip instead of nine.
+
+The dashboard as the service shows it (the default list sizes) is also kept as one JSON
+document per patient (``patient_chart_documents``), which the loader rebuilds for every
+patient a load touched, in the load's own transaction (:func:`refresh_documents`): the
+read after a load or an upsert commits shows it, and a reader never sees a document older
+than the rows. :func:`patient_chart` then costs one primary-key lookup. The document
+holds no fact relative to the present: age, stay lengths, "recent", review status and the
+expiry of prescriptions are applied by the reader from its clock (``as_of``), by the same
+rules the SQL of the per-domain reads follows. A patient without a document of the
+current :data:`DOCUMENT_FORMAT` (a database written by something other than the loader,
+or another list size) is read from the clinical tables with the one-statement chart.
 
 Most of a chart's cost on a fresh connection is planning the statement, so it is meant to
 run as a prepared statement: psycopg prepares a statement on a connection after a few
@@ -26,13 +35,25 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from medz1.dal import labs, medications, patients
 from medz1.dal.json_reads import JsonRead, bind_names, decode
 from medz1.dal.labs import LabPanel
 from medz1.dal.medications import InpatientAdministration, OutpatientMedication
-from medz1.dal.patients import Allergy, Demographics, Encounter, Flag, Vital, check_page, now
+from medz1.dal.patients import (
+    Allergy,
+    Demographics,
+    Encounter,
+    Flag,
+    Vital,
+    check_page,
+    demographics_at,
+    encounter_at,
+    flag_at,
+    now,
+)
 from medz1.db.engine import ROLE_ATTRIBUTE
 
 #: Default list sizes of the chart's paged domains.
@@ -91,7 +112,7 @@ PARTS: dict[str, JsonRead[Any, Any]] = {
 }
 
 CHART_SQL = (
-    "SELECT json_build_object("
+    "SELECT pg_catalog.json_build_object("
     + ", ".join(f"'{name}', {part.expression}" for name, part in PARTS.items())
     + ")::text"
 )
@@ -118,6 +139,152 @@ _check_parts()
 CHART_NATIVE_SQL = CHART_SQL
 for _number, _name in enumerate(_NAMES, start=1):
     CHART_NATIVE_SQL = re.sub(rf"(?<![:\w]):{_name}\b", f"${_number}", CHART_NATIVE_SQL)
+
+
+# --- The chart document --------------------------------------------------------------------
+
+#: Version of the document layout; a document of another version is not read. Raise it
+#: whenever a record or a part of the chart changes shape.
+DOCUMENT_FORMAT = 1
+
+#: The document's parts: the chart's, except that outpatient prescriptions are kept with
+#: their stored values, expired or not (the reader applies its clock).
+DOCUMENT_PARTS: dict[str, JsonRead[Any, Any]] = {
+    **PARTS,
+    "outpatient_medications": medications.ACTIVE_OUTPATIENT_STORED,
+}
+_DOCUMENT_PATIENT = "chart_patient"
+_DOCUMENT_VALUES = {
+    "patient_key": f"{_DOCUMENT_PATIENT}.patient_key",
+    "encounters_limit": str(CHART_ENCOUNTERS),
+    "encounters_offset": "0",
+    "panels_limit": str(CHART_LAB_PANELS),
+    "panels_offset": "0",
+    "administrations_limit": str(CHART_ADMINISTRATIONS),
+}
+
+
+def _document_expression() -> str:
+    """The document of the patient row ``chart_patient``: the chart's JSON with the list
+    sizes written in and ``:as_of`` left as the only parameter (time-relative values in
+    it are recomputed by the reader).
+    """
+    expression = (
+        "pg_catalog.json_build_object("
+        + ", ".join(f"'{name}', {part.expression}" for name, part in DOCUMENT_PARTS.items())
+        + ")"
+    )
+    for name, value in _DOCUMENT_VALUES.items():
+        expression = re.sub(rf"(?<![:\w]):{name}\b", value, expression)
+    if bind_names(expression) != {"as_of"}:
+        raise TypeError(f"the chart document binds {sorted(bind_names(expression))}")
+    return expression
+
+
+_DOCUMENT = _document_expression()
+_BUILD = (
+    "INSERT INTO patient_chart_documents AS d (patient_key, format, document) "
+    f"SELECT {_DOCUMENT_PATIENT}.patient_key, {DOCUMENT_FORMAT}, {_DOCUMENT} "
+    f"FROM patient_demographics {_DOCUMENT_PATIENT}"
+)
+_UPSERT = (
+    " ON CONFLICT (patient_key) DO UPDATE SET format = EXCLUDED.format, "
+    "document = EXCLUDED.document, built_at = pg_catalog.now()"
+)
+_GONE = (
+    "DELETE FROM patient_chart_documents d WHERE NOT EXISTS "
+    "(SELECT 1 FROM patient_demographics p WHERE p.patient_key = d.patient_key)"
+)
+#: Loads rebuild documents one at a time: each rebuild then starts (READ COMMITTED: a new
+#: snapshot per statement) after the previous load committed, so two loads that touch one
+#: patient in different tables cannot each write a document missing the other's rows.
+#: The key is an arbitrary constant of medz1's ("mz1chart" in ASCII).
+_SERIALIZE = text("SELECT pg_catalog.pg_advisory_xact_lock(7888672000315585140)")
+#: Rebuild every document (after a load that replaced a table).
+REBUILD_ALL = (text(_GONE), text(_BUILD + _UPSERT))
+#: Rebuild the documents of the patients ``:keys`` (an array of patient keys).
+REBUILD_SOME = (
+    text(f"{_GONE} AND d.patient_key = ANY(:keys)"),
+    text(f"{_BUILD} WHERE {_DOCUMENT_PATIENT}.patient_key = ANY(:keys){_UPSERT}"),
+)
+READ_DOCUMENT_SQL = (
+    "SELECT document::text FROM patient_chart_documents WHERE patient_key = $1 AND format = $2"
+)
+
+
+def refresh_documents(conn: Connection, patient_keys: list[str] | None) -> None:
+    """Rebuild the chart documents of ``patient_keys`` (every patient when None) from the
+    clinical tables, on ``conn`` and in its transaction: the loader calls it after its
+    COPYs and before its commit, so documents and rows change together. Documents of
+    patients no longer in ``patient_demographics`` are deleted; rebuilds of concurrent
+    loads wait for each other (a transaction-level advisory lock).
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: A driver error, untranslated (the loader translates).
+    """
+    if patient_keys is not None and not patient_keys:
+        return
+    conn.execute(_SERIALIZE)
+    as_of = {"as_of": now()}
+    if patient_keys is None:
+        delete, build = REBUILD_ALL
+        conn.execute(delete)
+        conn.execute(build, as_of)
+        return
+    delete, build = REBUILD_SOME
+    conn.execute(delete, {"keys": patient_keys})
+    conn.execute(build, {**as_of, "keys": patient_keys})
+
+
+def _raw_connection(session: Session) -> psycopg.Connection[Any]:
+    connection = session.connection().connection.dbapi_connection
+    if not isinstance(connection, psycopg.Connection):  # pragma: no cover - medz1 uses psycopg
+        raise TypeError("the chart needs a psycopg connection")
+    return connection
+
+
+def _fetch(session: Session, statement: str, values: list[Any]) -> Any:
+    """The first column of the one row of ``statement`` (None when no row), through
+    psycopg's ``RawCursor`` (``$n`` placeholders: no placeholder rewriting).
+    """
+    connection = _raw_connection(session)
+    try:
+        with psycopg.RawCursor(connection) as cursor:
+            cursor.execute(statement, values)
+            row = cursor.fetchone()
+    except psycopg.Error as exc:
+        with suppress(AttributeError, TypeError):
+            setattr(exc, ROLE_ATTRIBUTE, connection.info.user)
+        raise
+    return None if row is None else row[0]
+
+
+def chart_document(session: Session, patient_key: str) -> str | None:
+    """The patient's stored chart document as JSON text, or None when there is none of
+    the current :data:`DOCUMENT_FORMAT`.
+
+    Raises:
+        psycopg.Error: As :func:`chart_json`.
+    """
+    found = _fetch(session, READ_DOCUMENT_SQL, [patient_key, DOCUMENT_FORMAT])
+    return None if found is None else str(found)
+
+
+def chart_at(document: dict[str, Any], as_of: datetime) -> Chart | None:
+    """The :class:`Chart` of a decoded chart document, its time-relative facts computed
+    for ``as_of`` (aware) by the rules of the per-domain reads; None without demographics.
+    """
+    stored = build_chart(document)
+    if stored is None:
+        return None
+    return dataclasses.replace(
+        stored,
+        demographics=demographics_at(stored.demographics, as_of),
+        flags=tuple(flag_at(f, as_of) for f in stored.flags),
+        outpatient_medications=tuple(medications.at_time(stored.outpatient_medications, as_of)),
+        encounters=tuple(encounter_at(e, as_of) for e in stored.encounters),
+        active_admissions=tuple(encounter_at(e, as_of) for e in stored.active_admissions),
+    )
 
 
 def chart_params(
@@ -162,20 +329,10 @@ def chart_json(session: Session, params: ChartParams) -> str:
             (``medz1_role``, which names the statement-timeout setting), as SQLAlchemy's
             engines tag theirs; :func:`medz1.db.errors.translated` maps it.
     """
-    connection = session.connection().connection.dbapi_connection
-    if not isinstance(connection, psycopg.Connection):  # pragma: no cover - medz1 uses psycopg
-        raise TypeError("the chart needs a psycopg connection")
     values = [getattr(params, name) for name in _NAMES]
-    try:
-        with psycopg.RawCursor(connection) as cursor:
-            cursor.execute(CHART_NATIVE_SQL, values)
-            row = cursor.fetchone()
-    except psycopg.Error as exc:
-        with suppress(AttributeError, TypeError):
-            setattr(exc, ROLE_ATTRIBUTE, connection.info.user)
-        raise
-    assert row is not None  # SELECT json_build_object(...) always returns one row
-    return str(row[0])
+    found = _fetch(session, CHART_NATIVE_SQL, values)
+    assert found is not None  # SELECT json_build_object(...) always returns one row
+    return str(found)
 
 
 def build_chart(data: dict[str, Any]) -> Chart | None:
@@ -211,6 +368,10 @@ def patient_chart(
 ) -> Chart | None:
     """The patient's dashboard, read with a single SQL statement; None for an unknown patient.
 
+    With the default list sizes, that statement reads the patient's chart document by
+    primary key (the time-relative facts then computed here for ``as_of``); otherwise, or
+    when the patient has no document, it reads the clinical tables.
+
     Args:
         session: An open session (ideally from :func:`medz1.dal.session.read_session`).
         patient_key: The patient's ICN.
@@ -230,4 +391,9 @@ def patient_chart(
         administrations=administrations,
         as_of=as_of,
     )
+    sizes = (encounters, lab_panels, administrations)
+    if sizes == (CHART_ENCOUNTERS, CHART_LAB_PANELS, CHART_ADMINISTRATIONS):
+        document = chart_document(session, patient_key)
+        if document is not None:
+            return chart_at(decode(document), params.as_of)
     return build_chart(decode(chart_json(session, params)))

@@ -160,7 +160,7 @@ def json_rows(select: str, record: type[Any], *, order: str) -> str:
     not guaranteed to survive aggregation. No rows give ``[]``.
     """
     return (
-        f"(SELECT coalesce(json_agg({_array(record)} ORDER BY {order}), '[]'::json) "
+        f"(SELECT coalesce(pg_catalog.json_agg({_array(record)} ORDER BY {order}), '[]'::json) "
         f"FROM ({select}) q)"
     )
 
@@ -181,7 +181,7 @@ def row_array(record: type[Any], alias: str) -> str:
     for f in dataclasses.fields(record):
         column = sql.Identifier(alias, f.name).as_string()
         values.append(f"{column}::text" if _is_decimal(hints[f.name]) else column)
-    return f"json_build_array({', '.join(values)})"
+    return f"pg_catalog.json_build_array({', '.join(values)})"
 
 
 def _is_decimal(hint: Any) -> bool:
@@ -218,6 +218,14 @@ def build(record: type[R], values: Sequence[Any]) -> R:
     # apply, so filling the instance dict directly builds the identical (still frozen) object.
     instance = object.__new__(record)
     instance.__dict__.update(zip(names, converted, strict=True))
+    return instance
+
+
+def replaced(record: R, **changes: Any) -> R:
+    """A copy of ``record`` with ``changes`` to some fields (as :func:`build` makes one)."""
+    instance = object.__new__(type(record))
+    instance.__dict__.update(record.__dict__)
+    instance.__dict__.update(changes)
     return instance
 
 

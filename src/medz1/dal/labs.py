@@ -119,16 +119,16 @@ class TrendPageSince:
 # than the slice are not shown.
 RECENT_PANELS_SQL = json_rows(
     "WITH RECURSIVE times(at, n) AS ("
-    "  SELECT max(collection_datetime), 1 FROM patient_labs WHERE patient_key = :patient_key"
+    "  SELECT pg_catalog.max(collection_datetime), 1 FROM patient_labs WHERE patient_key = :patient_key"
     "  UNION ALL"
-    "  SELECT (SELECT max(o.collection_datetime) FROM patient_labs o"
+    "  SELECT (SELECT pg_catalog.max(o.collection_datetime) FROM patient_labs o"
     "          WHERE o.patient_key = :patient_key AND o.collection_datetime < t.at), t.n + 1"
     "  FROM times t WHERE t.at IS NOT NULL AND t.n < :panels_limit + :panels_offset"
     "), "
     "panels AS ("
-    "  SELECT s.accession_number, min(s.collection_datetime) AS first_collected,"
-    "  max(s.collection_datetime) AS last_collected FROM patient_labs s"
-    "  WHERE s.patient_key = :patient_key AND s.collection_datetime >= (SELECT min(at) FROM times)"
+    "  SELECT s.accession_number, pg_catalog.min(s.collection_datetime) AS first_collected,"
+    "  pg_catalog.max(s.collection_datetime) AS last_collected FROM patient_labs s"
+    "  WHERE s.patient_key = :patient_key AND s.collection_datetime >= (SELECT pg_catalog.min(at) FROM times)"
     "  GROUP BY s.accession_number ORDER BY last_collected DESC, s.accession_number DESC"
     "  LIMIT :panels_limit OFFSET :panels_offset"
     ") "
@@ -137,9 +137,9 @@ RECENT_PANELS_SQL = json_rows(
     "SELECT p.accession_number, r.panel_name, p.last_collected AS collection_datetime, "
     "r.specimen_type, r.collection_location, r.sta3n, r.results "
     "FROM panels p CROSS JOIN LATERAL ("
-    "  SELECT min(l.panel_name) AS panel_name, min(l.specimen_type) AS specimen_type,"
-    "  min(l.collection_location) AS collection_location, min(l.sta3n) AS sta3n,"
-    f"  json_agg({row_array(PanelResult, 'l')} ORDER BY l.lab_test_sid, l.lab_chem_sid) AS results"
+    "  SELECT pg_catalog.min(l.panel_name) AS panel_name, pg_catalog.min(l.specimen_type) AS specimen_type,"
+    "  pg_catalog.min(l.collection_location) AS collection_location, pg_catalog.min(l.sta3n) AS sta3n,"
+    f"  pg_catalog.json_agg({row_array(PanelResult, 'l')} ORDER BY l.lab_test_sid, l.lab_chem_sid) AS results"
     "  FROM patient_labs l WHERE l.patient_key = :patient_key"
     "  AND l.accession_number = p.accession_number"
     "  AND l.collection_datetime BETWEEN p.first_collected AND p.last_collected) r",
@@ -154,7 +154,7 @@ def _trend(*, since: bool) -> str:
     return json_rows(
         f"SELECT {columns(LabResult, 'l')} FROM patient_labs l "
         "WHERE l.patient_key = :patient_key "
-        "AND (lower(l.lab_test_name) = lower(:test) OR l.loinc_code = :test) "
+        "AND (pg_catalog.lower(l.lab_test_name) = pg_catalog.lower(:test) OR l.loinc_code = :test) "
         f"{condition}ORDER BY l.collection_datetime DESC, l.lab_chem_sid DESC "
         "LIMIT :limit OFFSET :offset",
         LabResult,

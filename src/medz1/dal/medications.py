@@ -7,14 +7,23 @@ indexes lead with it, so these reads filter on ``patient_icn``. Same conventions
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from medz1.dal.json_reads import AS_OF, JsonRead, columns, json_rows, many
-from medz1.dal.patients import PatientAsOf, aware, check_page, now, whole_days
+from medz1.dal.json_reads import AS_OF, JsonRead, columns, json_rows, many, replaced
+from medz1.dal.patients import (
+    PatientAsOf,
+    PatientKey,
+    aware,
+    check_page,
+    day_count,
+    now,
+    whole_days,
+)
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,40 @@ ACTIVE_OUTPATIENT = JsonRead(
     PatientAsOf,
     many(OutpatientMedication),
 )
+
+
+#: The active outpatient prescriptions as stored, expired or not, with the stored values of
+#: the fields :data:`ACTIVE_OUTPATIENT` computes: what the chart document keeps, so that
+#: its reader applies :func:`at_time` with its own clock.
+ACTIVE_OUTPATIENT_STORED = JsonRead(
+    json_rows(
+        f"SELECT {columns(OutpatientMedication, 'm')} FROM patient_medications_outpatient m "
+        "WHERE m.patient_icn = :patient_key AND m.is_active = true",
+        OutpatientMedication,
+        order="q.issue_date DESC NULLS LAST, q.rx_outpat_id DESC",
+    ),
+    PatientKey,
+    many(OutpatientMedication),
+)
+
+
+def at_time(stored: Iterable[OutpatientMedication], as_of: datetime) -> list[OutpatientMedication]:
+    """The prescriptions of :data:`ACTIVE_OUTPATIENT_STORED` as :data:`ACTIVE_OUTPATIENT`
+    reads them at ``as_of``: those expired by then left out, ``days_until_expiration``
+    counted from ``as_of`` (the rule of :func:`medz1.dal.patients.whole_days`).
+
+    Args:
+        stored: Active prescriptions with their stored values.
+        as_of: The aware moment of the read.
+    """
+    kept = []
+    for medication in stored:
+        expires = medication.expiration_date
+        if expires is not None and expires <= as_of:
+            continue
+        days = None if expires is None else day_count(expires, as_of)
+        kept.append(replaced(medication, days_until_expiration=days))
+    return kept
 
 
 def _administrations(*, since: bool) -> str:

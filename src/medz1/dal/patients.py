@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,7 @@ from medz1.dal.json_reads import (
     json_rows,
     many,
     one,
+    replaced,
 )
 from medz1.errors import UsageError
 
@@ -289,7 +290,7 @@ DUE_SOON_DAYS = 30
 def age_at(alias: str) -> str:
     """SQL: whole years from ``alias.dob`` to the death date, or to the day of ``as_of``."""
     return (
-        f"CASE WHEN {alias}.dob IS NULL THEN NULL ELSE CAST(extract(year FROM age("
+        f"CASE WHEN {alias}.dob IS NULL THEN NULL ELSE CAST(extract(year FROM pg_catalog.age("
         f"CAST(coalesce({alias}.death_date, {AS_OF_DAY}) AS timestamp), "
         f"CAST({alias}.dob AS timestamp))) AS integer) END"
     )
@@ -297,7 +298,66 @@ def age_at(alias: str) -> str:
 
 def whole_days(later: str, earlier: str) -> str:
     """SQL: whole days from ``earlier`` to ``later`` (floor), NULL when either is NULL."""
-    return f"CAST(floor(extract(epoch FROM ({later}) - ({earlier})) / 86400) AS integer)"
+    return f"CAST(pg_catalog.floor(extract(epoch FROM ({later}) - ({earlier})) / 86400) AS integer)"
+
+
+def day_count(later: datetime, earlier: datetime) -> int:
+    """Whole days from ``earlier`` to ``later`` (floor), as :func:`whole_days` counts in SQL."""
+    return (later - earlier) // timedelta(days=1)
+
+
+def age_on(dob: date | None, death_date: date | None, as_of: datetime) -> int | None:
+    """Whole years from ``dob`` to ``death_date``, or to the UTC day of ``as_of``, as
+    :func:`age_at` counts in SQL (PostgreSQL's ``age``: a birthday on 29 February is
+    reached on 1 March in other years); None without a date of birth.
+    """
+    if dob is None:
+        return None
+    end = death_date or as_of.astimezone(UTC).date()
+    if end >= dob:
+        return _years(dob, end)
+    return -_years(end, dob)
+
+
+def _years(earlier: date, later: date) -> int:
+    return later.year - earlier.year - ((later.month, later.day) < (earlier.month, earlier.day))
+
+
+def demographics_at(found: Demographics, as_of: datetime) -> Demographics:
+    """``found`` with its age at ``as_of`` (the rule of :func:`age_at`)."""
+    return replaced(found, age=age_on(found.dob, found.death_date, as_of))
+
+
+def encounter_at(found: Encounter, as_of: datetime) -> Encounter:
+    """``found`` with the stay length, "recent" and "extended stay" of ``as_of``: the rules
+    of :data:`RECENT_ENCOUNTERS` (an open stay lasts until ``as_of``).
+    """
+    stay = found.length_of_stay
+    if found.discharge_datetime is None:
+        stay = day_count(as_of, found.admit_datetime)
+    ended = found.discharge_datetime or as_of
+    return replaced(
+        found,
+        length_of_stay=stay,
+        is_recent=ended >= as_of - timedelta(days=RECENT_DAYS),
+        is_extended_stay=stay is not None and stay > EXTENDED_STAY_DAYS,
+    )
+
+
+def flag_at(found: Flag, as_of: datetime) -> Flag:
+    """``found`` with its review status at ``as_of`` (the rule of :data:`ACTIVE_FLAGS`;
+    the stored status when no review date is set).
+    """
+    review = found.next_review_date
+    if review is None:
+        return found
+    if review < as_of:
+        status = "OVERDUE"
+    elif review < as_of + timedelta(days=DUE_SOON_DAYS):
+        status = "DUE SOON"
+    else:
+        status = "CURRENT"
+    return replaced(found, review_status=status)
 
 
 # --- SQL: each a JSON expression over the fields of its parameter type ---------------------
@@ -316,8 +376,8 @@ def fold(expression: str) -> str:
     """
     e = expression
     return (
-        f"CASE WHEN octet_length({e}) = char_length({e}) THEN lower({e}) "
-        f"ELSE lower(regexp_replace(normalize({e}, NFD), '{_MARKS}', '', 'g')) END"
+        f"CASE WHEN pg_catalog.octet_length({e}) = pg_catalog.char_length({e}) THEN pg_catalog.lower({e}) "
+        f"ELSE pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.normalize({e}, 'NFD'), '{_MARKS}', '', 'g')) END"
     )
 
 
@@ -337,12 +397,12 @@ CONTAINS_MIN = 3
 _SEARCH_COLUMNS = columns(PatientMatch, "d", skip=["rank"], computed={"age": age_at("d")})
 _SEARCH_PAGE = "LIMIT :limit OFFSET :offset"
 SEARCH_BY_ICN = text(
-    f"SELECT {_SEARCH_COLUMNS}, 0 AS rank, count(*) OVER () AS total "
+    f"SELECT {_SEARCH_COLUMNS}, 0 AS rank, pg_catalog.count(*) OVER () AS total "
     "FROM patient_demographics d WHERE d.patient_key = :icn "
     f"ORDER BY d.patient_key {_SEARCH_PAGE}"
 )
 SEARCH_BY_LAST4 = text(
-    f"SELECT {_SEARCH_COLUMNS}, 0 AS rank, count(*) OVER () AS total "
+    f"SELECT {_SEARCH_COLUMNS}, 0 AS rank, pg_catalog.count(*) OVER () AS total "
     "FROM patient_demographics d WHERE d.ssn_last4 = :last4 "
     f"ORDER BY {search_key('d')}, d.patient_key {_SEARCH_PAGE}"
 )
@@ -355,7 +415,7 @@ SEARCH_BY_NAME = text(
     "  SELECT s.patient_key, s.k,"
     "  CASE WHEN s.k LIKE :exact ESCAPE '\\' THEN 1"
     "  WHEN s.k LIKE :prefix ESCAPE '\\' THEN 2 ELSE 3 END AS rank,"
-    "  count(*) OVER () AS total"
+    "  pg_catalog.count(*) OVER () AS total"
     f"  FROM (SELECT p.patient_key, {search_key('p')} AS k FROM patient_demographics p"
     f"        WHERE {search_key('p')} LIKE :pattern ESCAPE '\\') s"
     f"  ORDER BY rank, s.k, s.patient_key {_SEARCH_PAGE}"
@@ -377,7 +437,7 @@ COUNTS = JsonRead(
     json_row(
         "SELECT "
         + ", ".join(
-            f"(SELECT count(*) FROM {table} t WHERE t.{key} = :patient_key) AS {name}"
+            f"(SELECT pg_catalog.count(*) FROM {table} t WHERE t.{key} = :patient_key) AS {name}"
             for name, table, key in (
                 ("vitals", "patient_vitals", "patient_key"),
                 ("labs", "patient_labs", "patient_key"),
@@ -400,9 +460,9 @@ COUNTS = JsonRead(
 LATEST_VITALS = JsonRead(
     json_rows(
         "WITH RECURSIVE types(abbr) AS ("
-        "  SELECT min(vital_abbr) FROM patient_vitals WHERE patient_key = :patient_key"
+        "  SELECT pg_catalog.min(vital_abbr) FROM patient_vitals WHERE patient_key = :patient_key"
         "  UNION ALL"
-        "  SELECT (SELECT min(n.vital_abbr) FROM patient_vitals n"
+        "  SELECT (SELECT pg_catalog.min(n.vital_abbr) FROM patient_vitals n"
         "          WHERE n.patient_key = :patient_key AND n.vital_abbr > t.abbr)"
         "  FROM types t WHERE t.abbr IS NOT NULL"
         ") "
@@ -441,7 +501,7 @@ _FLAG_HISTORY = json_rows(
 _REVIEW_STATUS = (
     "CASE WHEN f.next_review_date IS NULL THEN f.review_status "
     f"WHEN f.next_review_date < {AS_OF} THEN 'OVERDUE' "
-    f"WHEN f.next_review_date < {AS_OF} + make_interval(days => {DUE_SOON_DAYS}) "
+    f"WHEN f.next_review_date < {AS_OF} + pg_catalog.make_interval(days => {DUE_SOON_DAYS}) "
     "THEN 'DUE SOON' ELSE 'CURRENT' END"
 )
 ACTIVE_FLAGS = JsonRead(
@@ -483,7 +543,7 @@ _ENCOUNTER_COLUMNS = columns(
     computed={
         "length_of_stay": _STAY_DAYS,
         "is_recent": f"coalesce(e.discharge_datetime, {AS_OF}) >= "
-        f"{AS_OF} - make_interval(days => {RECENT_DAYS})",
+        f"{AS_OF} - pg_catalog.make_interval(days => {RECENT_DAYS})",
         "is_extended_stay": f"coalesce({_STAY_DAYS} > {EXTENDED_STAY_DAYS}, false)",
     },
 )

@@ -1,4 +1,4 @@
-"""The medz1 models: importing this package registers all 22 tables on ``metadata``.
+"""The medz1 models: importing this package registers all 23 tables on ``metadata``.
 
 Schemas: ``public`` (clinical tables, read unqualified by med-z1), ``auth``, ``ai``, ``admin``.
 """
@@ -18,6 +18,7 @@ from medz1.models.base import SCHEMAS, Base, metadata
 from medz1.models.clinical import (
     PatientAllergy,
     PatientAllergyReaction,
+    PatientChartDocument,
     PatientDemographic,
     PatientEncounter,
     PatientFlag,
@@ -38,6 +39,7 @@ __all__ = [
     "FeatureFlag",
     "PatientAllergy",
     "PatientAllergyReaction",
+    "PatientChartDocument",
     "PatientDemographic",
     "PatientEmbedding",
     "PatientEncounter",

@@ -31,7 +31,7 @@ from sqlalchemy import (
     literal_column,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medz1.db.types import UTCDateTime
@@ -731,4 +731,41 @@ class PatientLab(Base):
     )
     last_updated: Mapped[datetime | None] = mapped_column(
         UTCDateTime(), server_default=text("now()"), comment=LAST_UPDATED
+    )
+
+
+class PatientChartDocument(Base):
+    """The patient's chart as one JSON document, rebuilt by the loader in each load.
+
+    Not part of the med-z1 contract: a copy of what :func:`medz1.dal.chart.patient_chart`
+    reads from the clinical tables, so that the chart costs one primary-key lookup. The
+    loader rebuilds the documents of every patient a load touched in the load's own
+    transaction, so no reader ever sees a document older than the rows. Facts relative to
+    the present (ages, stay lengths, expirations, review status) are not frozen in it:
+    the reader computes them from its clock.
+    """
+
+    __tablename__ = "patient_chart_documents"
+    __table_args__ = (
+        PrimaryKeyConstraint("patient_key"),
+        {
+            "schema": "public",
+            "comment": "The patient chart as one JSON document per patient, rebuilt by the "
+            "loader in the transaction of every load (medz1 only; not read by med-z1)",
+        },
+    )
+
+    patient_key: Mapped[str] = mapped_column(String(50), comment=PATIENT_KEY)
+    format: Mapped[int] = mapped_column(
+        SmallInteger,
+        comment="Version of the document's layout; a reader ignores a document of another "
+        "version and reads the clinical tables instead",
+    )
+    document: Mapped[Any] = mapped_column(
+        JSON,
+        comment="The chart's domains as JSON arrays of record fields, without the facts "
+        "computed when read (age, stay length, expiry, review status)",
+    )
+    built_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=text("now()"), comment="When the loader built it (UTC)"
     )

@@ -12,6 +12,7 @@ from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.errors import ConfigurationError, UsageError
 from medz1.provision.declared import OWNER, ROLE_ALIASES
+from medz1.settings import Settings
 
 _ALIAS_OF = {name: alias for alias, name in ROLE_ALIASES.items()}
 
@@ -56,3 +57,34 @@ def engine_for_role(
         )
     url = target.url.set(username=name, password=password.get_secret_value())
     return make_engine(url, application_name=f"medz1:{role}", **kwargs)
+
+
+def application_engine(settings: Settings | None = None, **kwargs: Any) -> Engine:
+    """A pooled engine of the application role (``med_z1_user``) on the medz1 database,
+    as an application that reads charts and logs users in should connect.
+
+    Where: ``MEDZ1_DATABASE_URL`` (an external server), else the bundled server of
+    ``MEDZ1_DATA_DIR`` on its socket, or on 127.0.0.1:``MEDZ1_PORT`` when that is set (the
+    way for an application that cannot reach the socket folder, e.g. a non-root process
+    when the bundled server runs as root). The password is ``MEDZ1_APP_PASSWORD`` or the
+    one ``medz1 up`` generated. Nothing connects until the engine is used; the bundled
+    server is not started here (``medz1 up`` or ``medz1 server start`` does).
+
+    Args:
+        settings: medz1's settings; read from the ``MEDZ1_*`` environment when None.
+        **kwargs: Passed to :func:`sqlalchemy.create_engine` (``pool_size``, ...).
+
+    Raises:
+        ConfigurationError: No password is known for the application role.
+    """
+    from medz1.embedded import SUPERUSER, EmbeddedServer
+    from medz1.provision.credentials import role_plan_from_settings
+
+    chosen = settings or Settings()
+    if chosen.embedded:
+        server = EmbeddedServer(chosen.data_dir, port=chosen.port)
+        where = Target(url=server.url(chosen.database_name, user=SUPERUSER), embedded=True)
+    else:
+        where = Target(url=chosen.external_url(), embedded=False)
+    passwords = role_plan_from_settings(chosen, generate_passwords=False).passwords
+    return engine_for_role(where, "app", passwords, **kwargs)
