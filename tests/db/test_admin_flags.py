@@ -1,5 +1,6 @@
 """Feature flags: sticky percentage rollout, targeting, kill switch, the cached snapshot, and
-refused input that writes nothing."""
+refused input that writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from medz1.auth.errors import InvalidInputError
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.errors import Medz1Error, NotFoundError, UsageError
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.admin_support import admin_state, audit_details
-from tests.db.test_auth_support import Store, open_store
+from tests.plugins.auth import Store, open_store
 
 ACTOR = "cli:tester"
 USERS = [f"user{i}@va.example.org" for i in range(10_000)]
@@ -134,8 +135,8 @@ def test_reasons_follow_the_openfeature_vocabulary() -> None:
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
+def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
+    with open_store(db_target, role_plan) as opened:
         yield opened
 
 
@@ -262,7 +263,8 @@ def test_killing_an_unknown_flag_is_not_found_and_writes_nothing(store: Store) -
 @pytest.mark.db
 def test_concurrent_writers_get_versions_in_commit_order(store: Store) -> None:
     """A second writer waits for the first and gets a higher version, so a client that
-    saw the first commit's version cannot miss the second."""
+    saw the first commit's version cannot miss the second.
+    """
     with unit_of_work(store.app) as session:
         flags.set_flag(session, "a.one", enabled=False, actor=ACTOR)
     results: dict[str, int] = {}

@@ -1,5 +1,6 @@
 """Privileges on the ``admin`` tables: the application creates and changes rows, never
-deletes them; the reporting, loader and auditor roles see nothing there."""
+deletes them; the reporting, loader and auditor roles see nothing there.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from medz1.db.target import Target
 from medz1.provision.connect import engine_for_role
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
@@ -19,9 +20,9 @@ TABLES = ("admin.feature_flags", "admin.system_settings", "admin.user_preference
 
 
 @pytest.fixture
-def roles(db_target: Target, policy: Policy) -> Iterator[dict[str, Engine]]:
+def roles(db_target: Target, role_plan: RolePlan) -> Iterator[dict[str, Engine]]:
     engines = {
-        role: engine_for_role(db_target, role, policy.passwords)
+        role: engine_for_role(db_target, role, role_plan.passwords)
         for role in ("app", "reporting", "loader", "auditor")
     }
     try:

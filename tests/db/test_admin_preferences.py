@@ -15,16 +15,16 @@ from medz1.auth import users
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.errors import Medz1Error, NotFoundError
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.admin_support import admin_state
-from tests.db.test_auth_support import Store, open_store
+from tests.plugins.auth import Store, open_store
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
+def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
+    with open_store(db_target, role_plan) as opened:
         yield opened
 
 

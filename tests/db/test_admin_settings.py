@@ -1,5 +1,6 @@
 """System settings: typed by their declaration, every change recorded and audited, refused
-values write nothing."""
+values write nothing.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from medz1.admin.schema import InvalidValueError, UnknownKeyError
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.errors import Medz1Error
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.db.admin_support import admin_state, audit_details
-from tests.db.test_auth_support import Store, open_store
+from tests.plugins.auth import Store, open_store
 
 pytestmark = pytest.mark.db
 
@@ -24,8 +25,8 @@ ACTOR = "cli:tester"
 
 
 @pytest.fixture
-def store(db_target: Target, policy: Policy) -> Iterator[Store]:
-    with open_store(db_target, policy) as opened:
+def store(db_target: Target, role_plan: RolePlan) -> Iterator[Store]:
+    with open_store(db_target, role_plan) as opened:
         yield opened
 
 

@@ -1,2 +1,3 @@
 """Administration features of the ``admin`` schema: feature flags, system settings and user
-preferences (see ``docs/admin.md``)."""
+preferences (see ``docs/admin.md``).
+"""

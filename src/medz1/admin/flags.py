@@ -122,7 +122,8 @@ class Flag:
 @dataclass(frozen=True)
 class Evaluation:
     """The resolution of one flag for one user and station (OpenFeature's resolution
-    details: value, variant, reason, error code, flag metadata)."""
+    details: value, variant, reason, error code, flag metadata).
+    """
 
     flag_key: str
     value: bool
@@ -155,7 +156,8 @@ def bucket(flag_key: str, targeting_key: str) -> int:
 
 def normalize_targeting_key(key: str | None) -> str | None:
     """The targeting key as compared and hashed: stripped and lower case (e-mail addresses
-    compare case-insensitively); None or blank means no key."""
+    compare case-insensitively); None or blank means no key.
+    """
     if key is None:
         return None
     cleaned = key.strip().lower()
@@ -181,31 +183,42 @@ def evaluate(
     Pure: no database, no clock.
     """
     if flag is None:
-        return Evaluation(flag_key, False, Reason.ERROR, None, ErrorCode.FLAG_NOT_FOUND)
+        return Evaluation(
+            flag_key,
+            value=False,
+            reason=Reason.ERROR,
+            variant=None,
+            error_code=ErrorCode.FLAG_NOT_FOUND,
+        )
     version = flag.version
 
-    def result(value: bool, reason: Reason, error: ErrorCode | None = None) -> Evaluation:
+    def result(reason: Reason, error: ErrorCode | None = None, *, value: bool) -> Evaluation:
         return Evaluation(
-            flag.flag_key, value, reason, "on" if value else "off", error, flag_version=version
+            flag.flag_key,
+            value=value,
+            reason=reason,
+            variant="on" if value else "off",
+            error_code=error,
+            flag_version=version,
         )
 
     if flag.killed:
-        return result(False, Reason.DISABLED)
+        return result(value=False, reason=Reason.DISABLED)
     user = normalize_targeting_key(targeting_key)
     site = normalize_station(station)
     if (user is not None and user in flag.target_users) or (
         site is not None and site in flag.target_stations
     ):
-        return result(True, Reason.TARGETING_MATCH)
+        return result(value=True, reason=Reason.TARGETING_MATCH)
     untargeted = Reason.DEFAULT if flag.has_targets else Reason.STATIC
     if not flag.enabled or flag.rollout_percent <= 0:
-        return result(False, untargeted)
+        return result(value=False, reason=untargeted)
     if flag.rollout_percent >= 100:
-        return result(True, untargeted)
+        return result(value=True, reason=untargeted)
     if user is None:
-        return result(False, Reason.ERROR, ErrorCode.TARGETING_KEY_MISSING)
+        return result(Reason.ERROR, ErrorCode.TARGETING_KEY_MISSING, value=False)
     threshold = int(flag.rollout_percent * 100)
-    return result(bucket(flag.flag_key, user) < threshold, Reason.SPLIT)
+    return result(Reason.SPLIT, value=bucket(flag.flag_key, user) < threshold)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ PREFERENCES: dict[str, Field] = {
             "medications.show_inactive",
             "bool",
             "Whether the medication list shows discontinued and expired orders",
-            False,
+            default=False,
             kind="preference",
         ),
     )

@@ -37,7 +37,7 @@ SETTINGS: dict[str, Field] = {
             "viewer.maintenance_mode",
             "bool",
             "When true the viewer shows a maintenance page to everyone but administrators",
-            False,
+            default=False,
         ),
         Field(
             "patients.search_page_size",
