@@ -166,3 +166,40 @@ def test_every_admin_command_has_help_with_an_example(cli: Invoke, command: list
     assert result.code == 0
     assert f"Example: medz1 {command[0]} {command[1]}" in result.out
     assert "--json" in result.out
+
+
+def test_a_change_that_changes_nothing_says_nothing_to_do(
+    cli: Invoke, db_target: Target, database_url_env: str
+) -> None:
+    assert cli("flags", "set", "a.b", "--on").code == 0
+    assert cli("settings", "set", "patients.search_page_size", "30").code == 0
+    for args in (
+        ("flags", "enable", "a.b"),
+        ("flags", "set", "a.b", "--on"),
+        ("settings", "set", "patients.search_page_size", "30"),
+    ):
+        again = cli(*args)
+        assert again.code == 0, (args, again.err)
+        assert again.out.startswith("nothing to do: "), (args, again.out)
+    admin = _admin(db_target)
+    try:
+        assert len(audit_details(admin, "setting_changed")) == 1
+    finally:
+        admin.dispose()
+
+
+def test_listings_print_every_key_whole_when_piped(cli: Invoke, database_url_env: str) -> None:
+    from medz1.cli.flags import FLAG_COLUMNS
+    from medz1.cli.system_settings import SETTING_COLUMNS
+
+    assert cli("flags", "set", "viewer.a_rather_long_flag_key_that_is_kept_whole", "--on").code == 0
+    for args, columns, key in (
+        (("flags", "list"), FLAG_COLUMNS, "viewer.a_rather_long_flag_key_that_is_kept_whole"),
+        (("settings", "list"), SETTING_COLUMNS, "patients.search_page_size"),
+    ):
+        result = cli(*args)
+        assert result.code == 0, result.err
+        header, *rows = result.out.splitlines()
+        assert header.split("\t") == [c.name for c in columns]
+        assert key in [row.split("\t")[0] for row in rows]
+        assert all(len(row.split("\t")) == len(columns) for row in rows)
