@@ -11,19 +11,19 @@ from sqlalchemy import Engine
 from medz1.auth import users
 from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
-from medz1.provision.credentials import Policy
+from medz1.provision.credentials import RolePlan
 from tests.cli.conftest import Invoke
 from tests.db.admin_support import admin_state, audit_details
-from tests.db.test_auth_support import PASSWORD, cheap_hasher
-from tests.support import app_engine
+from tests.plugins.auth import PASSWORD, cheap_hasher
+from tests.plugins.synthetic import app_engine
 
 pytestmark = pytest.mark.db
 
 EMAIL = "greg.house@va.example.org"
 
 
-def _add_user(target: Target, policy: Policy, email: str = EMAIL) -> None:
-    with app_engine(target, policy) as engine, unit_of_work(engine) as session:
+def _add_user(target: Target, role_plan: RolePlan, email: str = EMAIL) -> None:
+    with app_engine(target, role_plan) as engine, unit_of_work(engine) as session:
         users.create_user(
             session,
             user=users.NewUser(email=email),
@@ -34,9 +34,9 @@ def _add_user(target: Target, policy: Policy, email: str = EMAIL) -> None:
 
 
 def test_flags_set_show_disable_enable_list(
-    cli: Invoke, db_target: Target, policy: Policy, database_url_env: str
+    cli: Invoke, db_target: Target, role_plan: RolePlan, database_url_env: str
 ) -> None:
-    _add_user(db_target, policy)
+    _add_user(db_target, role_plan)
     created = cli(
         "flags", "set", "ai.chart_summaries", "--off", "--station", "508", "--user", EMAIL,
         "--rollout", "12.5", "--json",
@@ -102,9 +102,9 @@ _REFUSED: list[tuple[tuple[str, ...], int]] = [
 
 
 def test_refused_commands_exit_with_their_code_and_write_nothing(
-    cli: Invoke, db_target: Target, policy: Policy, database_url_env: str
+    cli: Invoke, db_target: Target, role_plan: RolePlan, database_url_env: str
 ) -> None:
-    _add_user(db_target, policy)
+    _add_user(db_target, role_plan)
     assert cli("flags", "set", "a.b", "--on").code == 0
     assert cli("settings", "set", "patients.search_page_size", "30").code == 0
     admin = _admin(db_target)
@@ -139,9 +139,9 @@ def test_settings_set_get_list(cli: Invoke, db_target: Target, database_url_env:
 
 
 def test_prefs_set_and_get(
-    cli: Invoke, db_target: Target, policy: Policy, database_url_env: str
+    cli: Invoke, db_target: Target, role_plan: RolePlan, database_url_env: str
 ) -> None:
-    _add_user(db_target, policy)
+    _add_user(db_target, role_plan)
     assert cli("prefs", "set", EMAIL, "time_zone", "America/Chicago").code == 0
     assert cli("prefs", "set", EMAIL, "patients.list_size", "40").code == 0
     every = json.loads(cli("prefs", "get", EMAIL, "--json").out)
@@ -166,3 +166,40 @@ def test_every_admin_command_has_help_with_an_example(cli: Invoke, command: list
     assert result.code == 0
     assert f"Example: medz1 {command[0]} {command[1]}" in result.out
     assert "--json" in result.out
+
+
+def test_a_change_that_changes_nothing_says_nothing_to_do(
+    cli: Invoke, db_target: Target, database_url_env: str
+) -> None:
+    assert cli("flags", "set", "a.b", "--on").code == 0
+    assert cli("settings", "set", "patients.search_page_size", "30").code == 0
+    for args in (
+        ("flags", "enable", "a.b"),
+        ("flags", "set", "a.b", "--on"),
+        ("settings", "set", "patients.search_page_size", "30"),
+    ):
+        again = cli(*args)
+        assert again.code == 0, (args, again.err)
+        assert again.out.startswith("nothing to do: "), (args, again.out)
+    admin = _admin(db_target)
+    try:
+        assert len(audit_details(admin, "setting_changed")) == 1
+    finally:
+        admin.dispose()
+
+
+def test_listings_print_every_key_whole_when_piped(cli: Invoke, database_url_env: str) -> None:
+    from medz1.cli.flags import FLAG_COLUMNS
+    from medz1.cli.system_settings import SETTING_COLUMNS
+
+    assert cli("flags", "set", "viewer.a_rather_long_flag_key_that_is_kept_whole", "--on").code == 0
+    for args, columns, key in (
+        (("flags", "list"), FLAG_COLUMNS, "viewer.a_rather_long_flag_key_that_is_kept_whole"),
+        (("settings", "list"), SETTING_COLUMNS, "patients.search_page_size"),
+    ):
+        result = cli(*args)
+        assert result.code == 0, result.err
+        header, *rows = result.out.splitlines()
+        assert header.split("\t") == [c.name for c in columns]
+        assert key in [row.split("\t")[0] for row in rows]
+        assert all(len(row.split("\t")) == len(columns) for row in rows)

@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import text
 
 from medz1.cli import audit as audit_cmd
+from medz1.cli import flags as flags_cmd
 from medz1.cli import grants as grants_cmd
 from medz1.cli import patients as patients_cmd
 from medz1.cli import schema as schema_cmd
 from medz1.cli import sessions as sessions_cmd
+from medz1.cli import system_settings as settings_cmd
 from medz1.cli import users as users_cmd
 from medz1.cli.common import CliContext, Col
 from medz1.db.target import Target
@@ -64,6 +66,9 @@ def _add_user(cli: Invoke, monkeypatch: pytest.MonkeyPatch, email: str) -> Resul
         ["users", "--help"],
         ["server", "--help"],
         ["server", "status"],
+        ["flags", "--help"],
+        ["settings", "list", "--help"],
+        ["prefs", "set", "--help"],
     ],
 )
 def test_the_command_line_starts_without_pyarrow_numpy_or_the_orm(
@@ -125,8 +130,18 @@ def _long_row(columns: tuple[Col, ...]) -> list[str]:
         audit_cmd.AUDIT_COLUMNS,
         schema_cmd.TABLE_COLUMNS,
         patients_cmd.SEARCH_COLUMNS,
+        flags_cmd.FLAG_COLUMNS,
+        settings_cmd.SETTING_COLUMNS,
     ],
-    ids=["users list", "sessions list", "audit tail", "schema tables", "patients search"],
+    ids=[
+        "users list",
+        "sessions list",
+        "audit tail",
+        "schema tables",
+        "patients search",
+        "flags list",
+        "settings list",
+    ],
 )
 @pytest.mark.parametrize("width", [80, 100, 160])
 def test_listings_never_cut_an_identifier_in_a_terminal(

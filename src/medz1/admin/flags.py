@@ -183,27 +183,38 @@ def evaluate(
     Pure: no database, no clock.
     """
     if flag is None:
-        return Evaluation(flag_key, False, Reason.ERROR, None, ErrorCode.FLAG_NOT_FOUND)  # noqa: FBT003
+        return Evaluation(
+            flag_key,
+            value=False,
+            reason=Reason.ERROR,
+            variant=None,
+            error_code=ErrorCode.FLAG_NOT_FOUND,
+        )
     version = flag.version
 
     def result(reason: Reason, error: ErrorCode | None = None, *, value: bool) -> Evaluation:
         return Evaluation(
-            flag.flag_key, value, reason, "on" if value else "off", error, flag_version=version
+            flag.flag_key,
+            value=value,
+            reason=reason,
+            variant="on" if value else "off",
+            error_code=error,
+            flag_version=version,
         )
 
     if flag.killed:
-        return result(Reason.DISABLED, value=False)
+        return result(value=False, reason=Reason.DISABLED)
     user = normalize_targeting_key(targeting_key)
     site = normalize_station(station)
     if (user is not None and user in flag.target_users) or (
         site is not None and site in flag.target_stations
     ):
-        return result(Reason.TARGETING_MATCH, value=True)
+        return result(value=True, reason=Reason.TARGETING_MATCH)
     untargeted = Reason.DEFAULT if flag.has_targets else Reason.STATIC
     if not flag.enabled or flag.rollout_percent <= 0:
-        return result(untargeted, value=False)
+        return result(value=False, reason=untargeted)
     if flag.rollout_percent >= 100:
-        return result(untargeted, value=True)
+        return result(value=True, reason=untargeted)
     if user is None:
         return result(Reason.ERROR, ErrorCode.TARGETING_KEY_MISSING, value=False)
     threshold = int(flag.rollout_percent * 100)

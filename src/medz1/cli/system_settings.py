@@ -7,101 +7,103 @@ role; a change records who and when and writes a ``setting_changed`` audit row.
 
 from __future__ import annotations
 
-import getpass
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.orm import Session
 
-from medz1.admin import system_settings
-from medz1.cli.console import out, print_json
-from medz1.cli.context import policy, state, target
-from medz1.db.engine import unit_of_work
-from medz1.db.errors import translated
-from medz1.provision.connect import engine_for_role
+from medz1.cli.common import JSON_OPTION, CliContext, Col, actor, cli_context
+
+if TYPE_CHECKING:
+    from medz1.admin.system_settings import Setting
 
 app = typer.Typer(
     help="System settings of the viewer: list, get, set KEY VALUE (typed and audited).",
     no_args_is_help=True,
 )
 
-_JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 _KEY = typer.Argument(..., help="The setting key, e.g. patients.search_page_size.")
 
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction as the application role, committed at the end."""
-    settings = state.settings()
-    engine = engine_for_role(target(settings), "app", policy(settings).passwords)
-    try:
-        with translated(), unit_of_work(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
+#: Columns of ``settings list``: the key is never cut; who changed it goes first.
+SETTING_COLUMNS = (
+    Col("key", key=True),
+    Col("value"),
+    Col("type", drop=2),
+    Col("default", drop=1),
+    Col("changed by", drop=3),
+)
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"[:100]
-    except (OSError, KeyError):
-        return "cli"
+def _setting_row(setting: Setting) -> list[str]:
+    return [
+        setting.key,
+        repr(setting.value),
+        setting.field.expected(),
+        repr(setting.field.default),
+        setting.updated_by or "-",
+    ]
 
 
-def _print_setting(setting: system_settings.Setting) -> None:
+def _print_setting(c: CliContext, setting: Setting) -> None:
     for key, value in setting.as_json().items():
-        out.print(f"{key}: {'-' if value is None else value}", markup=False)
+        c.print(f"{key}: {'-' if value is None else value}")
 
 
 @app.command("list")
-def list_(as_json: bool = _JSON) -> None:
+def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List every setting: value, type, range, default.
 
     Example: medz1 settings list --json
     """
-    with _session() as session:
+    from medz1.admin import system_settings
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
         found = system_settings.list_settings(session)
     if as_json:
-        print_json([setting.as_json() for setting in found])
+        c.print_json([setting.as_json() for setting in found])
         return
-    for setting in found:
-        changed = f", changed by {setting.updated_by}" if setting.updated_by else ""
-        out.print(
-            f"{setting.key} = {setting.value!r} ({setting.field.expected()}; "
-            f"default {setting.field.default!r}{changed})",
-            markup=False,
-        )
+    c.table(SETTING_COLUMNS, [_setting_row(setting) for setting in found])
+    c.note(f"{len(found)} setting(s)")
 
 
 @app.command()
-def get(key: str = _KEY, as_json: bool = _JSON) -> None:
+def get(ctx: typer.Context, key: str = _KEY, as_json: bool = JSON_OPTION) -> None:
     """Print one setting's value (its default when never set).
 
     Example: medz1 settings get patients.search_page_size
     """
-    with _session() as session:
+    from medz1.admin import system_settings
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
         setting = system_settings.get_setting(session, key)
     if as_json:
-        print_json(setting.as_json())
+        c.print_json(setting.as_json())
     else:
-        _print_setting(setting)
+        _print_setting(c, setting)
 
 
 @app.command("set")
 def set_(
+    ctx: typer.Context,
     key: str = _KEY,
     value: str = typer.Argument(..., help="The new value, of the setting's type."),
-    as_json: bool = _JSON,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a setting; a value of the wrong type or out of range is refused (exit 8).
 
     Example: medz1 settings set patients.search_page_size 50
     """
-    with _session() as session:
-        change = system_settings.set_setting_text(session, key, value, actor=_actor())
+    from medz1.admin import system_settings
+
+    c = cli_context(ctx)
+    with c.role_session() as session:
+        change = system_settings.set_setting_text(session, key, value, actor=actor())
     if as_json:
-        print_json({**change.setting.as_json(), "changed": change.changed})
+        c.print_json({**change.setting.as_json(), "changed": change.changed})
         return
-    verb = "set" if change.changed else "unchanged"
-    out.print(f"{verb}: {change.setting.key} = {change.setting.value!r}", markup=False)
+    setting = change.setting
+    if change.changed:
+        c.print(f"set: {setting.key} = {setting.value!r}")
+    else:
+        c.nothing_to_do(f"{setting.key} was already {setting.value!r}")
