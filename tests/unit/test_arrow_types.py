@@ -89,7 +89,16 @@ def test_loadable_columns_are_all_but_identity_columns() -> None:
     assert [c.name for c in loadable_columns(table)] == ["name"]
 
 
-@pytest.mark.parametrize("table", list(metadata.sorted_tables), ids=lambda t: t.fullname)
+#: Tables written only by medz1 itself, never from a data file: ``ai.ddi_cache`` keeps
+#: computed interaction results keyed by a ``text[]`` medication set.
+_COMPUTED = {"ai.ddi_cache"}
+
+
+@pytest.mark.parametrize(
+    "table",
+    [t for t in metadata.sorted_tables if t.fullname not in _COMPUTED],
+    ids=lambda t: t.fullname,
+)
 def test_every_medz1_table_has_an_arrow_schema(table: Table) -> None:
     assert len(arrow_schema(table, include_generated=True)) == len(table.columns)
 
