@@ -1,5 +1,9 @@
 """Test fixtures: one embedded PostgreSQL per test session, a migrated template database,
 and a fresh clone of it for every test that asks for a database.
+
+With ``MEDZ1_TEST_SERVER=managed`` the session's server is reached over TCP with a
+password as a non-superuser administrator (``tests/managed_server.py``); tests marked
+``embedded_only`` (they need the bundled server itself or a superuser) skip.
 """
 
 from __future__ import annotations
@@ -34,8 +38,12 @@ from medz1.provision.policy import (
     declared_matrix,
     role_specs,
 )
+from tests.managed_server import ManagedServer, managed_selected
 
 TEMPLATE = "medz1_template"
+#: True when the session runs against the managed-service server (read once, before the
+#: autouse fixture below clears every MEDZ1_* variable).
+MANAGED = managed_selected()
 _counter = itertools.count(1)
 
 
@@ -54,8 +62,10 @@ def _server_folder() -> Path:
 def pg_server() -> Iterator[EmbeddedServer]:
     """The bundled PostgreSQL, started once for the whole test session."""
     folder = _server_folder()
-    server = EmbeddedServer(folder / "data")
+    server = ManagedServer(folder / "data") if MANAGED else EmbeddedServer(folder / "data")
     server.start()
+    if isinstance(server, ManagedServer):
+        server.prepare()
     try:
         yield server
     finally:
@@ -93,7 +103,9 @@ def policy() -> Policy:
 def template_target(pg_server: EmbeddedServer, policy: Policy) -> Target:
     """A database migrated to the newest revision with roles and grants applied, used as
     the template of every test database."""
-    target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=True)
+    if isinstance(pg_server, ManagedServer):
+        pg_server.provide_database(TEMPLATE)
+    target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=not MANAGED)
     up(target, policy, audit=False)  # tests count audit rows from zero
     return target
 
@@ -128,7 +140,7 @@ def db_target(
     dropped afterwards."""
     name = f"medz1_test_{os.getpid()}_{unique_number()}"
     clone_database(pg_server, name)
-    target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
+    target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=not MANAGED)
     # Database-level grants and per-database role settings are not part of a template.
     apply_grants(target, policy)
     try:
@@ -142,7 +154,7 @@ def empty_target(pg_server: EmbeddedServer) -> Iterator[Target]:
     """A name for a database that does not exist yet (dropped afterwards if created)."""
     name = f"medz1_empty_{os.getpid()}_{unique_number()}"
     try:
-        yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
+        yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=not MANAGED)
     finally:
         drop_database(pg_server, name)
 
@@ -190,3 +202,15 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if key.startswith("MEDZ1_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("MEDZ1_DATA_DIR", str(tmp_path / "data"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Against the managed-service server, skip the tests that need the bundled server
+    itself or a superuser (marked ``embedded_only``)."""
+    if not MANAGED:
+        return
+    for item in items:
+        marker = item.get_closest_marker("embedded_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs the bundled server itself"
+            item.add_marker(pytest.mark.skip(reason=f"managed-service server: {reason}"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,43 @@ _PG_INT_MAX = 2_147_483_647
 _MAX_RETENTION_DAYS = 36_500
 
 
+def libpq_hosts(raw: str) -> str:
+    """A URL with several hosts written the libpq way (``postgresql://u:p@h1:5432,h2/db``)
+    rewritten the way SQLAlchemy takes them (``postgresql://u:p@/db?host=h1:5432&host=h2``);
+    any other URL unchanged. Options such as ``target_session_attrs`` are kept.
+
+    Source: libpq "Connection URIs" (a host list separated by commas).
+    """
+    parts = urlsplit(raw)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return raw
+    entries = [entry for entry in hosts.split(",") if entry]
+    query = "&".join(f"host={quote(entry, safe=':[]')}" for entry in entries)
+    if parts.query:
+        query = f"{query}&{parts.query}"
+    return urlunsplit((parts.scheme, f"{userinfo}{at}", parts.path, query, parts.fragment))
+
+
+def _parse_url(value: SecretStr | None) -> SecretStr | None:
+    """Validate a PostgreSQL URL setting; never repeats the value (it may hold a password)."""
+    if value is None or not value.get_secret_value().strip():
+        return None
+    raw = libpq_hosts(value.get_secret_value().strip())
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "is not a URL; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+            "(several hosts: HOST1:PORT1,HOST2:PORT2)"
+        ) from None
+    if url.drivername not in _SCHEMES:
+        raise ValueError(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
+    if not url.database:
+        raise ValueError("names no database; end the URL with /DATABASE")
+    return SecretStr(raw)
+
+
 class Settings(BaseSettings):
     """Validated configuration; build it once at an edge with :func:`load_settings`."""
 
@@ -41,6 +79,11 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description="PostgreSQL URL of an existing server; unset means the embedded server.",
+    )
+    reporting_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL where reporting_user's reads go (a replica, say); its "
+        "user and password are replaced by reporting_user's. Unset: the medz1 database.",
     )
     data_dir: Path = Field(
         default=Path(".medz1"),
@@ -155,23 +198,10 @@ class Settings(BaseSettings):
             raise ValueError("must not contain control characters")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "reporting_url")
     @classmethod
     def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        raw = value.get_secret_value().strip()
-        try:
-            url = make_url(raw)
-        except ArgumentError:
-            raise ValueError(
-                "is not a URL; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-            ) from None
-        if url.drivername not in _SCHEMES:
-            raise ValueError(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
-        if not url.database:
-            raise ValueError("names no database; end the URL with /DATABASE")
-        return SecretStr(raw)
+        return _parse_url(value)
 
     @field_validator("argon2_time_cost", "argon2_memory_kib")
     @classmethod
@@ -206,6 +236,13 @@ class Settings(BaseSettings):
                 "no MEDZ1_DATABASE_URL is set", hint="set it, or use the embedded server"
             )
         url = make_url(self.database_url.get_secret_value())
+        return url.set(drivername="postgresql+psycopg")
+
+    def reporting_target_url(self) -> URL | None:
+        """The parsed ``MEDZ1_REPORTING_URL`` with the psycopg driver, or None."""
+        if self.reporting_url is None:
+            return None
+        url = make_url(self.reporting_url.get_secret_value())
         return url.set(drivername="postgresql+psycopg")
 
     @property

@@ -22,8 +22,9 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from medz1.cli import console
-from medz1.cli.context import policy, state, target
+from medz1.cli.context import state, target
 from medz1.cli.up import human_size
+from medz1.db.target import Target
 from medz1.models import SCHEMAS
 from medz1.ops.backup import create as run_create
 from medz1.ops.backup import restore as run_restore
@@ -36,6 +37,10 @@ from medz1.ops.backup.archive import (
     list_backups,
 )
 from medz1.ops.backup.scratch import drop_unfinished, list_unfinished
+from medz1.ops.database import existing_roles
+from medz1.provision.credentials import Policy, policy_from_settings
+from medz1.provision.policy import LOGIN_ROLES
+from medz1.settings import Settings
 
 app = typer.Typer(
     help="Backups of the medz1 database, whole or per schema: create, restore, verify, list.",
@@ -98,6 +103,17 @@ def _progress() -> Iterator[Reporter]:
         reporter = _ProgressReporter(progress)
         yield reporter
         reporter.finish()
+
+
+def _restore_policy(settings: Settings, where: Target) -> Policy:
+    """Passwords are generated (and kept) only for roles the server does not have yet: a
+    restore never sets an existing role's password, so it stores none it made up."""
+    return policy_from_settings(
+        settings,
+        generate_passwords=True,
+        existing_roles=existing_roles(where, LOGIN_ROLES),
+        refuse_unknown=False,
+    )
 
 
 @app.command()
@@ -187,7 +203,7 @@ def restore(
     """
     settings = state.settings()
     where = target(settings)
-    declared = policy(settings, generate_passwords=True)
+    declared = _restore_policy(settings, where)
     with _progress() as reporter:
         report = run_restore(
             where,
@@ -224,7 +240,7 @@ def verify(
     """
     settings = state.settings()
     where = target(settings)
-    declared = policy(settings, generate_passwords=True)
+    declared = _restore_policy(settings, where)
     if as_json:
         report = run_verify(where, declared, path)
     else:

@@ -55,12 +55,17 @@ def server(settings: Settings) -> EmbeddedServer:
 
 def target(settings: Settings, *, start: bool = False) -> Target:
     """The administrator target of the medz1 database; starts the embedded server if asked."""
+    reporting = settings.reporting_target_url()
     if not settings.embedded:
-        return Target(url=settings.external_url(), embedded=False)
+        return Target(url=settings.external_url(), embedded=False, reporting_url=reporting)
     embedded = server(settings)
     if start:
         embedded.start()
-    return Target(url=embedded.url(settings.database_name, user=SUPERUSER), embedded=True)
+    return Target(
+        url=embedded.url(settings.database_name, user=SUPERUSER),
+        embedded=True,
+        reporting_url=reporting,
+    )
 
 
 def admin_engine(settings: Settings, *, start: bool = False) -> tuple[Target, Engine]:

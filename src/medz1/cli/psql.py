@@ -10,7 +10,8 @@ import typer
 from medz1.cli.context import policy, state, target
 from medz1.embedded import binary
 from medz1.errors import UsageError
-from medz1.provision.connect import resolve_role
+from medz1.ops.backup._tools import hosts_and_ports
+from medz1.provision.connect import resolve_role, role_url
 from medz1.provision.policy import OWNER
 
 
@@ -36,7 +37,7 @@ def psql(
         password = policy(settings).passwords.get(name)
         if password is None:
             raise UsageError(f"no password is known for {name}", hint="run `medz1 up` first")
-        url = url.set(username=name, password=password.get_secret_value())
+        url = role_url(where, name, password)
     program = shutil.which("psql") if not where.embedded else None
     executable = str(program or binary("psql"))
     env = dict(os.environ)
@@ -45,8 +46,8 @@ def psql(
         env["PGPASSWORD"] = str(url.password)
     env.update(
         {
-            "PGHOST": str(url.query.get("host", url.host or "")),
-            "PGPORT": str(url.query.get("port", url.port or 5432)),
+            "PGHOST": hosts_and_ports(url)[0] or "",
+            "PGPORT": hosts_and_ports(url)[1] or "5432",
             "PGUSER": str(url.username or ""),
             "PGDATABASE": str(url.database),
         }

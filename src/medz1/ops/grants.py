@@ -17,6 +17,7 @@ from medz1.db.target import Target
 from medz1.errors import NotFoundError
 from medz1.provision import apply as provision
 from medz1.provision.credentials import Policy
+from medz1.provision.roles import require_role_admin
 from medz1.provision.slots import require_fit
 
 _MAX_PASSES = 3
@@ -57,6 +58,7 @@ def apply_roles(target: Target, policy: Policy) -> list[str]:
                 rotate=policy.rotate,
                 external=not target.embedded,
             )
+            require_role_admin(conn, differences)
             return provision.execute(conn, differences)
     finally:
         engine.dispose()
@@ -118,6 +120,7 @@ def apply_grants(
                     rotate=policy.rotate,
                     external=not target.embedded,
                 )
+                require_role_admin(conn, differences)
                 done = provision.execute(conn, differences)
                 if not done:
                     break
@@ -134,7 +137,13 @@ def apply_grants(
         engine.dispose()
 
 
-def check_grants(target: Target, policy: Policy, *, other_databases: bool = False) -> list[str]:
+def check_grants(
+    target: Target,
+    policy: Policy,
+    *,
+    other_databases: bool = False,
+    compare_passwords: bool = True,
+) -> list[str]:
     """Every difference between the declared policy and the database; [] when they match.
 
     Read-only. Passwords are compared only when ``policy`` carries them.
@@ -144,6 +153,8 @@ def check_grants(target: Target, policy: Policy, *, other_databases: bool = Fals
         policy: the declared roles, matrix and (optionally) passwords.
         other_databases: also report what medz1's login roles may do on ``postgres`` and
             ``template1`` (``grants check`` and ``medz1 check`` do; a restore does not).
+        compare_passwords: compare the passwords ``policy`` carries (a restore does not:
+            passwords are not part of an archive, and a restore never sets them).
 
     Returns:
         One line per difference.
@@ -156,7 +167,7 @@ def check_grants(target: Target, policy: Policy, *, other_databases: bool = Fals
                 conn,
                 policy.matrix,
                 policy.specs,
-                policy.passwords,
+                policy.passwords if compare_passwords else None,
                 other_databases="report" if other_databases else "skip",
                 external=not target.embedded,
             )
