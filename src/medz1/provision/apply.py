@@ -133,7 +133,11 @@ class _Planner:
         if wrong:
             self.add(
                 f"role {spec.name}: attributes differ (should be {', '.join(wrong)})",
-                _role_statement(spec, create=False, valid_until=not keep_expiry),
+                # Only what differs: a non-superuser administrator may not even name
+                # SUPERUSER, and REPLICATION or BYPASSRLS only when it holds them.
+                sql.SQL("ALTER ROLE {} WITH {}").format(
+                    sql.Identifier(spec.name), sql.SQL(" ").join(sql.SQL(w) for w in wrong)
+                ),
             )
         if keep_expiry:
             self.add(
