@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,17 +30,22 @@ _MAX_RETENTION_DAYS = 36_500
 
 def libpq_hosts(raw: str) -> str:
     """A URL with several hosts written the libpq way (``postgresql://u:p@h1:5432,h2/db``)
-    rewritten the way SQLAlchemy takes them (``postgresql://u:p@/db?host=h1:5432&host=h2``);
-    any other URL unchanged. Options such as ``target_session_attrs`` are kept.
+    rewritten the way SQLAlchemy takes them (``postgresql://u:p@/db?host=h1:5432&host=h2``),
+    as is a percent-encoded host (a socket folder, ``%2Frun%2Fpostgresql``), which
+    SQLAlchemy would not decode; any other URL unchanged. Options such as ``target_session_attrs`` are kept.
 
     Source: libpq "Connection URIs" (a host list separated by commas).
     """
     parts = urlsplit(raw)
     userinfo, at, hosts = parts.netloc.rpartition("@")
-    if "," not in hosts:
+    if "," not in hosts and "%" not in hosts:  # one host, not percent-encoded (a socket)
         return raw
     entries = [entry for entry in hosts.split(",") if entry]
-    query = "&".join(f"host={quote(entry, safe=':[]')}" for entry in entries)
+    # Each entry is already URL-encoded (a socket folder is written %2Fpath): kept as is.
+    query = "&".join(f"host={entry}" for entry in entries)
+    name, colon, port = entries[0].rpartition(":") if len(entries) == 1 else ("", "", "")
+    if colon and port.isdigit():  # SQLAlchemy splits HOST:PORT only in a list of hosts
+        query = f"host={name}&port={port}"
     if parts.query:
         query = f"{query}&{parts.query}"
     return urlunsplit((parts.scheme, f"{userinfo}{at}", parts.path, query, parts.fragment))
@@ -62,6 +67,13 @@ def _parse_url(value: SecretStr | None) -> SecretStr | None:
         raise ValueError(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
     if not url.database:
         raise ValueError("names no database; end the URL with /DATABASE")
+    hosts = url.query.get("host", ())
+    ports = [str(url.port)] if url.port is not None else []
+    for entry in (hosts,) if isinstance(hosts, str) else hosts:
+        if ":" in entry and not entry.endswith("]"):
+            ports.append(entry.rpartition(":")[2])
+    if any(not (p.isdigit() and 1 <= int(p) <= 65535) for p in ports):
+        raise ValueError("has a port that is not a number from 1 to 65535")
     return SecretStr(raw)
 
 

@@ -132,8 +132,7 @@ def hosts_and_ports(url: URL) -> tuple[str | None, str | None]:
     """libpq's ``host`` and ``port`` lists (comma-separated) for ``url``.
 
     SQLAlchemy keeps several hosts as ``?host=h1:5432&host=h2:5433``; libpq wants
-    ``host=h1,h2 port=5432,5433`` (an empty port means the default). A socket folder
-    (a path) has no port part.
+    ``host=h1,h2 port=5432,5433`` (an empty port means the default).
     """
     given = url.query.get("host")
     if given is None:
@@ -141,7 +140,7 @@ def hosts_and_ports(url: URL) -> tuple[str | None, str | None]:
     hosts, ports = [], []
     for entry in (given,) if isinstance(given, str) else given:
         name, colon, port = entry.rpartition(":")
-        if colon and port.isdigit() and name and not entry.startswith("/"):
+        if colon and port.isdigit() and name:  # as SQLAlchemy splits them, paths too
             hosts.append(name.removeprefix("[").removesuffix("]"))
             ports.append(port)
         else:
