@@ -62,7 +62,7 @@ def use_managed_binaries() -> Path:
     for name in ALLOWED_EXTENSIONS:
         control = root / "share" / "extension" / f"{name}.control"
         control.write_text(control.read_text(encoding="utf-8") + "trusted = true\n", "utf-8")
-    medz1.embedded.bin_dir = lambda: root / "bin"  # type: ignore[assignment]
+    medz1.embedded.bin_dir = lambda: root / "bin"
     return scratch
 
 
