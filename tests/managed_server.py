@@ -110,6 +110,20 @@ class ManagedServer(EmbeddedServer):
                     .format(sql.Identifier(ADMIN), sql.Literal(self.admin_password))
                     .as_string()
                 )
+                # A hardened server: only the administrator may reach the cluster's own
+                # databases (the state medz1 asks for, S24, which it leaves to the
+                # server's operator when it does not run the server).
+                for database in ("postgres", "template1"):
+                    conn.exec_driver_sql(
+                        sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC")
+                        .format(sql.Identifier(database))
+                        .as_string()
+                    )
+                conn.exec_driver_sql(
+                    sql.SQL("GRANT CONNECT ON DATABASE postgres TO {} WITH GRANT OPTION")
+                    .format(sql.Identifier(ADMIN))
+                    .as_string()
+                )
                 # Managed services let their administrator set this one superuser
                 # parameter (tests use it to tamper with the audit trail as an attacker).
                 conn.exec_driver_sql(

@@ -76,7 +76,7 @@ def other_admin(pg_server: EmbeddedServer) -> Iterator[tuple[str, str]]:
     # The bundled server lets no role but the superuser reach ``postgres`` (S24).
     with engine.connect() as conn:
         can_grant = conn.execute(
-            text("SELECT has_database_privilege('postgres', 'CREATE WITH GRANT OPTION')")
+            text("SELECT has_database_privilege('postgres', 'CONNECT WITH GRANT OPTION')")
         ).scalar()
     if can_grant:
         _run(

@@ -185,6 +185,7 @@ def test_wrong_password_is_refused(db_target: Target) -> None:
         ).close()
 
 
+@pytest.mark.embedded_only("reads pg_authid, which only a superuser may")
 def test_login_roles_are_unprivileged_and_scram(engine: Engine) -> None:
     with engine.connect() as conn:
         rows = conn.execute(

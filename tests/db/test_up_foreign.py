@@ -64,6 +64,11 @@ def foreign_target(pg_server: EmbeddedServer) -> Iterator[tuple[Target, str]]:
     )
     with admin.connect() as conn:
         conn.exec_driver_sql(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)).as_string())
+        # A CREATEROLE administrator (the managed-server run) must be able to SET ROLE to
+        # hand the objects below to it (PostgreSQL 16+); a superuser needs nothing.
+        conn.exec_driver_sql(
+            sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)).as_string()
+        )
         conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string())
     target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
     engine = make_engine(target.url, poolclass=NullPool)
