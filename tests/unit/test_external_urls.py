@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import create_engine
 
 from medz1.errors import ConfigurationError
 from medz1.ops.backup._tools import libpq_env
+from medz1.provision.credentials import secrets_path
 from medz1.settings import load_settings
 
 SECRET = "sentinel-Pa55word-x9"
@@ -61,3 +64,17 @@ def test_a_bad_port_names_the_variable_not_the_value(
         load_settings()
     assert variable in str(caught.value)
     assert SECRET not in str(caught.value)
+
+
+def test_role_passwords_of_a_host_list_are_kept_per_cluster(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MEDZ1_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", MULTI)
+    listed = secrets_path(load_settings())
+    monkeypatch.setenv("MEDZ1_DATABASE_URL", f"postgresql://admin:{SECRET}@db1.example/clinic")
+    first_only = secrets_path(load_settings())
+    assert listed.parent == tmp_path / "secrets"
+    assert "db1.example" in listed.name
+    assert "db2.example" in listed.name
+    assert listed != first_only
