@@ -388,12 +388,42 @@ class EmbeddedServer:
         if self.os_user is None:
             self.pgdata.mkdir(mode=0o700, exist_ok=True)
             return
+        self._refuse_another_users_cluster()
         _ensure_os_user(self.os_user)
         entry = pwd.getpwnam(self.os_user)
         _make_traversable(self.data_dir)
         _make_readable_tree(bin_dir().parent)
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+
+    def _refuse_another_users_cluster(self) -> None:
+        """As root, refuse a cluster that another OS user made and runs (changing its
+        owner would leave it unusable for that user); nothing is changed.
+
+        Raises:
+            ServerError: ``pgdata`` belongs to an OS user other than the server's one.
+        """
+        try:
+            uid = self.pgdata.stat().st_uid
+        except FileNotFoundError:
+            return
+        try:
+            ours = pwd.getpwnam(str(self.os_user)).pw_uid
+        except KeyError:
+            ours = None
+        if uid == ours or (uid == 0 and not self.initialized):
+            return  # the server's own, or an empty folder root just made
+        try:
+            owner = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            owner = f"uid {uid}"
+        raise ServerError(
+            f"the PostgreSQL cluster in {self.pgdata} belongs to the OS user {owner}: medz1 "
+            "run as root would have to take it over, which would leave it unusable for "
+            f"{owner}; nothing was changed",
+            hint=f"run medz1 as {owner} (for example `sudo -u {owner} medz1 ...`), or set "
+            "MEDZ1_DATA_DIR to a folder of its own",
+        )
 
     def _initdb(self) -> None:
         log.info("creating a PostgreSQL cluster in %s", self.pgdata)

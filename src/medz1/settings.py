@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -70,6 +71,58 @@ def find_data_dir(start: Path | None = None) -> Path:
     return platformdirs.user_data_path("medz1")
 
 
+def libpq_hosts(raw: str) -> str:
+    """A URL with several hosts written the libpq way (``postgresql://u:p@h1:5432,h2/db``)
+    rewritten the way SQLAlchemy takes them (``postgresql://u:p@/db?host=h1:5432&host=h2``),
+    as is a percent-encoded host (a socket folder, ``%2Frun%2Fpostgresql``), which
+    SQLAlchemy would not decode; any other URL unchanged. Options such as ``target_session_attrs`` are kept.
+
+    Source: libpq "Connection URIs" (a host list separated by commas).
+    """
+    parts = urlsplit(raw)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts and "%" not in hosts:  # one host, not percent-encoded (a socket)
+        return raw
+    entries = [entry for entry in hosts.split(",") if entry]
+    # Each entry is already URL-encoded (a socket folder is written %2Fpath): kept as is.
+    query = "&".join(f"host={entry}" for entry in entries)
+    name, colon, port = entries[0].rpartition(":") if len(entries) == 1 else ("", "", "")
+    if colon and port.isdigit():  # SQLAlchemy splits HOST:PORT only in a list of hosts
+        query = f"host={name}&port={port}"
+    if parts.query:
+        query = f"{query}&{parts.query}"
+    return urlunsplit((parts.scheme, f"{userinfo}{at}", parts.path, query, parts.fragment))
+
+
+def _parse_url(value: SecretStr | None) -> SecretStr | None:
+    """Validate a PostgreSQL URL setting; never repeats the value (it may hold a password)."""
+    if value is None or not value.get_secret_value().strip():
+        return None
+    from sqlalchemy.engine import make_url  # imported here: most commands never need it
+    from sqlalchemy.exc import ArgumentError
+
+    raw = libpq_hosts(value.get_secret_value().strip())
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "is not a URL; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+            "(several hosts: HOST1:PORT1,HOST2:PORT2)"
+        ) from None
+    if url.drivername not in _SCHEMES:
+        raise ValueError(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
+    if not url.database:
+        raise ValueError("names no database; end the URL with /DATABASE")
+    hosts = url.query.get("host", ())
+    ports = [str(url.port)] if url.port is not None else []
+    for entry in (hosts,) if isinstance(hosts, str) else hosts:
+        if ":" in entry and not entry.endswith("]"):
+            ports.append(entry.rpartition(":")[2])
+    if any(not (p.isdigit() and 1 <= int(p) <= 65535) for p in ports):
+        raise ValueError("has a port that is not a number from 1 to 65535")
+    return SecretStr(raw)
+
+
 class Settings(BaseSettings):
     """Validated configuration; build it once at an edge with :func:`load_settings`."""
 
@@ -88,6 +141,11 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description="PostgreSQL URL of an existing server; unset means the embedded server.",
+    )
+    reporting_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL where reporting_user's reads go (a replica, say); its "
+        "user and password are replaced by reporting_user's. Unset: the medz1 database.",
     )
     data_dir: Path = Field(
         default_factory=find_data_dir,
@@ -214,26 +272,10 @@ class Settings(BaseSettings):
             raise ValueError("must not contain control characters")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "reporting_url")
     @classmethod
     def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        raw = value.get_secret_value().strip()
-        from sqlalchemy.engine import make_url  # imported here: most commands never need it
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            url = make_url(raw)
-        except ArgumentError:
-            raise ValueError(
-                "is not a URL; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-            ) from None
-        if url.drivername not in _SCHEMES:
-            raise ValueError(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
-        if not url.database:
-            raise ValueError("names no database; end the URL with /DATABASE")
-        return SecretStr(raw)
+        return _parse_url(value)
 
     @field_validator("argon2_time_cost", "argon2_memory_kib")
     @classmethod
@@ -284,6 +326,15 @@ class Settings(BaseSettings):
         from sqlalchemy.engine import make_url
 
         url = make_url(self.database_url.get_secret_value())
+        return url.set(drivername="postgresql+psycopg")
+
+    def reporting_target_url(self) -> URL | None:
+        """The parsed ``MEDZ1_REPORTING_URL`` with the psycopg driver, or None."""
+        if self.reporting_url is None:
+            return None
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.reporting_url.get_secret_value())
         return url.set(drivername="postgresql+psycopg")
 
     @property

@@ -190,23 +190,47 @@ def limited_admin(db_target: Target) -> Iterator[Target]:
         admin.dispose()
 
 
-def test_a_password_the_administrator_cannot_read_is_not_compared(
+def test_a_password_the_administrator_cannot_read_is_compared_by_logging_in(
     limited_admin: Target, role_plan: RolePlan
 ) -> None:
-    # The whole check reads catalogs a non-superuser may not (pg_user_mapping); the
-    # password comparison is the part under test.
+    # The administrator may not read pg_authid: the server answers by a login as the
+    # role, so the known passwords match and a wrong one differs (never "as declared").
+    passwords = dict(role_plan.passwords)
+    passwords[APP] = SecretStr("not-the-password-0123456789")
     engine = make_engine(limited_admin.url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             differences = [
-                d.description
-                for d in password_differences(conn, role_plan.specs, role_plan.passwords)
+                d.description for d in password_differences(conn, role_plan.specs, passwords)
             ]
     finally:
         engine.dispose()
-    for role in LOGIN_ROLES:
-        assert f"role {role}: password cannot be compared here" in " ".join(differences)
-    assert not [d for d in differences if "password is not" in d or "differs" in d]
+    assert len(differences) == 1
+    assert differences[0].startswith(f"role {APP}: the password known here does not log it in")
+
+
+def test_restore_stores_no_generated_password_for_an_existing_role(
+    cli: Invoke,
+    database_url_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db_target: Target,
+    empty_target: Target,
+    role_plan: RolePlan,
+) -> None:
+    created = cli("backup", "create", "--schema", "auth")
+    assert created.code == 0, created.err
+    path = created.out.split("backup written: ", 1)[1].splitlines()[0].strip()
+    # Another user restores: no password is known there for the roles, which exist.
+    for alias in _ALIASES:
+        monkeypatch.delenv(f"MEDZ1_{alias}_PASSWORD", raising=False)
+    monkeypatch.setenv("MEDZ1_DATA_DIR", str(tmp_path / "another-user"))
+    restored = cli("backup", "restore", path, "--into", empty_target.database)
+    assert restored.code == 0, restored.out + restored.err
+    store = secrets_path(load_settings())
+    stored = json.loads(store.read_text(encoding="utf-8")) if store.exists() else {}
+    assert stored == {}  # a password stored here would not be the role's
+    assert _logs_in(db_target, role_plan.passwords)
 
 
 def test_restore_keeps_the_password_of_an_existing_role(

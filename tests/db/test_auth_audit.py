@@ -330,6 +330,7 @@ def test_deleted_row_is_detected(store: Store, where: str) -> None:
     assert report.first_break.chain_seq == seq + (where != "last")
 
 
+@pytest.mark.embedded_only("dumps as the superuser over the unix socket")
 def test_chain_still_verifies_after_backup_and_restore(store: Store, tmp_path: Path) -> None:
     _varied_rows(store, 50)
     url = store.target.url

@@ -370,6 +370,7 @@ def test_one_schema_of_a_full_backup_replaces_only_that_schema(
     assert (count(engine, "public.patient_vitals"), count(engine, "ai.ddi_cache")) == (0, 1)
 
 
+@pytest.mark.embedded_only("needs the superuser's trust login on the unix socket")
 def test_the_password_reaches_pg_dump_through_the_environment_only(
     db_target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

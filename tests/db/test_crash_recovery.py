@@ -39,7 +39,11 @@ from medz1.provision.credentials import RolePlan
 from medz1.provision.declared import APP, AUDITOR, LOADER, REPORTING
 from tests.plugins.auth import PASSWORD, cheap_hasher, report
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.db,
+    pytest.mark.slow,
+    pytest.mark.embedded_only("kills the bundled server"),
+]
 
 CYCLES = 5
 TABLE = "patient_allergy_reactions"

@@ -14,7 +14,7 @@ from medz1.db.engine import make_engine
 from medz1.embedded import EmbeddedServer
 from medz1.errors import ServerError
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.embedded_only("tests the bundled server itself")]
 
 
 def test_status_reports_pid_socket_version_and_data_dir(pg_server: EmbeddedServer) -> None:
@@ -210,3 +210,26 @@ def test_server_starts_in_a_folder_given_relative(
         assert server.status().socket_dir == server_folder / "relative data" / "pgdata"
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root could take over another user's cluster")
+def test_root_refuses_a_cluster_of_another_os_user_and_changes_nothing(
+    server_folder: Path,
+) -> None:
+    # A cluster folder as another OS user leaves it (``nobody`` stands for that user).
+    nobody = 65534
+    data = server_folder / "theirs"
+    pgdata = data / "pgdata"
+    pgdata.mkdir(parents=True, mode=0o700)
+    (pgdata / "PG_VERSION").write_text("18\n")
+    for path in (data, pgdata, pgdata / "PG_VERSION"):
+        os.chown(path, nobody, nobody)
+    data.chmod(0o700)
+    before = [(p.stat().st_uid, p.stat().st_mode) for p in (data, pgdata, server_folder)]
+    server = EmbeddedServer(data)
+    with pytest.raises(ServerError) as caught:
+        server.start()
+    assert "belongs to the OS user nobody" in str(caught.value)
+    assert "sudo -u nobody" in (caught.value.hint or "")
+    assert [(p.stat().st_uid, p.stat().st_mode) for p in (data, pgdata, server_folder)] == before
+    assert sorted(os.listdir(pgdata)) == ["PG_VERSION"]

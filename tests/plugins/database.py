@@ -1,5 +1,9 @@
 """Database fixtures: one embedded PostgreSQL per test session, a migrated template
 database, and a fresh clone of it for every test that asks for a database.
+
+With ``MEDZ1_TEST_SERVER=managed`` the session's server is reached over TCP with a
+password as a non-superuser administrator (``tests/managed_server.py``); tests marked
+``embedded_only`` (they need the bundled server itself or a superuser) skip.
 """
 
 from __future__ import annotations
@@ -34,8 +38,12 @@ from medz1.provision.declared import (
     declared_matrix,
     role_specs,
 )
+from tests.managed_server import ManagedServer, managed_selected, use_managed_binaries
 
 TEMPLATE = "medz1_template"
+#: True when the session runs against the managed-service server (read once, before the
+#: autouse fixture of tests/conftest.py clears every MEDZ1_* variable).
+MANAGED = managed_selected()
 _counter = itertools.count(1)
 
 
@@ -54,13 +62,18 @@ def _server_folder() -> Path:
 def pg_server() -> Iterator[EmbeddedServer]:
     """The bundled PostgreSQL, started once for the whole test session."""
     folder = _server_folder()
-    server = EmbeddedServer(folder / "data")
+    binaries = use_managed_binaries() if MANAGED else None
+    server = ManagedServer(folder / "data") if MANAGED else EmbeddedServer(folder / "data")
     server.start()
+    if isinstance(server, ManagedServer):
+        server.prepare()
     try:
         yield server
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+        if binaries is not None:
+            shutil.rmtree(binaries, ignore_errors=True)
 
 
 @pytest.fixture
@@ -94,7 +107,7 @@ def template_target(pg_server: EmbeddedServer, role_plan: RolePlan) -> Target:
     """A database migrated to the newest revision with roles and grants applied, used as
     the template of every test database.
     """
-    target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=True)
+    target = Target(url=pg_server.url(TEMPLATE, user=SUPERUSER), embedded=not MANAGED)
     up(target, role_plan, audit=False)  # tests count audit rows from zero
     return target
 
@@ -111,7 +124,14 @@ def clone_database(server: EmbeddedServer, name: str) -> None:
 
 
 def drop_database(server: EmbeddedServer, name: str) -> None:
-    engine = _admin(server)
+    # The harness's superuser cleans up: a non-superuser may not end other roles' sessions.
+    engine = (
+        make_engine(
+            server.superuser_url("postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        )
+        if isinstance(server, ManagedServer)
+        else _admin(server)
+    )
     with engine.connect() as conn:
         conn.exec_driver_sql(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
@@ -130,7 +150,7 @@ def db_target(
     """
     name = f"medz1_test_{os.getpid()}_{unique_number()}"
     clone_database(pg_server, name)
-    target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
+    target = Target(url=pg_server.url(name, user=SUPERUSER), embedded=not MANAGED)
     # Database-level grants and per-database role settings are not part of a template.
     apply_grants(target, role_plan)
     try:
@@ -144,7 +164,7 @@ def empty_target(pg_server: EmbeddedServer) -> Iterator[Target]:
     """A name for a database that does not exist yet (dropped afterwards if created)."""
     name = f"medz1_empty_{os.getpid()}_{unique_number()}"
     try:
-        yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=True)
+        yield Target(url=pg_server.url(name, user=SUPERUSER), embedded=not MANAGED)
     finally:
         drop_database(pg_server, name)
 
@@ -186,3 +206,16 @@ def table_count(engine: Engine, schema: str) -> int:
                 text("SELECT count(*) FROM pg_tables WHERE schemaname = :s"), {"s": schema}
             ).scalar_one()
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Against the managed-service server, skip the tests that need the bundled server
+    itself or a superuser (marked ``embedded_only``).
+    """
+    if not MANAGED:
+        return
+    for item in items:
+        marker = item.get_closest_marker("embedded_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs the bundled server itself"
+            item.add_marker(pytest.mark.skip(reason=f"managed-service server: {reason}"))

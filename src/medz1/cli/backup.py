@@ -23,7 +23,9 @@ from rich.text import Text
 from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context, human_size
 
 if TYPE_CHECKING:
+    from medz1.db.target import Target
     from medz1.ops.backup.archive import BackupEntry, Reporter
+    from medz1.provision.credentials import RolePlan
 
 app = typer.Typer(
     help="Backups of the medz1 database, whole or per schema: create, restore, verify, list.",
@@ -88,6 +90,21 @@ def _progress(c: CliContext) -> Iterator[Reporter]:
         reporter = _ProgressReporter(progress)
         yield reporter
         reporter.finish()
+
+
+def _restore_plan(c: CliContext, where: Target) -> RolePlan:
+    """Passwords are generated (and kept) only for roles the server does not have yet: a
+    restore never sets an existing role's password, so it stores none it made up."""
+    from medz1.ops.database import existing_roles
+    from medz1.provision.credentials import role_plan_from_settings
+    from medz1.provision.declared import LOGIN_ROLES
+
+    return role_plan_from_settings(
+        c.settings(),
+        generate_passwords=True,
+        existing_roles=existing_roles(where, LOGIN_ROLES),
+        refuse_unknown=False,
+    )
 
 
 @app.command()
@@ -209,7 +226,7 @@ def restore(
 
     c = cli_context(ctx)
     where = c.target()
-    declared = c.policy(generate_passwords=True)
+    declared = _restore_plan(c, where)
     with _progress(c) as reporter:
         report = run_restore(
             where,
@@ -262,7 +279,7 @@ def verify(
 
     c = cli_context(ctx)
     where = c.target()
-    declared = c.policy(generate_passwords=True)
+    declared = _restore_plan(c, where)
     if as_json:
         report = run_verify(where, declared, path)
     else:

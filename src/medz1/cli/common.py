@@ -141,12 +141,17 @@ class CliContext:
 
         self.install_checkpoints()
         settings = self.settings()
+        reporting = settings.reporting_target_url()
         if not settings.embedded:
-            return Target(url=settings.external_url(), embedded=False)
+            return Target(url=settings.external_url(), embedded=False, reporting_url=reporting)
         embedded = self.server()
         if start:
             embedded.start()
-        return Target(url=embedded.url(settings.database_name, user=SUPERUSER), embedded=True)
+        return Target(
+            url=embedded.url(settings.database_name, user=SUPERUSER),
+            embedded=True,
+            reporting_url=reporting,
+        )
 
     def reporting_target(self) -> Target:
         """Where reporting reads go: the standby named by MEDZ1_REPORTING_STANDBY, else ``target``.

@@ -53,6 +53,8 @@ def psql(
     Example: medz1 psql -- -c 'select count(*) from patient_demographics'
     """
     from medz1.embedded import binary
+    from medz1.ops.backup._tools import hosts_and_ports
+    from medz1.provision.connect import role_url
 
     c = cli_context(ctx)
     name = _login_role(role) if role is not None else None  # refused before connecting
@@ -65,17 +67,18 @@ def psql(
         password = c.policy().passwords.get(name)
         if password is None:
             raise UsageError(f"no password is known for {name}", hint="run `medz1 up` first")
-        url = url.set(username=name, password=password.get_secret_value())
+        url = role_url(where, name, password)
     program = shutil.which("psql") if not where.embedded else None
     executable = str(program or binary("psql"))
+    hosts, ports = hosts_and_ports(url)
     env = dict(os.environ)
     # The password goes through the environment, never on the command line.
     if url.password:
         env["PGPASSWORD"] = str(url.password)
     env.update(
         {
-            "PGHOST": str(url.query.get("host", url.host or "")),
-            "PGPORT": str(url.query.get("port", url.port or 5432)),
+            "PGHOST": hosts or "",
+            "PGPORT": ports or "5432",
             "PGUSER": str(url.username or ""),
             "PGDATABASE": str(url.database),
         }

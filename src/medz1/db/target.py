@@ -15,6 +15,8 @@ class Target:
 
     url: URL
     embedded: bool
+    #: Where the reporting role's reads go (``MEDZ1_REPORTING_URL``); None: ``url``.
+    reporting_url: URL | None = None
 
     @property
     def database(self) -> str:

@@ -6,12 +6,13 @@ import logging
 
 from psycopg import sql
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from medz1.db.engine import make_engine
-from medz1.db.errors import translated
+from medz1.db.errors import INSUFFICIENT_PRIVILEGE, sqlstate, translated
 from medz1.db.target import Target
-from medz1.errors import ConfigurationError
+from medz1.errors import ConfigurationError, PrivilegeError
 from medz1.ops.migrate import script_directory
 from medz1.provision.declared import ADOPTED_MARKER, MARKER
 
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 #: Extensions the schema depends on (pgvector for ``ai.patient_embeddings``, pg_trgm for the
 #: patient name search index of migration 0006).
 REQUIRED_EXTENSIONS: tuple[str, ...] = ("vector", "pg_trgm")
+#: SQLSTATEs of an extension the server cannot provide: its control file is missing
+#: (58P01 undefined_file) or it is refused as not available (0A000).
+UNDEFINED_FILE = "58P01"
+FEATURE_NOT_SUPPORTED = "0A000"
 
 
 def database_exists(target: Target) -> bool:
@@ -60,17 +65,59 @@ def missing_extensions(engine: Engine) -> list[str]:
 
 
 def ensure_extensions(engine: Engine) -> list[str]:
-    """Install missing required extensions; return the names installed."""
+    """Install missing required extensions; return the names installed.
+
+    ``pg_trgm`` is a trusted extension (any role with CREATE on the database may install
+    it); ``vector`` is not, so on a server where medz1's administrator is no superuser (a
+    managed service) someone allowed to must create it first.
+
+    Raises:
+        PrivilegeError: the administrator may not create an extension (SQLSTATE 42501,
+            or 0A000 when the server does not offer it); names the extension, the database
+            and the statement to ask for. Nothing was installed.
+    """
     missing = missing_extensions(engine)
     if not missing:
         return []
     with translated(), engine.begin() as conn:
         for name in missing:
-            statement = sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA public").format(
-                sql.Identifier(name)
-            )
-            conn.exec_driver_sql(statement.as_string())
+            create_extension(conn, name)
     return missing
+
+
+def create_extension(conn: Connection, name: str, schema: str = "public") -> None:
+    """``CREATE EXTENSION IF NOT EXISTS name SCHEMA schema`` in a savepoint of ``conn``.
+
+    Raises:
+        PrivilegeError: the administrator may not create it (SQLSTATE 42501: it needs a
+            superuser or, on a managed service, its administrator role) or the server does
+            not offer it (58P01, 0A000); names the extension, the database and the
+            statement to ask for. The savepoint is rolled back.
+    """
+    statement = sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {}").format(
+        sql.Identifier(name), sql.Identifier(schema)
+    )
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(statement.as_string())
+    except DBAPIError as exc:
+        code = sqlstate(exc)
+        if code not in (INSUFFICIENT_PRIVILEGE, UNDEFINED_FILE, FEATURE_NOT_SUPPORTED):
+            raise
+        database = str(conn.execute(text("SELECT current_database()")).scalar_one())
+        reason = (
+            "this administrator may not create it (it needs a superuser, or the managed "
+            "service's administrator role)"
+            if code == INSUFFICIENT_PRIVILEGE
+            else "the server does not have it installed"
+        )
+        raise PrivilegeError(
+            f"cannot create extension {name} in database {database}: {reason}; "
+            "nothing was installed",
+            hint=f"ask the server's administrator to run `{statement.as_string()}` in "
+            f"database {database} (managed services: enable {name} for the database), "
+            "then run the command again",
+        ) from exc
 
 
 #: Extensions that are no one's in particular (built in) or that medz1 installs.
@@ -127,6 +174,28 @@ def set_database_marker(conn: Connection, database: str, marker: str) -> None:
         sql.Identifier(database), sql.Literal(marker)
     )
     conn.exec_driver_sql(statement.as_string())
+
+
+def _mark(conn: Connection, database: str, marker: str) -> None:
+    """Set the marker, or say whose database it is when this administrator may not."""
+    try:
+        with conn.begin_nested():
+            set_database_marker(conn, database, marker)
+    except DBAPIError as exc:
+        if sqlstate(exc) != INSUFFICIENT_PRIVILEGE:
+            raise
+        owner = conn.execute(
+            text("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :d"),
+            {"d": database},
+        ).scalar_one()
+        admin = conn.execute(text("SELECT current_user")).scalar_one()
+        raise PrivilegeError(
+            f"database {database} is owned by {owner}, and administrator {admin} is neither "
+            "its owner nor a member of its owner: medz1 cannot mark it as its own or hand it "
+            "to medz1_owner; nothing was changed",
+            hint=f"ask the server's administrator to run `ALTER DATABASE {database} OWNER TO "
+            f"{admin}` (or to create the database with OWNER {admin}), then run `medz1 up` again",
+        ) from exc
 
 
 def foreign_objects(conn: Connection) -> list[str]:
@@ -188,7 +257,7 @@ def claim_database(target: Target, *, created: bool, adopt: bool) -> str:
                             "only (the other objects are left as they are)",
                         )
                     wanted = ADOPTED_MARKER
-            set_database_marker(conn, target.database, wanted)
+            _mark(conn, target.database, wanted)
             log.info("database %s marked as medz1's", target.database)
             return wanted
     finally:

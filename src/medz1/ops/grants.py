@@ -17,6 +17,7 @@ from medz1.db.errors import translated
 from medz1.db.target import Target
 from medz1.errors import NotFoundError
 from medz1.provision import apply as provision
+from medz1.provision.cluster import require_role_admin
 from medz1.provision.credentials import RolePlan
 from medz1.provision.slots import require_fit
 
@@ -58,6 +59,7 @@ def apply_roles(target: Target, role_plan: RolePlan) -> list[str]:
                 rotate=role_plan.rotate,
                 external=not target.embedded,
             )
+            require_role_admin(conn, differences)
             return provision.execute(conn, differences)
     finally:
         engine.dispose()
@@ -119,6 +121,7 @@ def apply_grants(
                     rotate=role_plan.rotate,
                     external=not target.embedded,
                 )
+                require_role_admin(conn, differences)
                 done = provision.execute(conn, differences)
                 if not done:
                     break
@@ -136,7 +139,11 @@ def apply_grants(
 
 
 def check_grants(
-    target: Target, role_plan: RolePlan, *, other_databases: bool = False
+    target: Target,
+    role_plan: RolePlan,
+    *,
+    other_databases: bool = False,
+    compare_passwords: bool = True,
 ) -> list[str]:
     """Every difference between the declared role plan and the database; [] when they match.
 
@@ -147,6 +154,8 @@ def check_grants(
         role_plan: the declared roles, matrix and (optionally) passwords.
         other_databases: also report what medz1's login roles may do on ``postgres`` and
             ``template1`` (``grants check`` and ``medz1 check`` do; a restore does not).
+        compare_passwords: compare the passwords ``role_plan`` carries (a restore does not:
+            passwords are not part of an archive, and a restore never sets them).
 
     Returns:
         One line per difference.
@@ -159,7 +168,7 @@ def check_grants(
                 conn,
                 role_plan.matrix,
                 role_plan.specs,
-                role_plan.passwords,
+                role_plan.passwords if compare_passwords else None,
                 other_databases="report" if other_databases else "skip",
                 external=not target.embedded,
             )

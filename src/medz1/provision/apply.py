@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
+import psycopg
 from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -106,6 +107,7 @@ class _Planner:
             self._password(spec, state)
             self._settings(spec, state)
         self._memberships()
+        self._administrator()
 
     def _role_attributes(self, spec: RoleSpec, state: actual.RoleState) -> None:
         limit = spec.limits.connection_limit if spec.limits else -1
@@ -131,7 +133,11 @@ class _Planner:
         if wrong:
             self.add(
                 f"role {spec.name}: attributes differ (should be {', '.join(wrong)})",
-                _role_statement(spec, create=False, valid_until=not keep_expiry),
+                # Only what differs: a non-superuser administrator may not even name
+                # SUPERUSER, and REPLICATION or BYPASSRLS only when it holds them.
+                sql.SQL("ALTER ROLE {} WITH {}").format(
+                    sql.Identifier(spec.name), sql.SQL(" ").join(sql.SQL(w) for w in wrong)
+                ),
             )
         if keep_expiry:
             self.add(
@@ -162,17 +168,33 @@ class _Planner:
             return
         if state is not None and not self.rotate:
             if not self._can_read_authid():
-                self.add(
-                    f"role {spec.name}: password cannot be compared here (this administrator "
-                    "may not read pg_authid)",
-                    None,
-                )
-                return
-            verifier = self.conn.execute(
-                text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": spec.name}
-            ).scalar()
-            if verifier and verifier_matches(str(verifier), password.get_secret_value()):
-                return
+                # A managed service's administrator may not read verifiers: the server
+                # itself answers whether the password logs the role in.
+                answer = self._login_answer(spec.name, password)
+                if answer is True:
+                    return
+                if answer is False:
+                    self.add(
+                        f"role {spec.name}: the password known here does not log it in "
+                        "(it differs, or the role may not connect now; left unchanged; "
+                        "`medz1 grants apply --rotate-passwords` sets it)",
+                        None,
+                    )
+                    return
+                if answer is None:
+                    self.add(
+                        f"role {spec.name}: password cannot be compared here (this "
+                        "administrator may not read pg_authid, and a login as the role "
+                        "was not possible)",
+                        None,
+                    )
+                    return
+            else:
+                verifier = self.conn.execute(
+                    text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": spec.name}
+                ).scalar()
+                if verifier and verifier_matches(str(verifier), password.get_secret_value()):
+                    return
             self.add(
                 f"role {spec.name}: password differs from the one known here (left unchanged; "
                 "`medz1 grants apply --rotate-passwords` sets it)",
@@ -196,6 +218,29 @@ class _Planner:
                 sql.Identifier(spec.name), sql.Literal(verifier_bytes.decode())
             ),
         )
+
+    def _login_answer(self, role: str, password: SecretStr) -> bool | None:
+        """Whether ``password`` logs ``role`` in to this database, asked of the server.
+
+        libpq reports no SQLSTATE for a refused login, so a login that sent the password
+        and failed counts as not matching (the role may also have been refused a slot or
+        CONNECT: the report says so); no password sent (unreachable) is unknown.
+
+        Returns:
+            True when it logs in, False when the password was sent and the login failed,
+            None when the password was never asked for (the server is unreachable).
+        """
+        engine = self.conn.engine
+        url = engine.url.set(username=role, password=password.get_secret_value())
+        _args, options = engine.dialect.create_connect_args(url)
+        options.update(connect_timeout=5, application_name="medz1:password-check")
+        try:
+            connection = psycopg.connect(**options)
+        except psycopg.Error as exc:
+            pgconn = getattr(exc, "pgconn", None)
+            return False if pgconn is not None and pgconn.used_password else None
+        connection.close()
+        return True
 
     def _can_read_authid(self) -> bool:
         return bool(
@@ -235,6 +280,25 @@ class _Planner:
                 sql.SQL("ALTER ROLE {} RESET {}").format(
                     sql.Identifier(spec.name), sql.Identifier(name)
                 ),
+            )
+
+    def _administrator(self) -> None:
+        """A non-superuser administrator makes itself able to act as the owner; a missing
+        owner role is created first by the same plan, so the grant is planned then too.
+        """
+        if not any(
+            d.repair is not None and d.description == f"role {OWNER}: missing" for d in self.found
+        ):
+            difference = cluster.owner_membership_difference(self.conn)
+            if difference is not None:
+                self.found.append(difference)
+            return
+        if not cluster.is_superuser(self.conn):
+            version = int(str(self.conn.execute(text("SHOW server_version_num")).scalar_one()))
+            options = sql.SQL(" WITH INHERIT TRUE, SET TRUE") if version >= 160000 else sql.SQL("")
+            self.add(
+                f"role {OWNER}: this administrator may not act as it (needs SET and INHERIT)",
+                sql.SQL("GRANT {} TO CURRENT_USER{}").format(sql.Identifier(OWNER), options),
             )
 
     def _memberships(self) -> None:

@@ -8,7 +8,8 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from medz1.provision.declared import LOGIN_ROLES, MANAGED_ROLES, PUBLIC
+from medz1.errors import PrivilegeError
+from medz1.provision.declared import LOGIN_ROLES, MANAGED_ROLES, OWNER, PUBLIC
 from medz1.provision.difference import Difference
 
 #: Databases every cluster has; medz1's login roles must not reach them (S24).
@@ -154,3 +155,95 @@ def other_database_differences(conn: Connection, *, repair: bool) -> list[Differ
             )
         )
     return found
+
+
+def is_superuser(conn: Connection) -> bool:
+    """True when the connected administrator is a superuser."""
+    return bool(
+        conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar()
+    )
+
+
+def owner_membership_difference(conn: Connection) -> Difference | None:
+    """The grant a non-superuser administrator needs to act as ``medz1_owner``.
+
+    PostgreSQL 16+ gives a CREATEROLE role only ADMIN OPTION on the roles it creates
+    (unless ``createrole_self_grant`` says more); handing objects to ``medz1_owner``
+    (``ALTER ... OWNER TO``), running migrations as it (``SET ROLE``) and granting on its
+    objects need SET and INHERIT too, which ADMIN OPTION lets the administrator grant to
+    itself. A superuser needs nothing; on PostgreSQL 15 and older a plain membership is
+    what CREATEROLE may grant.
+
+    Returns:
+        The missing membership with its ``GRANT``, or None when nothing is missing (or
+        the owner role does not exist yet: the plan creates it first and asks again).
+    """
+    if is_superuser(conn):
+        return None
+    row = conn.execute(
+        text(
+            """
+            SELECT pg_has_role(current_user, r.oid, 'USAGE'), pg_has_role(current_user, r.oid, 'SET'),
+                   current_setting('server_version_num')::int
+            FROM pg_roles r WHERE r.rolname = :owner
+            """
+        ),
+        {"owner": OWNER},
+    ).one_or_none()
+    if row is None:
+        return None
+    usage, set_, version = row
+    if usage and set_:
+        return None
+    options = sql.SQL(" WITH INHERIT TRUE, SET TRUE") if version >= 160000 else sql.SQL("")
+    return Difference(
+        f"role {OWNER}: this administrator may not act as it (needs SET and INHERIT)",
+        sql.SQL("GRANT {} TO CURRENT_USER{}").format(sql.Identifier(OWNER), options),
+    )
+
+
+def require_role_admin(conn: Connection, differences: list[Difference]) -> None:
+    """Refuse, before anything changes, when a repair in ``differences`` changes a medz1
+    role that a non-superuser administrator may not manage.
+
+    With CREATEROLE (PostgreSQL 16+), changing a role's attributes, password or settings,
+    and granting it, needs ADMIN OPTION on that role; the administrator that created the
+    role holds it, any other one does not.
+
+    Raises:
+        PrivilegeError: the administrator holds no ADMIN OPTION on a role it must change;
+            names the roles and the statement that gives the option.
+    """
+    touched = sorted(
+        {
+            name
+            for d in differences
+            if d.repair is not None
+            for name in MANAGED_ROLES
+            if d.description.startswith(f"role {name}:")
+        }
+    )
+    if not touched or is_superuser(conn):
+        return
+    rows = conn.execute(
+        text(
+            """
+            SELECT r.rolname FROM pg_roles r
+            WHERE r.rolname = ANY(:names)
+              AND NOT pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')
+            ORDER BY 1
+            """
+        ),
+        {"names": touched},
+    ).scalars()
+    missing = [str(name) for name in rows]
+    if not missing:
+        return
+    admin = str(conn.execute(text("SELECT current_user")).scalar_one())
+    grants = "; ".join(f"GRANT {name} TO {admin} WITH ADMIN OPTION" for name in missing)
+    raise PrivilegeError(
+        f"administrator {admin} is not a superuser and may not change role(s) "
+        f"{', '.join(missing)} (created by another role: it holds no ADMIN OPTION on them); "
+        "nothing was changed",
+        hint=f"ask the role that created them, or a superuser, to run: {grants}",
+    )

@@ -7,11 +7,12 @@ from typing import Any
 from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy import Engine, event
+from sqlalchemy.engine import URL
 
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.errors import ConfigurationError, UsageError
-from medz1.provision.declared import OWNER, ROLE_ALIASES
+from medz1.provision.declared import OWNER, REPORTING, ROLE_ALIASES
 from medz1.settings import Settings
 
 _ALIAS_OF = {name: alias for alias, name in ROLE_ALIASES.items()}
@@ -35,7 +36,8 @@ def engine_for_role(
     """An engine that connects as ``role`` (alias or name).
 
     The owner cannot log in: its engine connects as the administrator and switches to it
-    with ``SET ROLE`` on every new connection.
+    with ``SET ROLE`` on every new connection. The reporting role connects where
+    :func:`role_url` says (``MEDZ1_REPORTING_URL`` when set).
     """
     name = resolve_role(role)
     if name == OWNER:
@@ -55,8 +57,16 @@ def engine_for_role(
             f"no password is known for role {name}",
             hint=f"set MEDZ1_{_ALIAS_OF[name].upper()}_PASSWORD, or run `medz1 up` to generate it",
         )
-    url = target.url.set(username=name, password=password.get_secret_value())
-    return make_engine(url, application_name=f"medz1:{role}", **kwargs)
+    return make_engine(role_url(target, name, password), application_name=f"medz1:{role}", **kwargs)
+
+
+def role_url(target: Target, name: str, password: SecretStr) -> URL:
+    """Where login role ``name`` connects: the medz1 database, or for the reporting role
+    the server ``MEDZ1_REPORTING_URL`` names (its hosts, port, database and options; the
+    user and password are always the role's own).
+    """
+    base = target.reporting_url if name == REPORTING and target.reporting_url else target.url
+    return base.set(username=name, password=password.get_secret_value())
 
 
 def application_engine(settings: Settings | None = None, **kwargs: Any) -> Engine:

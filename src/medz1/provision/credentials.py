@@ -67,8 +67,8 @@ def secrets_path(settings: Settings) -> Path:
         return settings.data_path / SECRETS_FILE
     url = settings.external_url()
     host = url.host or url.query.get("host") or "local"
-    if isinstance(host, tuple):
-        host = host[0] if host else "local"
+    if isinstance(host, tuple):  # several hosts (one cluster): all of them name it
+        host = ",".join(host) or "local"
     name = f"{_part(host)}_{_part(url.port or 5432)}_{_part(url.database or 'medz1')}.json"
     if "data_dir" in settings.model_fields_set:
         base = settings.data_path
@@ -126,6 +126,7 @@ def role_passwords(
     generate: bool,
     existing: Collection[str] = (),
     rotate: bool = False,
+    refuse_unknown: bool = True,
 ) -> dict[str, SecretStr]:
     """The password of each login role: from settings, else the store, else generated.
 
@@ -136,14 +137,18 @@ def role_passwords(
         existing: login roles that already exist on the server.
         rotate: generate a new password for every role not set in the environment, and
             store every password (``grants apply --rotate-passwords``).
+        refuse_unknown: with ``generate``, refuse a role in ``existing`` without a known
+            password; when False, leave it out (a restore, which never sets an existing
+            role's password, needs none and must not store one that is not the role's).
 
     Returns:
         Role name -> password; with ``generate`` False, roles without a known password
         are left out.
 
     Raises:
-        ConfigurationError: with ``generate``, a role in ``existing`` has no known
-            password (it would otherwise be changed behind the user's back).
+        ConfigurationError: with ``generate`` and ``refuse_unknown``, a role in
+            ``existing`` has no known password (it would otherwise be changed behind the
+            user's back).
     """
     path = secrets_path(settings)
     store = _read_store(path)
@@ -171,7 +176,7 @@ def role_passwords(
             store[role] = secrets.token_urlsafe(32)
             passwords[role] = SecretStr(store[role])
             changed = True
-    if unknown:
+    if unknown and refuse_unknown:
         raise unknown_password_error(unknown, path)
     if changed:
         _write_store(path, store)
@@ -184,6 +189,7 @@ def role_plan_from_settings(
     generate_passwords: bool,
     existing_roles: Collection[str] = (),
     rotate_passwords: bool = False,
+    refuse_unknown: bool = True,
 ) -> RolePlan:
     """The role plan medz1 applies and checks, from settings.
 
@@ -198,6 +204,7 @@ def role_plan_from_settings(
             generate=generate_passwords,
             existing=existing_roles,
             rotate=rotate_passwords,
+            refuse_unknown=refuse_unknown,
         ),
         rotate=rotate_passwords,
     )

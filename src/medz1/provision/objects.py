@@ -41,7 +41,7 @@ _CATALOGS: tuple[tuple[str, str, str], ...] = (
     ("pg_language", "lanowner", "NULL::oid"),
     ("pg_foreign_data_wrapper", "fdwowner", "NULL::oid"),
     ("pg_foreign_server", "srvowner", "NULL::oid"),
-    ("pg_user_mapping", "NULL::oid", "NULL::oid"),
+    ("pg_user_mappings", "NULL::oid", "NULL::oid"),
     ("pg_publication", "pubowner", "NULL::oid"),
     ("pg_largeobject_metadata", "lomowner", "NULL::oid"),
     ("pg_rewrite", "NULL::oid", "NULL::oid"),
@@ -51,15 +51,18 @@ _CATALOGS: tuple[tuple[str, str, str], ...] = (
 )
 
 _FIRST_USER_OID = 16384
-_CLASS = {"pg_largeobject_metadata": "pg_largeobject"}
+_CLASS = {"pg_largeobject_metadata": "pg_largeobject", "pg_user_mappings": "pg_user_mapping"}
+#: Catalogs only a superuser may read, read through the view PostgreSQL gives everyone.
+_SOURCE = {"pg_user_mappings": "(SELECT umid AS oid FROM pg_catalog.pg_user_mappings) AS m"}
 
 
 def _query() -> str:
     # Large objects are identified by pg_largeobject, though their rows live in the
-    # metadata catalog.
+    # metadata catalog; user mappings are read through their view (pg_user_mapping itself
+    # is readable by superusers only).
     parts = [
         f"SELECT '{_CLASS.get(catalog, catalog)}'::regclass AS classid, oid AS objid, {owner} AS owner, "
-        f"{namespace} AS nsp FROM {catalog} WHERE oid >= {_FIRST_USER_OID}"
+        f"{namespace} AS nsp FROM {_SOURCE.get(catalog, catalog)} WHERE oid >= {_FIRST_USER_OID}"
         for catalog, owner, namespace in _CATALOGS
     ]
     union = "\nUNION ALL\n".join(parts)

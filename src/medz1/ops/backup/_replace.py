@@ -44,6 +44,7 @@ from medz1.ops.backup._script import ScriptRunner
 from medz1.ops.backup._tools import last_line
 from medz1.ops.backup.archive import Job, Outcome
 from medz1.ops.backup.contents import SKIPPED_PRIVILEGES
+from medz1.ops.database import create_extension
 from medz1.provision import apply as provision
 from medz1.provision.credentials import RolePlan
 from medz1.provision.declared import OWNER
@@ -114,7 +115,9 @@ def _replace_in(
     job.reporter.step("applying grants")
     repaired = _repair_grants(conn, role_plan)
     differences = _verify_in_transaction(conn, job)
-    check = provision.plan(conn, role_plan.matrix, role_plan.specs, role_plan.passwords)
+    # Passwords are not the archive's (S31) and a restore never sets an existing role's:
+    # they are left out of the restore's own comparison (``grants check`` reports them).
+    check = provision.plan(conn, role_plan.matrix, role_plan.specs)
     differences += [f"grants: {d.description}" for d in check]
     audit_session = None
     if live and not differences:
@@ -245,13 +248,15 @@ def _check_revision(conn: Connection, revision: str, database: str) -> None:
 
 
 def create_extensions(conn: Connection, extensions: tuple[bm.Extension, ...]) -> None:
-    """Create the backup's extensions that are missing, in their schema if it exists."""
+    """Create the backup's extensions that are missing, in their schema if it exists.
+
+    Raises:
+        PrivilegeError: this administrator may not create one (see
+            :func:`medz1.ops.database.create_extension`).
+    """
     for extension in extensions:
         if conn.execute(text("SELECT to_regnamespace(:s)"), {"s": extension.schema_name}).scalar():
-            statement = sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {}").format(
-                sql.Identifier(extension.name), sql.Identifier(extension.schema_name)
-            )
-            conn.exec_driver_sql(statement.as_string())
+            create_extension(conn, extension.name, extension.schema_name)
 
 
 _ForeignKey = tuple[str, str, str, str]

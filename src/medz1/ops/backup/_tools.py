@@ -136,6 +136,32 @@ def _query_value(value: str | tuple[str, ...]) -> str:
     return value if isinstance(value, str) else ",".join(value)
 
 
+def hosts_and_ports(url: URL) -> tuple[str | None, str | None]:
+    """Libpq's ``host`` and ``port`` lists (comma-separated) for ``url``.
+
+    SQLAlchemy keeps several hosts as ``?host=h1:5432&host=h2:5433``; libpq wants
+    ``host=h1,h2 port=5432,5433`` (an empty port means the default).
+    """
+    given = url.query.get("host")
+    if given is None:
+        return url.host, None if url.port is None else str(url.port)
+    hosts, ports = [], []
+    for entry in (given,) if isinstance(given, str) else given:
+        name, colon, port = entry.rpartition(":")
+        if colon and port.isdigit() and name:  # as SQLAlchemy splits them, paths too
+            hosts.append(name.removeprefix("[").removesuffix("]"))
+            ports.append(port)
+        else:
+            hosts.append(entry)
+            ports.append("")
+    explicit = url.query.get("port")
+    if explicit is not None:
+        return ",".join(hosts), _query_value(explicit)
+    if url.port is not None and not any(ports):
+        return ",".join(hosts), str(url.port)
+    return ",".join(hosts), ",".join(ports) if any(ports) else None
+
+
 def libpq_env(url: URL, *, application_name: str = "medz1-backup") -> dict[str, str]:
     """The environment for a libpq program connecting like ``url`` (password included).
 
@@ -146,11 +172,14 @@ def libpq_env(url: URL, *, application_name: str = "medz1-backup") -> dict[str, 
     """
     env = clean_env()
     env.update({"PGAPPNAME": application_name, "PGCONNECT_TIMEOUT": "10"})
-    if url.host:
-        env["PGHOST"] = url.host
-    if url.port:
-        env["PGPORT"] = str(url.port)
+    hosts, ports = hosts_and_ports(url)
+    if hosts:
+        env["PGHOST"] = hosts
+    if ports:
+        env["PGPORT"] = ports
     for key, value in url.query.items():
+        if key in ("host", "port"):
+            continue
         variable = _LIBPQ_ENV.get(key)
         if variable is None:
             raise ConfigurationError(

