@@ -28,7 +28,7 @@ def check(
     constraints, function definitions, triggers, row security, undeclared objects), stored
     password hashes against the argon2id floor (counts only), connection limits against
     the server's slots, sessions past their role's timeouts, the extensions, and the roles
-    and grants against the declared policy. Exits 0 when all match, 5 and one line per
+    and grants against the declared role plan. Exits 0 when all match, 5 and one line per
     difference otherwise, whether the server is stopped, unreachable or reachable
     (--json prints the same shape in every case). Example: medz1 check
 
@@ -46,13 +46,13 @@ def check(
 
         _print_citus(c, citus_readiness(c.target()), as_json=as_json)
         return
-    policy = c.policy()
+    role_plan = c.role_plan()
     try:
         where = c.target()
     except ServerError as exc:  # the embedded server is stopped: one failed finding
         report = CheckReport([Finding("server", False, str(exc))])
     else:
-        report = run_check(where, policy)
+        report = run_check(where, role_plan)
     if as_json:
         c.print_json(
             {

@@ -181,8 +181,8 @@ class CliContext:
         where = self.target(start=start)
         return where, make_engine(where.url)
 
-    def policy(self, *, generate_passwords: bool = False) -> RolePlan:
-        """The declared role and grant policy, with the passwords medz1 knows."""
+    def role_plan(self, *, generate_passwords: bool = False) -> RolePlan:
+        """The declared roles, limits and grant matrix, with the passwords medz1 knows."""
         from medz1.provision.credentials import role_plan_from_settings
 
         return role_plan_from_settings(self.settings(), generate_passwords=generate_passwords)
@@ -191,7 +191,7 @@ class CliContext:
         """An engine of ``role`` (``app``, ``auditor``, ``loader``...) on the medz1 database."""
         from medz1.provision.connect import engine_for_role
 
-        return engine_for_role(self.target(), role, self.policy().passwords)
+        return engine_for_role(self.target(), role, self.role_plan().passwords)
 
     @contextmanager
     def role_session(self, role: str = "app") -> Iterator[Session]:

@@ -98,7 +98,7 @@ def check(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     from medz1.ops.grants import check_grants
 
     c = cli_context(ctx)
-    differences = check_grants(c.target(), c.policy(), other_databases=True)
+    differences = check_grants(c.target(), c.role_plan(), other_databases=True)
     if as_json:
         c.print_json({"ok": not differences, "differences": differences})
     else:
@@ -119,7 +119,7 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     from medz1.provision.declared import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC
 
     c = cli_context(ctx)
-    declared = c.policy().matrix
+    declared = c.role_plan().matrix
     grantees = (*LOGIN_ROLES, PUBLIC)
     objects = [
         "database",

@@ -52,7 +52,7 @@ def psql(
 
     Example: medz1 psql -- -c 'select count(*) from patient_demographics'
     """
-    from medz1.embedded import binary
+    from medz1.embedded import binary, clean_env
     from medz1.ops.backup._tools import hosts_and_ports
     from medz1.provision.connect import role_url
 
@@ -64,14 +64,14 @@ def psql(
     where = c.reporting_target() if name == REPORTING else c.target()
     url = where.url
     if name is not None:
-        password = c.policy().passwords.get(name)
+        password = c.role_plan().passwords.get(name)
         if password is None:
             raise UsageError(f"no password is known for {name}", hint="run `medz1 up` first")
         url = role_url(where, name, password)
     program = shutil.which("psql") if not where.embedded else None
     executable = str(program or binary("psql"))
     hosts, ports = hosts_and_ports(url)
-    env = dict(os.environ)
+    env = clean_env()  # no PG* variable of the shell redirects psql
     # The password goes through the environment, never on the command line.
     if url.password:
         env["PGPASSWORD"] = str(url.password)
