@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     service_max_body_bytes: int = Field(
         default=65_536, ge=1024, le=10_485_760, description="Largest request body (413)."
     )
+    station_scoping: bool = Field(
+        default=True,
+        description="Row-level security on the clinical tables: the application sees the "
+        "patients of the user's home station (plus break-the-glass); off shows every patient. "
+        "Applied by `medz1 up` and `medz1 grants apply`.",
+    )
 
     @field_validator("app_password", "reporting_password", "loader_password", "auditor_password")
     @classmethod

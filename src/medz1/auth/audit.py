@@ -81,6 +81,7 @@ class AuditEvent(enum.StrEnum):
     BACKUP_RESTORED = "backup_restored"
     PATIENT_VIEW = "patient_view"
     ACCESS_DENIED = "access_denied"
+    BREAK_GLASS = "break_glass"
 
 
 #: Events that end a session; every ended session has exactly one of them (S15).

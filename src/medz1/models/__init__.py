@@ -1,4 +1,4 @@
-"""The medz1 models: importing this package registers all 20 tables on ``metadata``.
+"""The medz1 models: importing this package registers all 21 tables on ``metadata``.
 
 Schemas: ``public`` (clinical tables, read unqualified by med-z1), ``auth``, ``ai``, ``admin``.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from medz1.models.admin import FeatureFlag, SystemSetting, UserPreference
 from medz1.models.ai import ChartSummary, DdiCache, PatientEmbedding
-from medz1.models.auth import AuditLog, User, UserSession
+from medz1.models.auth import AuditLog, BreakGlassGrant, User, UserSession
 from medz1.models.base import SCHEMAS, Base, metadata
 from medz1.models.clinical import (
     PatientAllergy,
@@ -25,6 +25,7 @@ __all__ = [
     "SCHEMAS",
     "AuditLog",
     "Base",
+    "BreakGlassGrant",
     "ChartSummary",
     "DdiCache",
     "FeatureFlag",

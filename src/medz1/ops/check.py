@@ -61,10 +61,16 @@ def _reach(target: Target) -> Finding:
     return Finding("server", True, f"reachable; database {target.database} exists")
 
 
-def _catalog(conn: Connection) -> Finding:
+def _catalog(conn: Connection, policy: Policy | None = None) -> Finding:
     schemas = tuple(SCHEMAS)
+    want = catalog.declared()
+    if policy is not None and not policy.matrix.station_scoping:
+        # MEDZ1_STATION_SCOPING=off: the snapshot's tables keep FORCE, without ENABLE.
+        want["row_security"] = {
+            name: {**state, "enabled": False} for name, state in want["row_security"].items()
+        }
     found = catalog.differences(
-        catalog.declared(),
+        want,
         catalog.snapshot(conn, schemas),
         shadowing=catalog.shadowing_functions(conn, schemas),
     )
@@ -173,7 +179,7 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
                     differences,
                 )
             )
-            findings.append(_catalog(conn))
+            findings.append(_catalog(conn, policy))
             findings.append(_password_hashes(conn))
             findings.append(_connections(conn))
             if policy is not None:

@@ -210,7 +210,7 @@ def policy_from_settings(
     """
     return Policy(
         specs=role_specs(role_limits(settings)),
-        matrix=declared_matrix(metadata, SCHEMAS),
+        matrix=declared_matrix(metadata, SCHEMAS, station_scoping=settings.station_scoping),
         passwords=role_passwords(
             settings,
             generate=generate_passwords,
