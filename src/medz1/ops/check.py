@@ -61,7 +61,8 @@ def _reach(target: Target) -> Finding:
     return Finding("server", True, f"reachable; database {target.database} exists")
 
 
-def _catalog(conn: Connection, policy: Policy | None = None) -> Finding:
+def catalog_finding(conn: Connection, policy: Policy | None = None) -> Finding:
+    """The declared catalog compared with the database (row security as ``policy`` scopes it)."""
     schemas = tuple(SCHEMAS)
     want = catalog.declared()
     if policy is not None and not policy.matrix.station_scoping:
@@ -179,7 +180,7 @@ def check(target: Target, policy: Policy | None = None) -> CheckReport:
                     differences,
                 )
             )
-            findings.append(_catalog(conn, policy))
+            findings.append(catalog_finding(conn, policy))
             findings.append(_password_hashes(conn))
             findings.append(_connections(conn))
             if policy is not None:

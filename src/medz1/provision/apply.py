@@ -596,7 +596,7 @@ def _role_statement(spec: RoleSpec, *, create: bool, valid_until: bool = True) -
 
 
 def _policy_statement(policy: RowPolicy) -> sql.Composed:
-    return sql.SQL("CREATE POLICY {} ON {} AS PERMISSIVE FOR {} TO {} USING {}").format(
+    return sql.SQL("CREATE POLICY {} ON {} AS PERMISSIVE FOR {} TO {} USING ({})").format(
         sql.Identifier(policy.name),
         _qualified(policy.table),
         sql.SQL(policy.command),
