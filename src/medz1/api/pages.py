@@ -208,7 +208,11 @@ def search_page(
     size: int = Query(20, ge=1, le=views.MAX_PAGE_SIZE),
 ) -> Response:
     """Search by name, ICN or the last four SSN digits, paged."""
-    found = views.search(service_of(request), q, page=page, size=size) if q.strip() else None
+    found = (
+        views.search(service_of(request), q, page=page, size=size, principal=principal)
+        if q.strip()
+        else None
+    )
     return render(request, "search.html", _context(request, principal, q=q, found=found))
 
 
