@@ -48,7 +48,8 @@ def _patients(site: Site) -> tuple[str, str]:
             ),
             {"s": HOME},
         ).one()
-    assert home and foreign
+    assert home
+    assert foreign
     return str(home), str(foreign)
 
 
