@@ -119,15 +119,18 @@ READS: dict[str, Callable[[Session, str], object]] = {
 
 
 @contextmanager
-def server_at(keep: Path | None) -> Iterator[tuple[EmbeddedServer, Policy]]:
+def server_at(
+    keep: Path | None, *, station_scoping: bool = False
+) -> Iterator[tuple[EmbeddedServer, Policy]]:
     """A bundled server (in ``keep`` or a temporary folder), and a policy with made-up
-    passwords (``up`` sets them on the roles)."""
+    passwords (``up`` sets them on the roles). Station scoping is off unless asked for:
+    these reads open patients of every station (``bench_rls`` measures its cost)."""
     folder = keep or Path(tempfile.mkdtemp(prefix="medz1-bench-chart-"))
     server = EmbeddedServer(folder / "data")
     server.start()
     policy = Policy(
         specs=role_specs(),
-        matrix=declared_matrix(metadata, SCHEMAS),
+        matrix=declared_matrix(metadata, SCHEMAS, station_scoping=station_scoping),
         passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
     )
     try:

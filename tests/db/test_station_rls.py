@@ -129,6 +129,21 @@ def test_each_station_sees_exactly_its_patients_in_every_table(admin: Engine, ap
             assert any(seen[t] for t in TABLES)
 
 
+def test_naming_a_patient_checks_it_once_and_never_widens_the_scope(
+    admin: Engine, app: Engine
+) -> None:
+    truth = _truth(admin)
+    stations = _stations(admin)
+    station, own = next(iter(stations.items()))
+    foreign = next(p for s, ps in stations.items() if s != station for p in ps)
+    with read_session(app, Scope(station, uuid.uuid4(), own[0])) as session:
+        assert _seen(session) == _expected(truth, set(own))
+    with read_session(app, Scope(station, uuid.uuid4(), foreign)) as session:
+        assert _seen(session) == _expected(truth, set(own))  # still nothing of `foreign`
+    with read_session(app, Scope(None, uuid.uuid4(), own[0])) as session:
+        assert _seen(session) == _expected(truth, set())
+
+
 def test_break_the_glass_opens_one_foreign_patient_in_every_table_and_is_audited(
     admin: Engine, app: Engine
 ) -> None:
@@ -150,6 +165,8 @@ def test_break_the_glass_opens_one_foreign_patient_in_every_table_and_is_audited
             )
         grants += 1
         with read_session(app, Scope(station, session_id)) as session:
+            assert _seen(session) == _expected(truth, {*own, foreign})
+        with read_session(app, Scope(station, session_id, foreign)) as session:
             assert _seen(session) == _expected(truth, {*own, foreign})
         # The grant is this session's only: another user of the station sees none of it.
         with read_session(app, Scope(station, uuid.uuid4())) as session:

@@ -100,9 +100,11 @@ def _not_found(icn: str) -> ServiceProblem:
     )
 
 
-def _scoped(db: Session, principal: Principal) -> None:
-    """Scope ``db``'s transaction to the user's home station and session."""
-    set_scope(db, Scope.of_user(principal.user.home_site_sta3n, principal.session.session_id))
+def _scoped(db: Session, principal: Principal, icn: str | None = None) -> None:
+    """Scope ``db``'s transaction to the user's home station and session (and the patient
+    ``icn`` the reads are about)."""
+    scope = Scope.of_user(principal.user.home_site_sta3n, principal.session.session_id)
+    set_scope(db, scope.about(icn) if icn else scope)
 
 
 def break_glass(
@@ -137,7 +139,7 @@ def chart(service: Service, viewer: Viewer, icn: str) -> Chart:
         ServiceProblem: 404 for an unknown patient (nothing is audited then).
     """
     with translated(), unit_of_work(service.engine) as db:
-        _scoped(db, viewer.principal)
+        _scoped(db, viewer.principal, icn)
         found = patient_chart(db, patient_key=icn)
         if found is None:
             raise _not_found(icn)
@@ -209,7 +211,7 @@ def domain(
         UsageError: the page is out of range.
     """
     with translated(), unit_of_work(service.engine) as db:
-        _scoped(db, viewer.principal)
+        _scoped(db, viewer.principal, icn)
         if patients.demographics(db, patient_key=icn) is None:
             raise _not_found(icn)
         result = _read(db, name, icn, page, size, option)

@@ -74,7 +74,7 @@ def _session(
         break_glass.check_reason(reason)
     settings = state.settings()
     engine = engine_for_role(target(settings), "app", policy(settings).passwords)
-    scope = Scope(station, uuid.uuid4())
+    scope = Scope(station, uuid.uuid4(), icn or None)
     try:
         with translated():
             if reason is not None and scope.session_id is not None:

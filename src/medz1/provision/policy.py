@@ -52,6 +52,9 @@ LOAD = WRITE | {"MAINTAIN"}
 #: Functions and who may execute them (nobody else, PUBLIC included; S23).
 FUNCTION_EXECUTE: dict[str, tuple[str, ...]] = {
     "auth.purge_audit_logs(integer)": (AUDITOR,),
+    # Station row security (migration 0010): called by the application's policies.
+    "auth.scoped_patient()": (APP,),
+    "auth.patient_visible(text)": (APP,),
 }
 
 #: The only ``search_path`` a SECURITY DEFINER function may pin: the catalog, then
@@ -127,6 +130,8 @@ MANAGED_ROLES: tuple[str, ...] = (OWNER, *LOGIN_ROLES)
 #: The per-transaction settings the station policies read (``set_config(..., true)``).
 STATION_SETTING = "medz1.station"
 SESSION_SETTING = "medz1.session"
+#: The one patient a read is about (optional): checked once per statement.
+PATIENT_SETTING = "medz1.patient"
 
 #: Break-the-glass: the patient has an unexpired grant for the transaction's session.
 #: A missing or malformed ``medz1.session`` compares with NULL and matches nothing.
@@ -192,13 +197,12 @@ def row_policies(tables: Iterable[str]) -> tuple[RowPolicy, ...]:
     """
     found: list[RowPolicy] = []
     for table in tables:
-        name = table.split(".")[1]
         using = (
             _DEMOGRAPHICS_SCOPE
             if table == DEMOGRAPHICS
             else (
-                f"(EXISTS (SELECT 1 FROM public.patient_demographics d "
-                f"WHERE ((d.patient_key)::text = ({name}.patient_key)::text)))"
+                "(((patient_key)::text = (SELECT auth.scoped_patient())) "
+                "OR auth.patient_visible((patient_key)::text))"
             )
         )
         found.append(RowPolicy(table, STATION_POLICY, "SELECT", (APP,), using))

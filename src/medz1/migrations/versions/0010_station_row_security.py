@@ -9,9 +9,13 @@ the policies too), and two permissive SELECT policies:
   ``is_sensitive``, or a patient with an unexpired break-the-glass grant for the
   transaction's ``medz1.session``; on every other clinical table, a row whose patient is
   visible in ``patient_demographics`` (that table's own policy decides). The application
-  sets both settings with ``set_config(..., true)``, for one transaction only; a missing or
+  sets the settings with ``set_config(..., true)``, for one transaction only; a missing or
   malformed setting matches nothing, so nothing is shown (fail closed). The settings are
   read inside ``(SELECT ...)`` so each is evaluated once per statement.
+  A read of one patient also names it in ``medz1.patient``: ``auth.scoped_patient()``
+  checks that patient once per statement, so the chart pays no per-row check; rows of
+  other patients are checked row by row (``auth.patient_visible``). Naming a patient
+  never widens what is visible.
 - ``reporting_all`` for ``reporting_user``: every row (population reporting, read only).
 
 The loader holds BYPASSRLS (declared in the grant policy): ``COPY ... FROM`` refuses to
@@ -67,12 +71,42 @@ _DEMOGRAPHICS_SCOPE = (
 )
 
 
+#: The transaction's patient (``medz1.patient``) when the application role may see that
+#: patient (``patient_demographics``' own policy decides), else NULL.
+_SCOPED_PATIENT = """
+CREATE FUNCTION auth.scoped_patient() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT (d.patient_key)::text FROM public.patient_demographics d
+WHERE (d.patient_key)::text = pg_catalog.current_setting('medz1.patient', true)
+$fn$
+"""
+#: Whether the caller may see patient ``key`` (the per-row path, for reads that name no
+#: patient in ``medz1.patient``). PL/pgSQL, so it is never inlined into the reading plan.
+_PATIENT_VISIBLE = """
+CREATE FUNCTION auth.patient_visible(key text) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN EXISTS (
+        SELECT 1 FROM public.patient_demographics d WHERE (d.patient_key)::text = key
+    );
+END
+$fn$
+"""
+_FUNCTIONS = ("auth.scoped_patient()", "auth.patient_visible(text)")
+
+
 def _scope(table: str) -> str:
     if table == _DEMOGRAPHICS:
         return _DEMOGRAPHICS_SCOPE
+    # The patient of the transaction is checked once per statement (an InitPlan); rows of
+    # any other patient fall back to a check per row.
     return (
-        "(EXISTS (SELECT 1 FROM public.patient_demographics d "
-        f"WHERE ((d.patient_key)::text = ({table}.patient_key)::text)))"
+        "(((patient_key)::text = (SELECT auth.scoped_patient())) "
+        "OR auth.patient_visible((patient_key)::text))"
     )
 
 
@@ -151,6 +185,11 @@ def upgrade() -> None:
         ["session_id", "expires_at"],
         schema="auth",
     )
+    op.execute(_SCOPED_PATIENT)
+    op.execute(_PATIENT_VISIBLE)
+    for function in _FUNCTIONS:
+        op.execute(f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC")
+        op.execute(_if_role(_APP, f"GRANT EXECUTE ON FUNCTION {function} TO {_APP}"))
     for table in _CLINICAL:
         op.execute(f"ALTER TABLE public.{table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE public.{table} FORCE ROW LEVEL SECURITY")
@@ -177,6 +216,8 @@ def downgrade() -> None:
         op.execute(f"DROP POLICY IF EXISTS reporting_all ON public.{table}")
         op.execute(f"ALTER TABLE public.{table} NO FORCE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE public.{table} DISABLE ROW LEVEL SECURITY")
+    for function in _FUNCTIONS:
+        op.execute(f"DROP FUNCTION {function}")
     op.drop_index("ix_break_glass_grants_session", table_name="break_glass_grants", schema="auth")
     op.drop_table("break_glass_grants", schema="auth")
     op.drop_column(_DEMOGRAPHICS, "is_sensitive", schema="public")
