@@ -37,7 +37,7 @@ from medz1.dal.session import Scope, check_station, read_session
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import translated
 from medz1.errors import NotFoundError
-from medz1.provision.connect import engine_for_role
+from medz1.provision.connect import application_engine
 
 app = typer.Typer(
     help="Find patients and show their chart (read as the application role, med_z1_user).",
@@ -73,7 +73,7 @@ def _session(
     if reason is not None:
         break_glass.check_reason(reason)
     settings = state.settings()
-    engine = engine_for_role(target(settings), "app", policy(settings).passwords)
+    engine = application_engine(target(settings), policy(settings).passwords, settings.pooler_url)
     scope = Scope(station, uuid.uuid4(), icn or None)
     try:
         with translated():

@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import sql
 from pydantic import SecretStr
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
@@ -56,3 +56,25 @@ def engine_for_role(
         )
     url = target.url.set(username=name, password=password.get_secret_value())
     return make_engine(url, application_name=f"medz1:{role}", **kwargs)
+
+
+def application_engine(
+    target: Target, passwords: dict[str, SecretStr], pooler_url: str | None, **kwargs: Any
+) -> Engine:
+    """The application role's engine: through PgBouncer at ``pooler_url`` when given
+    (``MEDZ1_POOLER_URL``), else straight to ``target``.
+
+    Behind a transaction-mode pooler, consecutive transactions of one client may run on
+    different server connections, so nothing may outlive a transaction: psycopg's
+    server-side prepared statements are turned off (``prepare_threshold=None``), and the
+    station scope is set per transaction (``set_config(..., true)``). Statement timeouts
+    are role settings, which every server connection of the role has.
+
+    Raises:
+        ConfigurationError: see :func:`engine_for_role`.
+    """
+    if pooler_url is None:
+        return engine_for_role(target, "app", passwords, **kwargs)
+    pooled = Target(url=make_url(pooler_url), embedded=False)
+    connect_args = {**kwargs.pop("connect_args", {}), "prepare_threshold": None}
+    return engine_for_role(pooled, "app", passwords, connect_args=connect_args, **kwargs)
