@@ -102,3 +102,27 @@ def test_a_cookie_break_glass_without_the_csrf_token_is_refused(scoped_site: Sit
     )
     assert answer.status_code == 403
     assert scoped_site.audit_count("break_glass") == before
+
+
+def test_the_reason_form_opens_a_foreign_patient_in_the_pages(scoped_site: Site) -> None:
+    _, foreign = _patients(scoped_site)
+    csrf = logged_in(scoped_site)["csrf_token"]
+    client = scoped_site.client
+    assert client.get(f"/patients/{foreign}").status_code == 404
+    form = client.get(f"/patients/{foreign}/break-glass")
+    assert form.status_code == 200
+    assert 'name="reason"' in form.text
+    before = scoped_site.audit_count("break_glass")
+    blank = client.post(
+        f"/patients/{foreign}/break-glass", data={"csrf_token": csrf, "reason": "  "}
+    )
+    assert blank.status_code == 422
+    assert scoped_site.audit_count("break_glass") == before
+    opened = client.post(
+        f"/patients/{foreign}/break-glass",
+        data={"csrf_token": csrf, "reason": "on call for the ward", "minutes": "10"},
+    )
+    assert opened.status_code == 303
+    assert opened.headers["location"] == f"/patients/{foreign}"
+    assert scoped_site.audit_count("break_glass") == before + 1
+    assert client.get(f"/patients/{foreign}").status_code == 200
