@@ -10,7 +10,7 @@ from medz1.cli.context import policy, state, target
 from medz1.ops.database import existing_roles
 from medz1.ops.grants import apply_grants, apply_roles, check_grants
 from medz1.provision.credentials import policy_from_settings
-from medz1.provision.policy import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC
+from medz1.provision.policy import FUNCTION_EXECUTE, LOGIN_ROLES, PUBLIC, role_specs
 
 app = typer.Typer(help="Roles, grants and limits as one declared policy.", no_args_is_help=True)
 
@@ -114,3 +114,12 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON for scri
         table.add_row(obj, *cells)
     out.print(table)
     out.print("medz1_owner (no login) owns every object; PUBLIC holds nothing.")
+    names = sorted({f"{p.name} ({', '.join(p.roles)})" for p in declared.policies})
+    out.print(
+        f"Row security on {len(declared.row_security)} clinical tables, forced, "
+        + ("enabled" if declared.station_scoping else "disabled (MEDZ1_STATION_SCOPING off)")
+        + f"; policies: {', '.join(names)}; BYPASSRLS: "
+        + ", ".join(s.name for s in role_specs() if s.bypassrls)
+        + ".",
+        markup=False,
+    )
