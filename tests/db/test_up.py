@@ -12,10 +12,10 @@ from medz1.provision.credentials import Policy
 
 pytestmark = pytest.mark.db
 
-EXPECTED_TABLES = {"public": 10, "auth": 4, "ai": 3, "admin": 3}
+EXPECTED_TABLES = {"public": 10, "auth": 5, "ai": 3, "admin": 3}
 
 
-def test_up_creates_database_extensions_and_all_20_tables(
+def test_up_creates_database_extensions_and_all_21_tables(
     empty_target: Target, policy: Policy
 ) -> None:
     report = up(empty_target, policy)
