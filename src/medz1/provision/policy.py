@@ -52,9 +52,11 @@ LOAD = WRITE | {"MAINTAIN"}
 #: Functions and who may execute them (nobody else, PUBLIC included; S23).
 FUNCTION_EXECUTE: dict[str, tuple[str, ...]] = {
     "auth.purge_audit_logs(integer)": (AUDITOR,),
-    # Station row security (migration 0010): called by the application's policies.
-    "auth.scoped_patient()": (APP,),
-    "auth.patient_visible(text)": (APP,),
+    # Station row security (migration 0010): called by the application's policies. In
+    # ``public``, so named as regprocedure prints them there (unqualified).
+    "medz1_break_glass_patients()": (APP,),
+    "medz1_scoped_patient()": (APP,),
+    "medz1_patient_visible(text)": (APP,),
 }
 
 #: The only ``search_path`` a SECURITY DEFINER function may pin: the catalog, then
@@ -133,14 +135,10 @@ SESSION_SETTING = "medz1.session"
 #: The one patient a read is about (optional): checked once per statement.
 PATIENT_SETTING = "medz1.patient"
 
-#: Break-the-glass: the patient has an unexpired grant for the transaction's session.
-#: A missing or malformed ``medz1.session`` compares with NULL and matches nothing.
+#: Break-the-glass: the patient has an unexpired grant for the transaction's session
+#: (read once per statement). A missing or malformed ``medz1.session`` matches nothing.
 _BREAK_GLASS = (
-    "(patient_key IN (SELECT g.patient_key FROM auth.break_glass_grants g "
-    "WHERE g.session_id = (SELECT CASE WHEN pg_catalog.current_setting('medz1.session', true) "
-    "~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' "
-    "THEN CAST(pg_catalog.current_setting('medz1.session', true) AS uuid) END) "
-    "AND g.expires_at > pg_catalog.now()))"
+    "((patient_key)::text = ANY (CAST((SELECT public.medz1_break_glass_patients()) AS text[])))"
 )
 #: A patient the application may see: at the transaction's station and not sensitive, or
 #: opened by break-the-glass. A missing setting is NULL and a malformed one names no
@@ -201,8 +199,8 @@ def row_policies(tables: Iterable[str]) -> tuple[RowPolicy, ...]:
             _DEMOGRAPHICS_SCOPE
             if table == DEMOGRAPHICS
             else (
-                "(((patient_key)::text = (SELECT auth.scoped_patient())) "
-                "OR auth.patient_visible((patient_key)::text))"
+                "(((patient_key)::text = (SELECT public.medz1_scoped_patient())) "
+                "OR public.medz1_patient_visible((patient_key)::text))"
             )
         )
         found.append(RowPolicy(table, STATION_POLICY, "SELECT", (APP,), using))

@@ -12,9 +12,9 @@ the policies too), and two permissive SELECT policies:
   sets the settings with ``set_config(..., true)``, for one transaction only; a missing or
   malformed setting matches nothing, so nothing is shown (fail closed). The settings are
   read inside ``(SELECT ...)`` so each is evaluated once per statement.
-  A read of one patient also names it in ``medz1.patient``: ``auth.scoped_patient()``
+  A read of one patient also names it in ``medz1.patient``: ``public.medz1_scoped_patient()``
   checks that patient once per statement, so the chart pays no per-row check; rows of
-  other patients are checked row by row (``auth.patient_visible``). Naming a patient
+  other patients are checked row by row (``public.medz1_patient_visible``). Naming a patient
   never widens what is visible.
 - ``reporting_all`` for ``reporting_user``: every row (population reporting, read only).
 
@@ -59,11 +59,7 @@ _CLINICAL = (
     "patient_vitals",
 )
 _BREAK_GLASS = (
-    "(patient_key IN (SELECT g.patient_key FROM auth.break_glass_grants g "
-    "WHERE g.session_id = (SELECT CASE WHEN pg_catalog.current_setting('medz1.session', true) "
-    "~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' "
-    "THEN CAST(pg_catalog.current_setting('medz1.session', true) AS uuid) END) "
-    "AND g.expires_at > pg_catalog.now()))"
+    "((patient_key)::text = ANY (CAST((SELECT public.medz1_break_glass_patients()) AS text[])))"
 )
 _DEMOGRAPHICS_SCOPE = (
     "(((primary_station)::text = (SELECT pg_catalog.current_setting('medz1.station', true)) "
@@ -74,7 +70,7 @@ _DEMOGRAPHICS_SCOPE = (
 #: The transaction's patient (``medz1.patient``) when the application role may see that
 #: patient (``patient_demographics``' own policy decides), else NULL.
 _SCOPED_PATIENT = """
-CREATE FUNCTION auth.scoped_patient() RETURNS text
+CREATE FUNCTION public.medz1_scoped_patient() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -85,7 +81,7 @@ $fn$
 #: Whether the caller may see patient ``key`` (the per-row path, for reads that name no
 #: patient in ``medz1.patient``). PL/pgSQL, so it is never inlined into the reading plan.
 _PATIENT_VISIBLE = """
-CREATE FUNCTION auth.patient_visible(key text) RETURNS boolean
+CREATE FUNCTION public.medz1_patient_visible(key text) RETURNS boolean
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -96,7 +92,31 @@ BEGIN
 END
 $fn$
 """
-_FUNCTIONS = ("auth.scoped_patient()", "auth.patient_visible(text)")
+#: The patients opened to the transaction's session (``medz1.session``) by an unexpired
+#: break-the-glass grant. A malformed session id matches nothing.
+_BREAK_GLASS_PATIENTS = """
+CREATE FUNCTION public.medz1_break_glass_patients() RETURNS text[]
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    session text := pg_catalog.current_setting('medz1.session', true);
+BEGIN
+    IF session IS NULL OR session !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        RETURN '{}';
+    END IF;
+    RETURN ARRAY(
+        SELECT (g.patient_key)::text FROM auth.break_glass_grants g
+        WHERE g.session_id = CAST(session AS uuid) AND g.expires_at > pg_catalog.now()
+    );
+END
+$fn$
+"""
+_FUNCTIONS = (
+    "public.medz1_break_glass_patients()",
+    "public.medz1_scoped_patient()",
+    "public.medz1_patient_visible(text)",
+)
 
 
 def _scope(table: str) -> str:
@@ -105,8 +125,8 @@ def _scope(table: str) -> str:
     # The patient of the transaction is checked once per statement (an InitPlan); rows of
     # any other patient fall back to a check per row.
     return (
-        "(((patient_key)::text = (SELECT auth.scoped_patient())) "
-        "OR auth.patient_visible((patient_key)::text))"
+        "(((patient_key)::text = (SELECT public.medz1_scoped_patient())) "
+        "OR public.medz1_patient_visible((patient_key)::text))"
     )
 
 
@@ -185,6 +205,9 @@ def upgrade() -> None:
         ["session_id", "expires_at"],
         schema="auth",
     )
+    # The functions live in public and read auth only in their bodies, so no policy depends
+    # on an object of another schema (a restore may replace one schema alone).
+    op.execute(_BREAK_GLASS_PATIENTS)
     op.execute(_SCOPED_PATIENT)
     op.execute(_PATIENT_VISIBLE)
     for function in _FUNCTIONS:

@@ -104,8 +104,12 @@ def _replace_in(
     for foreign_key in foreign_keys:
         _restore_foreign_key(conn, foreign_key, job.schemas)
     job.reporter.step("applying grants")
+    # The grant policy names functions as regprocedure prints them under the default
+    # search_path (those in public unqualified), as `grants apply` sees them.
+    conn.execute(text("SELECT set_config('search_path', '\"$user\", public', true)"))
     repaired = _repair_grants(conn, policy)
     differences = _verify_in_transaction(conn, job)
+    conn.execute(text("SELECT set_config('search_path', '\"$user\", public', true)"))
     check = provision.plan(conn, policy.matrix, policy.specs, policy.passwords)
     differences += [f"grants: {d.description}" for d in check]
     audit_session = None
