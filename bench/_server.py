@@ -34,15 +34,21 @@ class BenchDatabase:
 
 
 @contextmanager
-def bench_database(name: str = "medz1") -> Iterator[BenchDatabase]:
-    """Start a private server, create and migrate ``name``, yield it, then remove it all."""
+def bench_database(
+    name: str = "medz1", *, station_scoping: bool = False
+) -> Iterator[BenchDatabase]:
+    """Start a private server, create and migrate ``name``, yield it, then remove it all.
+
+    Station scoping is off unless asked for: the benchmarks read patients of every station
+    (``bench_rls`` measures what scoping costs).
+    """
     folder = Path(tempfile.mkdtemp(prefix="medz1-bench-"))
     server = EmbeddedServer(folder / "data")
     server.start()
     try:
         role_plan = RolePlan(
             specs=role_specs(),
-            matrix=declared_matrix(metadata, SCHEMAS),
+            matrix=declared_matrix(metadata, SCHEMAS, station_scoping=station_scoping),
             passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
         )
         target = Target(url=server.url(name, user=SUPERUSER), embedded=True)

@@ -128,16 +128,19 @@ READS: dict[str, Callable[[Session, str], object]] = {
 
 
 @contextmanager
-def server_at(keep: Path | None) -> Iterator[tuple[EmbeddedServer, RolePlan]]:
+def server_at(
+    keep: Path | None, *, station_scoping: bool = False
+) -> Iterator[tuple[EmbeddedServer, RolePlan]]:
     """A bundled server (in ``keep`` or a temporary folder), and a role plan with made-up
-    passwords (``up`` sets them on the roles).
+    passwords (``up`` sets them on the roles). Station scoping is off unless asked for:
+    these reads open patients of every station (``bench_rls`` measures its cost).
     """
     folder = keep or Path(tempfile.mkdtemp(prefix="medz1-bench-chart-"))
     server = EmbeddedServer(folder / "data")
     server.start()
     role_plan = RolePlan(
         specs=role_specs(),
-        matrix=declared_matrix(metadata, SCHEMAS),
+        matrix=declared_matrix(metadata, SCHEMAS, station_scoping=station_scoping),
         passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
     )
     try:

@@ -257,6 +257,19 @@ class Settings(BaseSettings):
         description="Embedder of chart text: hashing (offline default), "
         "sentence-transformers:<model folder> or http:<model>@<url>.",
     )
+    pooler_url: str | None = Field(
+        default=None,
+        description="PgBouncer (transaction pooling) in front of the database: "
+        "postgresql://HOST:PORT/DATABASE, without user or password. The application role "
+        "(web service, `medz1 patients`) connects through it, with no server-side prepared "
+        "statements; administration connects directly.",
+    )
+    station_scoping: bool = Field(
+        default=True,
+        description="Row-level security on the clinical tables: the application sees the "
+        "patients of the user's home station (plus break-the-glass); off shows every patient. "
+        "Applied by `medz1 up` and `medz1 grants apply`.",
+    )
 
     @field_validator("app_password", "reporting_password", "loader_password", "auditor_password")
     @classmethod
@@ -271,6 +284,26 @@ class Settings(BaseSettings):
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in secret):
             raise ValueError("must not contain control characters")
         return value
+
+    @field_validator("pooler_url")
+    @classmethod
+    def _check_pooler_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from sqlalchemy.engine import make_url  # imported here: most commands never need it
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value.strip())
+        except ArgumentError:
+            raise ValueError("is not a URL; expected postgresql://HOST:PORT/DATABASE") from None
+        if url.drivername not in _SCHEMES:
+            raise ValueError(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
+        if not url.database:
+            raise ValueError("names no database; end the URL with /DATABASE")
+        if url.username or url.password:
+            raise ValueError("must not hold a user or password (the role's own are used)")
+        return value.strip()
 
     @field_validator("database_url", "reporting_url")
     @classmethod

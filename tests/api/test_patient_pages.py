@@ -144,8 +144,9 @@ def test_a_view_whose_audit_row_cannot_be_written_shows_nothing(site: Site) -> N
     with site.admin.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO patient_demographics (patient_key, icn, name_last, name_display) "
-                "VALUES ('ICN424242', 'ICN424242', 'ZEBULON', 'ZEBULON, ADA')"
+                "INSERT INTO patient_demographics (patient_key, icn, name_last, name_display, "
+                "primary_station) VALUES ('ICN424242', 'ICN424242', 'ZEBULON', 'ZEBULON, ADA', "
+                "'508')"  # the clinicians' home station (station scoping)
             )
         )
     logged_in(site)

@@ -196,12 +196,13 @@ def test_row_security_and_policy_made_by_hand_are_reported(
 ) -> None:
     _run(
         engine,
-        "ALTER TABLE public.patient_labs ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE public.patient_labs DISABLE ROW LEVEL SECURITY",
         "CREATE POLICY everyone ON public.patient_labs USING (true)",
     )
     found = _differences(db_target)
     assert "policy public.patient_labs.everyone: in the database, not declared" in found
-    assert any(d.startswith("row security on public.patient_labs: enabled True") for d in found)
+    # Station scoping (migration 0010) declares it enabled and forced.
+    assert any(d.startswith("row security on public.patient_labs: enabled False") for d in found)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,12 @@ tables (``FROM patient_vitals``) and qualified auth tables (``FROM auth.users``)
 application role ``med_z1_user``. These queries are written for this test in the shapes
 the viewer uses (newest first, one patient at a time) and check that the values found
 look like a real chart.
+
+Station scoping (row-level security) is off in the database these tests read, as an
+operator sets ``MEDZ1_STATION_SCOPING=false`` for a med-z1 that sets no station. With
+scoping on, the same unchanged queries run too, after one ``set_config('medz1.station',
+..., true)`` per transaction, and see exactly that station's patients
+(:func:`test_viewer_reads_run_unchanged_under_station_scoping`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
+from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.provision.credentials import RolePlan
@@ -219,3 +226,52 @@ def test_allergies_with_their_reactions_most_severe_first(conn: Connection) -> N
     assert found
     assert all(a["reactions"] == a["reaction_count"] for a in found)
     assert {a["severity"] for a in found} <= {"MILD", "MODERATE", "SEVERE", None}
+
+
+@pytest.fixture(scope="module")
+def scoped(
+    pg_server: EmbeddedServer,
+    template_target: Target,
+    role_plan: RolePlan,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Engine, Engine]]:
+    """The application role and the administrator on a database with scoping on."""
+    folder = tmp_path_factory.mktemp("compat-scoped")
+    with (
+        synthetic_database(
+            pg_server, role_plan, folder, patients=20, seed=5, station_scoping=True
+        ) as target,
+        app_engine(target, role_plan) as engine,
+    ):
+        admin = make_engine(target.url)
+        try:
+            yield engine, admin
+        finally:
+            admin.dispose()
+
+
+@pytest.mark.parametrize("table", sorted(VIEWER_READS))
+def test_viewer_reads_run_unchanged_under_station_scoping(
+    scoped: tuple[Engine, Engine], table: str
+) -> None:
+    app, admin = scoped
+    key_column, order = VIEWER_READS[table]
+    columns = ", ".join(CONTRACT[f"public.{table}"])
+    query = f"SELECT {columns} FROM {table} WHERE {key_column} = :icn ORDER BY {order}"
+    with admin.connect() as conn:
+        counts = {
+            (str(k), str(s)): int(n)
+            for k, s, n in conn.execute(
+                text(
+                    f"SELECT t.{key_column}, d.primary_station, count(*) FROM {table} t "
+                    f"JOIN patient_demographics d ON d.patient_key = t.{key_column} GROUP BY 1, 2"
+                )
+            )
+        }
+    (patient, station) = next(iter(sorted(counts)))
+    foreign = next(k for k, s in sorted(counts) if s != station)
+    with app.connect() as conn:
+        assert rows(conn, query, icn=patient) == []  # no station set: nothing
+        conn.execute(text("SELECT set_config('medz1.station', :s, true)"), {"s": station})
+        assert len(rows(conn, query, icn=patient)) == counts[(patient, station)]
+        assert rows(conn, query, icn=foreign) == []

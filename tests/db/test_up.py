@@ -12,10 +12,10 @@ from medz1.provision.credentials import RolePlan
 
 pytestmark = pytest.mark.db
 
-EXPECTED_TABLES = {"public": 11, "auth": 4, "ai": 5, "admin": 3}
+EXPECTED_TABLES = {"public": 11, "auth": 5, "ai": 5, "admin": 3}
 
 
-def test_up_creates_database_extensions_and_all_22_tables(
+def test_up_creates_database_extensions_and_all_24_tables(
     empty_target: Target, role_plan: RolePlan
 ) -> None:
     report = up(empty_target, role_plan)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,16 +27,26 @@ from tests.plugins.database import clone_database, drop_database, unique_number
 
 @contextmanager
 def synthetic_database(
-    server: EmbeddedServer, role_plan: RolePlan, folder: Path, *, patients: int, seed: int = 7
+    server: EmbeddedServer,
+    role_plan: RolePlan,
+    folder: Path,
+    *,
+    patients: int,
+    seed: int = 7,
+    station_scoping: bool = False,
 ) -> Iterator[Target]:
     """A migrated database of its own holding ``patients`` synthetic patients, loaded from
     Parquet by medz1_loader; dropped afterwards.
+
+    Station scoping (row-level security) is off unless asked for: these databases serve
+    tests of what the reads return, which read patients of every station; the tests of
+    the scoping itself turn it on.
     """
     name = f"medz1_clinical_{os.getpid()}_{unique_number()}"
     clone_database(server, name)
     target = Target(url=server.url(name, user=SUPERUSER), embedded=True)
     try:
-        apply_grants(target, role_plan)
+        apply_grants(target, scoped(role_plan, station_scoping=station_scoping))
         write_parquet(generate(patients, seed=seed), folder)
         loader = engine_for_role(target, "loader", role_plan.passwords)
         try:
@@ -45,6 +56,11 @@ def synthetic_database(
         yield target
     finally:
         drop_database(server, name)
+
+
+def scoped(role_plan: RolePlan, *, station_scoping: bool) -> RolePlan:
+    """``role_plan`` with station scoping (``MEDZ1_STATION_SCOPING``) on or off."""
+    return replace(role_plan, matrix=replace(role_plan.matrix, station_scoping=station_scoping))
 
 
 @contextmanager

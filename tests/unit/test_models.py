@@ -157,8 +157,8 @@ def test_clinical_unique_keys_lead_with_patient_key(table: Table) -> None:
     assert all(ix.columns.keys()[0] == "patient_key" for ix in uniques_ix)
 
 
-def test_metadata_holds_twenty_three_tables_in_the_four_schemas() -> None:
-    assert len(metadata.tables) == 23
+def test_metadata_holds_twenty_four_tables_in_the_four_schemas() -> None:
+    assert len(metadata.tables) == 24
     assert {table.schema for table in metadata.sorted_tables} == set(SCHEMAS)
 
 

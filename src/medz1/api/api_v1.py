@@ -11,12 +11,15 @@ audited, since the data was read). Errors are RFC 9457 problem details.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from medz1.api import views
 from medz1.api.problems import ServiceProblem
@@ -34,7 +37,16 @@ from medz1.api.schemas import (
     ProblemOut,
     VitalOut,
 )
-from medz1.api.security import Principal, authenticate, client_ip, service_of, user_agent
+from medz1.api.security import (
+    Principal,
+    authenticate,
+    client_ip,
+    require_csrf,
+    service_of,
+    user_agent,
+)
+from medz1.auth import break_glass
+from medz1.errors import UsageError
 
 
 def _query_names(dependant: Dependant) -> set[str]:
@@ -90,7 +102,49 @@ def search_patients(
     size: int = SIZE,
 ) -> dict[str, Any]:
     """Find patients by last-name prefix, ``LAST, FIRST``, ICN or the last four SSN digits."""
-    return _page(PatientMatchOut, views.search(service_of(request), q, page=page, size=size))
+    found = views.search(service_of(request), q, page=page, size=size, principal=principal)
+    return _page(PatientMatchOut, found)
+
+
+class BreakGlassIn(BaseModel):
+    """A break-the-glass request: why, and for how long (minutes, default 30)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(..., max_length=break_glass.MAX_REASON_CHARACTERS)
+    minutes: int = Field(break_glass.DEFAULT_MINUTES, ge=1, le=break_glass.MAX_MINUTES)
+
+
+class BreakGlassOut(BaseModel):
+    """A grant: the patient is open to this session until ``expires_at``."""
+
+    grant_id: int
+    patient_key: str
+    expires_at: datetime
+
+
+@router.post("/patients/{icn}/break-glass", response_model=BreakGlassOut, status_code=201)
+async def break_the_glass(
+    request: Request, principal: ApiUser, body: BreakGlassIn, icn: str = ICN
+) -> BreakGlassOut:
+    """Open a patient of another station (or a sensitive one) to this session, with a
+    reason; audited as ``break_glass``. A blank reason answers 422; a cookie-authenticated
+    call needs the CSRF token (403).
+    """
+    await require_csrf(request, principal)
+    try:
+        made = await run_in_threadpool(
+            views.break_glass,
+            service_of(request),
+            _viewer(request, principal),
+            icn,
+            body.reason,
+            minutes=body.minutes,
+        )
+    except UsageError as exc:
+        raise ServiceProblem(422, exc.message) from exc
+    return BreakGlassOut(
+        grant_id=made.grant_id, patient_key=made.patient_key, expires_at=made.expires_at
+    )
 
 
 @router.get("/patients/{icn}/chart", response_model=ChartOut)

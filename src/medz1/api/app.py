@@ -19,7 +19,7 @@ from medz1.api import admin, api_v1, auth_routes, health, pages, problems
 from medz1.api.middleware import EdgeMiddleware
 from medz1.api.service import Clock, RateLimiter, Service, database_target, utc_now
 from medz1.auth.config import AuthConfig, hasher_from_settings
-from medz1.provision.connect import engine_for_role
+from medz1.provision.connect import application_engine_at
 from medz1.provision.credentials import role_plan_from_settings
 from medz1.settings import Settings
 
@@ -32,10 +32,10 @@ def open_service(settings: Settings, *, clock: Clock = utc_now) -> Service:
             parameters are unusable.
     """
     passwords = role_plan_from_settings(settings, generate_passwords=False).passwords
-    engine = engine_for_role(
+    engine = application_engine_at(
         database_target(settings),
-        "app",
         passwords,
+        settings.pooler_url,
         pool_size=settings.service_pool_size,
         max_overflow=0,
         pool_timeout=settings.service_pool_timeout_seconds,

@@ -30,6 +30,8 @@ from medz1.api.security import (
     service_of,
     user_agent,
 )
+from medz1.auth import break_glass
+from medz1.errors import UsageError
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -211,7 +213,11 @@ def search_page(
     size: int = Query(20, ge=1, le=views.MAX_PAGE_SIZE),
 ) -> Response:
     """Search by name, ICN or the last four SSN digits, paged."""
-    found = views.search(service_of(request), q, page=page, size=size) if q.strip() else None
+    found = (
+        views.search(service_of(request), q, page=page, size=size, principal=principal)
+        if q.strip()
+        else None
+    )
     return render(request, "search.html", _context(request, principal, q=q, found=found))
 
 
@@ -226,6 +232,46 @@ def chart_page(request: Request, icn: str, principal: PageUser) -> Response:
     """The dashboard: the seven domains from one statement; audited."""
     chart, tz = views.chart_and_zone(service_of(request), _viewer(request, principal), _icn(icn))
     return render(request, "chart.html", _context(request, principal, tz, chart=chart, icn=icn))
+
+
+@router.get("/patients/{icn}/break-glass", response_class=HTMLResponse)
+def break_glass_page(request: Request, icn: str, principal: PageUser) -> Response:
+    """The reason form for opening a patient outside the user's station."""
+    context = _context(
+        request,
+        principal,
+        icn=_icn(icn),
+        max_reason=break_glass.MAX_REASON_CHARACTERS,
+        max_minutes=break_glass.MAX_MINUTES,
+        default_minutes=break_glass.DEFAULT_MINUTES,
+    )
+    return render(request, "break_glass.html", context)
+
+
+@router.post("/patients/{icn}/break-glass")
+async def break_the_glass(request: Request, icn: str) -> Response:
+    """Grant the patient to this session with the reason given (audited), then show it.
+
+    A missing or blank reason or a duration out of range answers 422; nothing is written.
+    """
+    principal = await run_in_threadpool(authenticate, request)
+    await require_csrf(request, principal)
+    form = await request.form()
+    minutes_text = form.get("minutes") or str(break_glass.DEFAULT_MINUTES)
+    if not isinstance(minutes_text, str) or not minutes_text.strip().isdigit():
+        raise ServiceProblem(422, "the minutes must be a whole number")
+    try:
+        await run_in_threadpool(
+            views.break_glass,
+            service_of(request),
+            _viewer(request, principal),
+            _icn(icn),
+            form.get("reason"),
+            minutes=int(minutes_text.strip()[:6]),
+        )
+    except UsageError as exc:
+        raise ServiceProblem(422, exc.message) from exc
+    return RedirectResponse(f"/patients/{icn}", status_code=303)
 
 
 @router.get("/patients/{icn}/{domain}", response_class=HTMLResponse)

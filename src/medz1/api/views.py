@@ -5,6 +5,10 @@ public functions of :mod:`medz1.dal`, and, when a patient's data was read, write
 ``patient_view`` audit event (who, which patient, which page, when) before the same
 commit: if the audit row cannot be written, the read fails too (fail closed, S17).
 Searches are not patient views and are not audited per patient.
+
+Every read transaction is scoped to the user's home station and session
+(:func:`medz1.dal.session.set_scope`): row-level security then shows only the patients of
+that station, plus those opened by :func:`break_glass` (a reason, audited, time-limited).
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from medz1.api.problems import ServiceProblem
 from medz1.api.security import Principal
 from medz1.api.service import Service
 from medz1.auth import audit
+from medz1.auth import break_glass as glass
 from medz1.auth.audit import AuditEvent, Event
 from medz1.auth.inputs import has_control_characters
 from medz1.dal import labs, medications, patients
 from medz1.dal.chart import Chart, patient_chart
+from medz1.dal.session import Scope, set_scope
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import translated
 from medz1.errors import UsageError
@@ -86,7 +92,45 @@ def _record_view(db: Session, service: Service, viewer: Viewer, icn: str, page: 
 
 
 def _not_found(icn: str) -> ServiceProblem:
-    return ServiceProblem(404, f"no patient has ICN {icn}")
+    # Row security hides whether a patient of another station exists: same answer.
+    return ServiceProblem(
+        404,
+        f"no patient has ICN {icn} at your station; a patient of another station, or a "
+        "sensitive one, opens with a reason (break the glass)",
+    )
+
+
+def _scoped(db: Session, principal: Principal, icn: str | None = None) -> None:
+    """Scope ``db``'s transaction to the user's home station and session (and the patient
+    ``icn`` the reads are about).
+    """
+    scope = Scope.of_user(principal.user.home_site_sta3n, principal.session.session_id)
+    set_scope(db, scope.about(icn) if icn else scope)
+
+
+def break_glass(
+    service: Service, viewer: Viewer, icn: str, reason: object, *, minutes: int | None = None
+) -> glass.Grant:
+    """Open patient ``icn`` to the viewer's session for ``minutes``, with ``reason``.
+
+    Written to ``auth.break_glass_grants`` and audited as ``break_glass`` in one
+    transaction.
+
+    Raises:
+        UsageError: no reason or a bad one, a bad duration (nothing written).
+    """
+    with translated(), unit_of_work(service.engine) as db:
+        return glass.grant(
+            db,
+            session_id=viewer.principal.session.session_id,
+            patient_key=icn,
+            reason=reason,
+            user_id=viewer.principal.user.user_id,
+            email=viewer.principal.user.email,
+            ip_address=viewer.ip,
+            user_agent=viewer.user_agent,
+            minutes=glass.DEFAULT_MINUTES if minutes is None else minutes,
+        )
 
 
 def chart(service: Service, viewer: Viewer, icn: str) -> Chart:
@@ -111,6 +155,7 @@ def chart_and_zone(service: Service, viewer: Viewer, icn: str) -> tuple[Chart, Z
 
 
 def _chart(db: Session, service: Service, viewer: Viewer, icn: str) -> Chart:
+    _scoped(db, viewer.principal, icn)
     found = patient_chart(db, patient_key=icn)
     if found is None:
         raise _not_found(icn)
@@ -206,6 +251,7 @@ def domain_and_zone(
         UsageError: the page is out of range.
     """
     with translated(), unit_of_work(service.engine) as db:
+        _scoped(db, viewer.principal, icn)
         if patients.demographics(db, patient_key=icn) is None:
             raise _not_found(icn)
         result = _read(db, name, icn, page, size, option)
@@ -213,8 +259,13 @@ def domain_and_zone(
         return result, _zone_in(db, viewer.principal) if zone else UTC_ZONE
 
 
-def search(service: Service, query: str, *, page: int, size: int) -> Paged:
+def search(
+    service: Service, query: str, *, page: int, size: int, principal: Principal | None = None
+) -> Paged:
     """Patients by ICN, last-name prefix, ``LAST, FIRST`` prefixes or the last four SSN digits.
+
+    Only the patients ``principal`` may open are found (station scoping); without a
+    principal, none while scoping is on.
 
     Raises:
         UsageError: the query is blank or holds control characters (NUL cannot even be
@@ -226,6 +277,8 @@ def search(service: Service, query: str, *, page: int, size: int) -> Paged:
         )
     offset = (page - 1) * size
     with translated(), unit_of_work(service.engine) as db:
+        if principal is not None:
+            _scoped(db, principal)
         found = patients.search_patients(db, query=query, limit=size + 1, offset=offset)
     return _fetched(found.matches, page, size)
 

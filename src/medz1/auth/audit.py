@@ -84,6 +84,7 @@ class AuditEvent(enum.StrEnum):
     ACCESS_DENIED = "access_denied"
     FLAG_CHANGED = "flag_changed"
     SETTING_CHANGED = "setting_changed"
+    BREAK_GLASS = "break_glass"
 
 
 #: Events that end a session; every ended session has exactly one of them (S15).

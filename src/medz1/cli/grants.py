@@ -145,3 +145,13 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     legend = ", ".join(f"{letter(p)} {p.lower()}" for p in sorted(used, key=letter))
     c.note(f"letters: {legend}")
     c.note("medz1_owner (no login) owns every object; PUBLIC holds nothing.")
+    from medz1.provision.declared import role_specs
+
+    names = sorted({f"{p.name} ({', '.join(p.roles)})" for p in declared.policies})
+    c.note(
+        f"Row security on {len(declared.row_security)} clinical tables, forced, "
+        + ("enabled" if declared.station_scoping else "disabled (MEDZ1_STATION_SCOPING off)")
+        + f"; policies: {', '.join(names)}; BYPASSRLS: "
+        + ", ".join(s.name for s in role_specs() if s.bypassrls)
+        + "."
+    )

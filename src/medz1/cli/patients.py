@@ -4,6 +4,10 @@ Both commands connect as ``med_z1_user``, the role the med-z1 viewer uses, so th
 exactly what the viewer may see. ``show`` reads the whole chart with one statement
 (:func:`medz1.dal.chart.patient_chart`) and renders it with rich; ``--json`` prints the
 same records for scripts.
+
+With station scoping on (``MEDZ1_STATION_SCOPING``, row-level security), the role sees
+only the patients of ``--station``; ``show --break-glass REASON`` opens one patient of
+another station (or a sensitive one) for this command only, audited as ``break_glass``.
 """
 
 from __future__ import annotations
@@ -56,16 +60,51 @@ _LAB_STYLES = {"HH": "bold red", "LL": "bold red", "H": "red", "L": "yellow"}
 _SEVERITY_STYLES = {"SEVERE": "bold red", "MODERATE": "yellow", "MILD": "green"}
 
 
-@contextmanager
-def _session(c: CliContext) -> Iterator[Session]:
-    """A read session as the application role; the engine is disposed afterwards."""
-    from medz1.dal.session import read_session
-    from medz1.db.errors import translated
+_STATION = typer.Option(
+    None,
+    "--station",
+    help="Read as this station (sta3n, e.g. 508): with station scoping on, only its "
+    "patients are found.",
+)
 
-    engine = c.role_engine("app")
+
+@contextmanager
+def _session(
+    c: CliContext, station: str | None = None, reason: str | None = None, icn: str = ""
+) -> Iterator[Session]:
+    """A read session as the application role, scoped to ``station`` (and, with a
+    break-the-glass ``reason``, to a one-command grant of ``icn``); the engine is disposed
+    afterwards."""
+    import getpass
+    import uuid
+
+    from medz1.auth import break_glass
+    from medz1.dal.session import Scope, check_station, read_session
+    from medz1.db.engine import unit_of_work
+    from medz1.db.errors import translated
+    from medz1.provision.connect import application_engine_at
+
+    if station is not None:
+        check_station(station)
+    if reason is not None:
+        break_glass.check_reason(reason)
+    settings = c.settings()
+    engine = application_engine_at(c.target(), c.role_plan().passwords, settings.pooler_url)
+    scope = Scope(station, uuid.uuid4(), icn or None)
     try:
-        with translated(), read_session(engine) as session:
-            yield session
+        with translated():
+            if reason is not None and scope.session_id is not None:
+                with unit_of_work(engine) as db:
+                    break_glass.grant(
+                        db,
+                        session_id=scope.session_id,
+                        patient_key=icn,
+                        reason=reason,
+                        user_agent=f"medz1 patients show (OS user {getpass.getuser()})",
+                        minutes=1,
+                    )
+            with read_session(engine, scope) as session:
+                yield session
     finally:
         engine.dispose()
 
@@ -78,6 +117,7 @@ def search(
     ),
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Patients per page."),
     offset: int = typer.Option(0, "--offset", min=0, help="Patients to skip."),
+    station: str | None = _STATION,
     as_json: bool = _JSON,
 ) -> None:
     """Find patients by name (prefix or part, any case, accents ignored), exact ICN or SSN
@@ -89,7 +129,7 @@ def search(
     from medz1.dal.patients import search_patients
 
     c = cli_context(ctx)
-    with _session(c) as session:
+    with _session(c, station) as session:
         result = search_patients(session, query=query, limit=limit, offset=offset)
     found = result.matches
     if as_json:
@@ -132,22 +172,32 @@ def search(
 def show(
     ctx: typer.Context,
     icn: str = typer.Argument(..., help="The patient's ICN, e.g. ICN100001."),
+    station: str | None = _STATION,
+    reason: str | None = typer.Option(
+        None,
+        "--break-glass",
+        metavar="REASON",
+        help="Open a patient of another station, or a sensitive one, for this command "
+        "only; the reason is audited (break_glass).",
+    ),
     as_json: bool = _JSON,
 ) -> None:
     """Show a patient's chart: demographics, vitals, flags, allergies, medications,
     encounters and labs, read in one round trip.
 
-    Example: medz1 patients show ICN100001
+    Example: medz1 patients show ICN100001 --station 508
     """
     from medz1.dal.chart import patient_chart
 
     c = cli_context(ctx)
-    with _session(c) as session:
-        chart = patient_chart(session, patient_key=icn.strip().upper())
+    key = icn.strip().upper()
+    with _session(c, station, reason, key) as session:
+        chart = patient_chart(session, patient_key=key)
     if chart is None:
         raise NotFoundError(
-            f"no patient with ICN {icn.strip()}",
-            hint="find the ICN with `medz1 patients search LASTNAME`",
+            f"no patient with ICN {icn.strip()} that this station may open",
+            hint="find the ICN with `medz1 patients search LASTNAME`; a patient of another "
+            "station (or a sensitive one) opens with --break-glass REASON",
         )
     if as_json:
         c.print_json(dataclasses.asdict(chart))

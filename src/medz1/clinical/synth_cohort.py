@@ -172,6 +172,7 @@ def demographics(rng: np.random.Generator, cohort: Cohort, lookups: Lookups) -> 
         "gender": col.pick(col.strings(ref.GENDERS), sex),
         "primary_station": col.pick(lookups.sta3n, cohort.station),
         "primary_station_name": col.pick(lookups.station_name, cohort.station),
+        "is_sensitive": col.bools(np.zeros(n, dtype=bool)),  # none: flagged by hand
         **_address(rng, cohort),
         **_eligibility(rng, n),
         "deceased_flag": col.pick(col.strings(["N", "Y"]), deceased.astype(np.int64)),

@@ -1,4 +1,4 @@
-"""The medz1 models: importing this package registers all 23 tables on ``metadata``.
+"""The medz1 models: importing this package registers all 24 tables on ``metadata``.
 
 Schemas: ``public`` (clinical tables, read unqualified by med-z1), ``auth``, ``ai``, ``admin``.
 """
@@ -13,7 +13,7 @@ from medz1.models.ai import (
     DrugInteractionLoad,
     PatientEmbedding,
 )
-from medz1.models.auth import AuditLog, User, UserSession
+from medz1.models.auth import AuditLog, BreakGlassGrant, User, UserSession
 from medz1.models.base import SCHEMAS, Base, metadata
 from medz1.models.clinical import (
     PatientAllergy,
@@ -32,6 +32,7 @@ __all__ = [
     "SCHEMAS",
     "AuditLog",
     "Base",
+    "BreakGlassGrant",
     "ChartSummary",
     "DdiCache",
     "DrugInteraction",

@@ -22,6 +22,7 @@ from sqlalchemy import (
     CheckConstraint,
     FetchedValue,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -333,3 +334,46 @@ class AuditChainHead(Base):
         comment="Transaction id of a running auth.purge_audit_logs (null otherwise): the only "
         "transaction whose deletes the append-only trigger lets through",
     )
+
+
+class BreakGlassGrant(Base):
+    """A clinician's audited access to one patient outside their station (break-the-glass).
+
+    Row-level security on the clinical tables lets the application see a patient of
+    another station, or a sensitive patient, only while an unexpired grant names that
+    patient and the session of the transaction's ``medz1.session`` setting (migration 0010).
+    """
+
+    __tablename__ = "break_glass_grants"
+    __table_args__ = (
+        Index("ix_break_glass_grants_session", "session_id", "expires_at"),
+        CheckConstraint("char_length(btrim(reason)) BETWEEN 1 AND 1000", name="reason_given"),
+        CheckConstraint("expires_at > granted_at", name="expires_after_granted"),
+        {
+            "schema": "auth",
+            "comment": "Break-the-glass grants: one patient opened outside the clinician's "
+            "station (or a sensitive patient), for one session, until expires_at, with the "
+            "reason given; each grant is also an audit event (break_glass)",
+        },
+    )
+
+    grant_id: Mapped[int] = mapped_column(
+        BigInteger,
+        Identity(always=True),
+        primary_key=True,
+        comment="Grant id (identity)",
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid,
+        comment="The session the grant is for: a login session, or a one-command scope of "
+        "the command line",
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, comment="Who broke the glass (no foreign key: grants outlive users, as audit rows)"
+    )
+    patient_key: Mapped[str] = mapped_column(String(50), comment="The patient opened (ICN)")
+    reason: Mapped[str] = mapped_column(Text, comment="The reason the clinician gave")
+    granted_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), comment="When the grant was made (UTC)"
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), comment="When the grant ends (UTC)")

@@ -126,6 +126,12 @@ class PatientDemographic(Base):
     primary_station_name: Mapped[str | None] = mapped_column(
         String(200), comment="Name of the patient's primary care facility"
     )
+    is_sensitive: Mapped[bool] = mapped_column(
+        Boolean,
+        server_default=text("false"),
+        comment="Sensitive record (VistA DG SECURITY): every clinician, at the patient's "
+        "station too, opens it only by breaking the glass with a reason",
+    )
     address_street1: Mapped[str | None] = mapped_column(
         String(100), comment="Residential address, street line 1"
     )

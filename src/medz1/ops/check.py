@@ -63,10 +63,17 @@ def _reach(target: Target) -> Finding:
     return Finding("server", ok=True, detail=f"reachable; database {target.database} exists")
 
 
-def _catalog(conn: Connection) -> Finding:
+def catalog_finding(conn: Connection, role_plan: RolePlan | None = None) -> Finding:
+    """The declared catalog compared with the database (row security as ``policy`` scopes it)."""
     schemas = tuple(SCHEMAS)
+    want = catalog.declared()
+    if role_plan is not None and not role_plan.matrix.station_scoping:
+        # MEDZ1_STATION_SCOPING=off: the snapshot's tables keep FORCE, without ENABLE.
+        want["row_security"] = {
+            name: {**state, "enabled": False} for name, state in want["row_security"].items()
+        }
     found = catalog.differences(
-        catalog.declared(),
+        want,
         catalog.snapshot(conn, schemas),
         shadowing=catalog.shadowing_functions(conn, schemas),
     )
@@ -175,7 +182,7 @@ def check(target: Target, role_plan: RolePlan | None = None) -> CheckReport:
                     differences,
                 )
             )
-            findings.append(_catalog(conn))
+            findings.append(catalog_finding(conn, role_plan))
             findings.append(_password_hashes(conn))
             findings.append(_connections(conn))
             if role_plan is not None:

@@ -33,6 +33,7 @@ from medz1.provision.declared import (
     TABLE_PRIVILEGES,
     Matrix,
     RoleSpec,
+    RowPolicy,
 )
 from medz1.provision.difference import Difference
 from medz1.provision.scram import verifier_matches
@@ -122,7 +123,10 @@ class _Planner:
                 ("NOSUPERUSER", state.superuser),
                 ("NOCREATEROLE", state.createrole),
                 ("NOCREATEDB", state.createdb),
-                ("NOBYPASSRLS", state.bypassrls),
+                (
+                    "BYPASSRLS" if spec.bypassrls else "NOBYPASSRLS",
+                    state.bypassrls != spec.bypassrls,
+                ),
                 ("NOREPLICATION", state.replication),
                 ("INHERIT", not state.inherit),
                 (f"CONNECTION LIMIT {limit}", state.connection_limit != limit),
@@ -422,6 +426,75 @@ class _Planner:
                 ),
             )
 
+    # -- row-level security -------------------------------------------------------------
+
+    def row_security(self) -> None:
+        """RLS switches and policies of the clinical tables (station scoping).
+
+        Row security must be forced on every declared table and enabled exactly when
+        ``MEDZ1_STATION_SCOPING`` is on; each declared policy must exist with its command,
+        roles and permissiveness, and no other policy may exist on those tables. The
+        policies' expressions are compared by ``medz1 check`` (the declared catalog).
+        """
+        tables = [t for t in self.matrix.row_security if t in self._existing_tables()]
+        if not tables:
+            return
+        state = {
+            str(name): (bool(on), bool(forced))
+            for name, on, forced in self.conn.execute(
+                text(
+                    "SELECT n.nspname || '.' || c.relname, c.relrowsecurity, "
+                    "c.relforcerowsecurity FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE n.nspname || '.' || c.relname = ANY(:t)"
+                ),
+                {"t": tables},
+            )
+        }
+        want_on = self.matrix.station_scoping
+        for table in tables:
+            on, forced = state[table]
+            if on != want_on:
+                self.add(
+                    f"table {table}: row level security is "
+                    + ("on" if on else "off")
+                    + " (MEDZ1_STATION_SCOPING is "
+                    + ("on)" if want_on else "off)"),
+                    sql.SQL("ALTER TABLE {} {} ROW LEVEL SECURITY").format(
+                        _qualified(table), sql.SQL("ENABLE" if want_on else "DISABLE")
+                    ),
+                )
+            if not forced:
+                self.add(
+                    f"table {table}: row level security is not forced (the owner bypasses it)",
+                    sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(_qualified(table)),
+                )
+        existing = {
+            str(key): (str(permissive), tuple(sorted(roles)), str(cmd))
+            for key, permissive, roles, cmd in self.conn.execute(
+                text(
+                    "SELECT schemaname || '.' || tablename || '.' || policyname, permissive, "
+                    "roles::text[], cmd FROM pg_policies "
+                    "WHERE schemaname || '.' || tablename = ANY(:t)"
+                ),
+                {"t": tables},
+            )
+        }
+        declared = {p.key: p for p in self.matrix.policies if p.table in tables}
+        for key, policy in declared.items():
+            have = existing.get(key)
+            create = _policy_statement(policy)
+            if have is None:
+                self.add(f"policy {key}: missing", create)
+            elif have != ("PERMISSIVE", tuple(sorted(policy.roles)), policy.command):
+                self.add(
+                    f"policy {key}: differs (should be PERMISSIVE FOR {policy.command} TO "
+                    f"{', '.join(policy.roles)})",
+                    sql.SQL("{}; {}").format(_drop_policy(policy.table, policy.name), create),
+                )
+        for key in sorted(existing.keys() - declared.keys()):
+            table, _, name = key.rpartition(".")
+            self.add(f"policy {key}: not declared", _drop_policy(table, name))
+
     # -- privileges -------------------------------------------------------------------
 
     def privileges(self) -> None:
@@ -579,13 +652,29 @@ def _role_statement(spec: RoleSpec, *, create: bool, valid_until: bool = True) -
     expiry = " VALID UNTIL 'infinity'" if valid_until else ""
     return sql.SQL(
         "{verb} {name} WITH {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-        "NOBYPASSRLS INHERIT CONNECTION LIMIT {limit}" + expiry
+        "{bypassrls} INHERIT CONNECTION LIMIT {limit}" + expiry
     ).format(
         verb=sql.SQL("CREATE ROLE" if create else "ALTER ROLE"),
         name=sql.Identifier(spec.name),
         login=sql.SQL("LOGIN" if spec.login else "NOLOGIN"),
+        bypassrls=sql.SQL("BYPASSRLS" if spec.bypassrls else "NOBYPASSRLS"),
         limit=sql.Literal(limit),
     )
+
+
+def _policy_statement(policy: RowPolicy) -> sql.Composed:
+    return sql.SQL("CREATE POLICY {} ON {} AS PERMISSIVE FOR {} TO {} USING ({})").format(
+        sql.Identifier(policy.name),
+        _qualified(policy.table),
+        sql.SQL(policy.command),
+        sql.SQL(", ").join(sql.Identifier(r) for r in policy.roles),
+        # Declared text of medz1's own policies, not input.
+        sql.SQL(policy.using),
+    )
+
+
+def _drop_policy(table: str, name: str) -> sql.Composed:
+    return sql.SQL("DROP POLICY {} ON {}").format(sql.Identifier(name), _qualified(table))
 
 
 def password_differences(
@@ -663,6 +752,7 @@ def plan(
     planner.roles()
     planner.ownership()
     planner.privileges()
+    planner.row_security()
     planner.defaults()
     planner.functions()
     return planner.found

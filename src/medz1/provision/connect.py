@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import sql
 from pydantic import SecretStr
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 from sqlalchemy.engine import URL
 
 from medz1.db.engine import make_engine
@@ -97,4 +97,26 @@ def application_engine(settings: Settings | None = None, **kwargs: Any) -> Engin
     else:
         where = Target(url=chosen.external_url(), embedded=False)
     passwords = role_plan_from_settings(chosen, generate_passwords=False).passwords
-    return engine_for_role(where, "app", passwords, **kwargs)
+    return application_engine_at(where, passwords, chosen.pooler_url, **kwargs)
+
+
+def application_engine_at(
+    target: Target, passwords: dict[str, SecretStr], pooler_url: str | None, **kwargs: Any
+) -> Engine:
+    """The application role's engine: through PgBouncer at ``pooler_url`` when given
+    (``MEDZ1_POOLER_URL``), else straight to ``target``.
+
+    Behind a transaction-mode pooler, consecutive transactions of one client may run on
+    different server connections, so nothing may outlive a transaction: psycopg's
+    server-side prepared statements are turned off (``prepare_threshold=None``), and the
+    station scope is set per transaction (``set_config(..., true)``). Statement timeouts
+    are role settings, which every server connection of the role has.
+
+    Raises:
+        ConfigurationError: see :func:`engine_for_role`.
+    """
+    if pooler_url is None:
+        return engine_for_role(target, "app", passwords, **kwargs)
+    pooled = Target(url=make_url(pooler_url), embedded=False)
+    connect_args = {**kwargs.pop("connect_args", {}), "prepare_threshold": None}
+    return engine_for_role(pooled, "app", passwords, connect_args=connect_args, **kwargs)

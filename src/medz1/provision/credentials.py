@@ -198,7 +198,7 @@ def role_plan_from_settings(
     """
     return RolePlan(
         specs=role_specs(settings.role_limits()),
-        matrix=declared_matrix(metadata, SCHEMAS),
+        matrix=declared_matrix(metadata, SCHEMAS, station_scoping=settings.station_scoping),
         passwords=role_passwords(
             settings,
             generate=generate_passwords,

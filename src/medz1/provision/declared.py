@@ -57,6 +57,11 @@ _ADMIN_TABLES = frozenset({"feature_flags", "system_settings", "user_preferences
 #: Functions and who may execute them (nobody else, PUBLIC included; S23).
 FUNCTION_EXECUTE: dict[str, tuple[str, ...]] = {
     "auth.purge_audit_logs(integer)": (AUDITOR,),
+    # Station row security (migration 0010): called by the application's policies. In
+    # ``public``, so named as regprocedure prints them there (unqualified).
+    "medz1_break_glass_patients()": (APP,),
+    "medz1_scoped_patient()": (APP,),
+    "medz1_patient_visible(text)": (APP,),
 }
 
 #: The only ``search_path`` a SECURITY DEFINER function may pin: the catalog, then
@@ -97,13 +102,18 @@ class RoleLimits:
 
 @dataclass(frozen=True)
 class RoleSpec:
-    """One role medz1 manages."""
+    """One role medz1 manages.
+
+    ``bypassrls`` is the one attribute a role may be declared with beyond LOGIN: the
+    loader's, because ``COPY ... FROM`` refuses to run where row security applies.
+    """
 
     name: str
     login: bool
     purpose: str
     alias: str
     limits: RoleLimits | None = None
+    bypassrls: bool = False
 
 
 #: The limits of each login role when settings do not change them (the one place they are
@@ -142,6 +152,7 @@ def role_specs(limits: dict[str, RoleLimits] | None = None) -> tuple[RoleSpec, .
             purpose="bulk loads of clinical data",
             alias="loader",
             limits=chosen[LOADER],
+            bypassrls=True,
         ),
         RoleSpec(
             AUDITOR,
@@ -170,6 +181,85 @@ REPLICATOR_SPEC = RoleSpec(
 )
 
 
+#: The per-transaction settings the station policies read (``set_config(..., true)``).
+STATION_SETTING = "medz1.station"
+SESSION_SETTING = "medz1.session"
+#: The one patient a read is about (optional): checked once per statement.
+PATIENT_SETTING = "medz1.patient"
+
+#: Break-the-glass: the patient has an unexpired grant for the transaction's session
+#: (read once per statement). A missing or malformed ``medz1.session`` matches nothing.
+_BREAK_GLASS = (
+    "((patient_key)::text = ANY (CAST((SELECT public.medz1_break_glass_patients()) AS text[])))"
+)
+#: A patient the application may see: at the transaction's station and not sensitive, or
+#: opened by break-the-glass. A missing setting is NULL and a malformed one names no
+#: station, so either shows no rows (fail closed). The settings are read inside
+#: ``(SELECT ...)``, so the server evaluates them once per statement, not once per row.
+_DEMOGRAPHICS_SCOPE = (
+    "(((primary_station)::text = (SELECT pg_catalog.current_setting('medz1.station', true)) "
+    f"AND (NOT is_sensitive)) OR {_BREAK_GLASS})"
+)
+#: The table of the patient's station; every other clinical table finds it through here.
+DEMOGRAPHICS = "public.patient_demographics"
+#: Policy names: the application's station scope and the reporting role's full read.
+STATION_POLICY = "station_scope"
+REPORTING_POLICY = "reporting_all"
+
+
+@dataclass(frozen=True)
+class RowPolicy:
+    """One declared row-level security policy (permissive)."""
+
+    table: str
+    name: str
+    command: str
+    roles: tuple[str, ...]
+    using: str
+
+    @property
+    def key(self) -> str:
+        """``schema.table.policy``, as ``pg_policies`` names it."""
+        return f"{self.table}.{self.name}"
+
+
+def clinical_tables(metadata: MetaData) -> tuple[str, ...]:
+    """Every clinical table (``public.patient_*`` with a ``patient_key``), sorted."""
+    return tuple(
+        sorted(
+            f"public.{t.name}"
+            for t in metadata.tables.values()
+            if (t.schema or "public") == "public"
+            and t.name.startswith("patient_")
+            and "patient_key" in t.columns
+        )
+    )
+
+
+def row_policies(tables: Iterable[str]) -> tuple[RowPolicy, ...]:
+    """The station policies of the clinical ``tables`` (``schema.table``).
+
+    The application (``med_z1_user``) sees a patient's rows when the patient is visible
+    in ``patient_demographics`` (station and sensitivity there, break-the-glass grants);
+    ``reporting_user`` reads every row (population reporting across stations, read only).
+    The loader is not named: it holds BYPASSRLS (see :func:`role_specs`). Nobody else,
+    the owner included (FORCE ROW LEVEL SECURITY), sees a row.
+    """
+    found: list[RowPolicy] = []
+    for table in tables:
+        using = (
+            _DEMOGRAPHICS_SCOPE
+            if table == DEMOGRAPHICS
+            else (
+                "(((patient_key)::text = (SELECT public.medz1_scoped_patient())) "
+                "OR public.medz1_patient_visible((patient_key)::text))"
+            )
+        )
+        found.append(RowPolicy(table, STATION_POLICY, "SELECT", (APP,), using))
+        found.append(RowPolicy(table, REPORTING_POLICY, "SELECT", (REPORTING,), "true"))
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Matrix:
     """The declared privileges: every (grantee, object, privilege) that must hold.
@@ -182,6 +272,10 @@ class Matrix:
     tables: tuple[str, ...]
     schemas: tuple[str, ...]
     default_privileges: frozenset[tuple[str, str, str, str]] = field(default_factory=frozenset)
+    #: Tables under row-level security (forced), and whether it is on (MEDZ1_STATION_SCOPING).
+    row_security: tuple[str, ...] = ()
+    station_scoping: bool = True
+    policies: tuple[RowPolicy, ...] = ()
 
     def allowed(self, grantee: str, obj: str, privilege: str) -> bool:
         """True when the matrix grants ``privilege`` on ``obj`` to ``grantee``."""
@@ -207,6 +301,8 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
             # Written only by the audit trigger and purge functions (SECURITY DEFINER, as
             # the owner); the auditor reads the chain's anchor to verify it.
             "audit_chain_head": {AUDITOR: READ},
+            # The application records grants and its station policies read them.
+            "break_glass_grants": {APP: APPEND, AUDITOR: READ},
         }.get(name, {})
     if schema == "ai":
         # Interaction reference data is loaded by the loader and only read by the service.
@@ -237,8 +333,14 @@ _SCHEMA_USAGE: dict[str, tuple[str, ...]] = {
 }
 
 
-def declared_matrix(metadata: MetaData, schemas: Iterable[str]) -> Matrix:
-    """Build the matrix for the tables of ``metadata`` (plus Alembic's version table)."""
+def declared_matrix(
+    metadata: MetaData, schemas: Iterable[str], *, station_scoping: bool = True
+) -> Matrix:
+    """Build the matrix for the tables of ``metadata`` (plus Alembic's version table).
+
+    ``station_scoping`` (``MEDZ1_STATION_SCOPING``) says whether row-level security is
+    enabled on the clinical tables; it is forced and its policies declared either way.
+    """
     schema_list = tuple(schemas)
     declared = sorted(f"{t.schema or 'public'}.{t.name}" for t in metadata.tables.values())
     tables = (*declared, "public.alembic_version")
@@ -268,4 +370,7 @@ def declared_matrix(metadata: MetaData, schemas: Iterable[str]) -> Matrix:
         tables=tables,
         schemas=schema_list,
         default_privileges=frozenset(defaults),
+        row_security=clinical_tables(metadata),
+        station_scoping=station_scoping,
+        policies=row_policies(clinical_tables(metadata)),
     )

@@ -113,8 +113,12 @@ def _replace_in(
     for foreign_key in foreign_keys:
         _restore_foreign_key(conn, foreign_key, job.schemas)
     job.reporter.step("applying grants")
+    # The grant plan names functions as regprocedure prints them under the default
+    # search_path (those in public unqualified), as `grants apply` sees them.
+    conn.execute(text("SELECT set_config('search_path', '\"$user\", public', true)"))
     repaired = _repair_grants(conn, role_plan)
     differences = _verify_in_transaction(conn, job)
+    conn.execute(text("SELECT set_config('search_path', '\"$user\", public', true)"))
     # Passwords are not the archive's (S31) and a restore never sets an existing role's:
     # they are left out of the restore's own comparison (``grants check`` reports them).
     check = provision.plan(conn, role_plan.matrix, role_plan.specs)
