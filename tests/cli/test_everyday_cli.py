@@ -97,6 +97,31 @@ def test_the_command_line_starts_without_pyarrow_numpy_or_the_orm(
     assert done.stderr.strip().splitlines()[-1] == "HEAVY:", done.stderr
 
 
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["server", "status"]])
+def test_the_quickest_commands_import_no_sqlalchemy(argv: list[str], tmp_path: Path) -> None:
+    """``--version``, ``--help`` and ``server status`` need no SQL toolkit at all (issue
+    goal: 0.3 / 0.3 / 0.6 s); settings must not pull it in through the role declarations.
+    """
+    probe = (
+        "import sys\n"
+        "import medz1.cli.main as main\n"
+        "try:\n"
+        f"    main.run({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write('SQLALCHEMY:' + str('sqlalchemy' in sys.modules))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter on a fixed probe
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "MEDZ1_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert done.stderr.strip().splitlines()[-1] == "SQLALCHEMY:False", done.stderr
+
+
 # -- 2. nothing you need to copy is cut --------------------------------------------------
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
-from sqlalchemy import MetaData
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
 
 OWNER = "medz1_owner"
 APP = "med_z1_user"
