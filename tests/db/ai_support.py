@@ -11,8 +11,10 @@ from sqlalchemy import Engine, text
 from medz1.ai.chart_text import Chunk
 from medz1.db.target import Target
 from medz1.ops.demo import load_demo
+from medz1.ops.grants import apply_grants
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
+from tests.plugins.synthetic import scoped
 
 DIM = 384
 
@@ -28,7 +30,13 @@ def role_engine(target: Target, role_plan: RolePlan, role: str) -> Iterator[Engi
 
 
 def load_patients(target: Target, role_plan: RolePlan, count: int = 5) -> list[str]:
-    """Load ``count`` synthetic demo patients as the loader; return their keys, sorted."""
+    """Load ``count`` synthetic demo patients as the loader; return their keys, sorted.
+
+    Station scoping is turned off in the test's database first: the AI features read
+    charts as the application role across stations, which row security (on by default)
+    would hide (the AI features do not take a station yet).
+    """
+    apply_grants(target, scoped(role_plan, station_scoping=False))
     load_demo(target, role_plan, patients=count)
     with role_engine(target, role_plan, "app") as app, app.connect() as conn:
         keys = conn.execute(text("SELECT patient_key FROM patient_demographics ORDER BY 1"))

@@ -23,8 +23,16 @@ from medz1.models import metadata
 
 
 def _clinical_tables() -> list[Table]:
+    # The source rows only: a derived table (the chart documents, rebuilt with a new
+    # build time at every load) would make every summary stale after any load.
+    from medz1.clinical.contract import DERIVED_TABLES
+
     return sorted(
-        (t for t in metadata.tables.values() if t.schema == "public" and "patient_key" in t.c),
+        (
+            t
+            for t in metadata.tables.values()
+            if t.schema == "public" and "patient_key" in t.c and t.name not in DERIVED_TABLES
+        ),
         key=lambda t: t.name,
     )
 
