@@ -101,6 +101,7 @@ def test_a_deceased_patients_age_is_labelled_as_age_at_death(
 ) -> None:
     from sqlalchemy import text
 
+    from medz1.dal.chart import refresh_documents
     from medz1.db.engine import make_engine
 
     engine = make_engine(demo_target.url)
@@ -118,6 +119,8 @@ def test_a_deceased_patients_age_is_labelled_as_age_at_death(
                 ),
                 {"icn": icn},
             )
+            # Rows changed outside the loader: rebuild the chart documents as a load would.
+            refresh_documents(conn, None)
         try:
             shown = patients_cli("patients", "show", icn)
             alive = patients_cli("patients", "show", alive_icn)
@@ -130,6 +133,7 @@ def test_a_deceased_patients_age_is_labelled_as_age_at_death(
                     ),
                     {"flag": flag, "died": died, "icn": icn},
                 )
+                refresh_documents(conn, None)
     finally:
         engine.dispose()
     assert shown.code == 0, shown.err
