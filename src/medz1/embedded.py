@@ -411,8 +411,8 @@ class EmbeddedServer:
             ours = pwd.getpwnam(str(self.os_user)).pw_uid
         except KeyError:
             ours = None
-        if uid == ours or (uid == 0 and not self.initialized):
-            return  # the server's own, or an empty folder root just made
+        if uid in (ours, 0):
+            return  # the server's own, or root's (no other user runs a cluster as root)
         try:
             owner = pwd.getpwuid(uid).pw_name
         except KeyError:

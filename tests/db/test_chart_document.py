@@ -38,8 +38,10 @@ from medz1.dal.json_reads import decode
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.errors import DataError, NotFoundError
+from medz1.ops.grants import apply_grants
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
+from tests.plugins.synthetic import scoped
 
 pytestmark = pytest.mark.db
 
@@ -60,6 +62,8 @@ def loader(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
 
 @pytest.fixture
 def app(db_target: Target, role_plan: RolePlan) -> Iterator[Engine]:
+    # These tests read patients of every station: station scoping off in this database.
+    apply_grants(db_target, scoped(role_plan, station_scoping=False))
     engine = engine_for_role(db_target, "app", role_plan.passwords)
     yield engine
     engine.dispose()

@@ -19,14 +19,18 @@ from medz1.clinical.load import load, prepare
 from medz1.clinical.synthetic import generate, write_parquet
 from medz1.dal import labs
 from medz1.db.target import Target
+from medz1.ops.grants import apply_grants
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
+from tests.plugins.synthetic import scoped
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 def app(db_target: Target, role_plan: RolePlan, engine: Engine, tmp_path: Path) -> Iterator[Engine]:
+    # The test reads patients of every station: station scoping off in this database.
+    apply_grants(db_target, scoped(role_plan, station_scoping=False))
     write_parquet(generate(2, seed=4), tmp_path)
     loader = engine_for_role(db_target, "loader", role_plan.passwords)
     try:

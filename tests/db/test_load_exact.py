@@ -45,7 +45,7 @@ BASE: dict[str, dict[str, Any]] = {
     },
     REACTIONS: {"allergy_sid": 1, "patient_key": "ICN1", "reaction_name": "HIVES"},
 }
-_DEFAULTED = {"last_updated", "created_at"}
+_DEFAULTED = {"last_updated", "created_at", "is_sensitive"}
 
 
 @pytest.fixture
