@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from medz1.auth import users
 from medz1.clinical.load import load, prepare
@@ -40,10 +40,8 @@ def test_the_printed_example_logs_in_validates_and_reads_a_chart(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    cheap_hashing: None,
 ) -> None:
-    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
-        monkeypatch.setenv(f"MEDZ1_ARGON2_{name}", value)
-    monkeypatch.setenv("MEDZ1_ARGON2_ALLOW_WEAK", "true")
     write_parquet(generate(3, seed=2), tmp_path / "patients")
     loader = engine_for_role(db_target, "loader", role_plan.passwords)
     try:
@@ -51,9 +49,14 @@ def test_the_printed_example_logs_in_validates_and_reads_a_chart(
     finally:
         loader.dispose()
     with unit_of_work(engine) as session:
+        station = session.execute(
+            text("SELECT primary_station FROM patient_demographics WHERE patient_key = :p"),
+            {"p": "ICN100001"},
+        ).scalar_one()
         users.create_user(
             session,
-            user=users.NewUser(email="greg.house@va.example.org"),
+            # The clinician works at the patient's station: the example reads as it.
+            user=users.NewUser(email="greg.house@va.example.org", home_site_sta3n=int(station)),
             password=PASSWORD,
             hasher=cheap_hasher(),
             now=datetime.now(UTC),

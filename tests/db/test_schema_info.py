@@ -20,13 +20,13 @@ pytestmark = pytest.mark.db
 def test_list_schemas_counts_tables(engine: Engine) -> None:
     with engine.connect() as conn:
         schemas = {s.name: s.tables for s in schema_info.list_schemas(conn)}
-    assert schemas == {"public": 11, "auth": 4, "ai": 5, "admin": 3}
+    assert schemas == {"public": 11, "auth": 5, "ai": 5, "admin": 3}
 
 
 def test_list_tables_of_one_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         names = [t.name for t in schema_info.list_tables(conn, "auth")]
-    assert names == ["audit_chain_head", "audit_logs", "sessions", "users"]
+    assert names == ["audit_chain_head", "audit_logs", "break_glass_grants", "sessions", "users"]
 
 
 def test_describe_shows_columns_keys_indexes_and_comments(engine: Engine) -> None:

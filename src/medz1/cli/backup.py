@@ -92,6 +92,19 @@ def _progress(c: CliContext) -> Iterator[Reporter]:
         reporter.finish()
 
 
+def _read_manifest_first(path: Path) -> None:
+    """Refuse a backup whose manifest is unreadable or invalid before connecting (exit 8),
+    as before the role plan needed the server's roles; a missing manifest is left to the
+    verb, which names it."""
+    from medz1.ops.backup import _manifest as bm
+    from medz1.ops.backup.archive import read_manifest
+
+    folder = path.expanduser() if path.expanduser().is_dir() else path.expanduser().parent
+    manifest = folder / bm.MANIFEST_NAME
+    if manifest.is_file():
+        read_manifest(manifest)
+
+
 def _restore_plan(c: CliContext, where: Target) -> RolePlan:
     """Passwords are generated (and kept) only for roles the server does not have yet: a
     restore never sets an existing role's password, so it stores none it made up."""
@@ -225,6 +238,7 @@ def restore(
     from medz1.ops.backup import restore as run_restore
 
     c = cli_context(ctx)
+    _read_manifest_first(path)  # a bad manifest is refused before any connection
     where = c.target()
     declared = _restore_plan(c, where)
     with _progress(c) as reporter:
@@ -278,6 +292,7 @@ def verify(
     from medz1.ops.backup import verify as run_verify
 
     c = cli_context(ctx)
+    _read_manifest_first(path)  # a bad manifest is refused before any connection
     where = c.target()
     declared = _restore_plan(c, where)
     if as_json:

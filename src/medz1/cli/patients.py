@@ -79,7 +79,7 @@ def _session(
     import uuid
 
     from medz1.auth import break_glass
-    from medz1.dal.session import Scope, check_station, read_session
+    from medz1.dal.session import Scope, check_station, read_session, set_scope
     from medz1.db.engine import unit_of_work
     from medz1.db.errors import translated
     from medz1.provision.connect import application_engine_at
@@ -94,7 +94,11 @@ def _session(
     try:
         with translated():
             if reason is not None and scope.session_id is not None:
+                # Grant and read in one transaction: a read that finds nothing (or any
+                # error) rolls the grant and its audit row back, so a refused command
+                # leaves nothing behind.
                 with unit_of_work(engine) as db:
+                    set_scope(db, scope)
                     break_glass.grant(
                         db,
                         session_id=scope.session_id,
@@ -103,6 +107,8 @@ def _session(
                         user_agent=f"medz1 patients show (OS user {getpass.getuser()})",
                         minutes=1,
                     )
+                    yield db
+                return
             with read_session(engine, scope) as session:
                 yield session
     finally:
@@ -193,12 +199,12 @@ def show(
     key = icn.strip().upper()
     with _session(c, station, reason, key) as session:
         chart = patient_chart(session, patient_key=key)
-    if chart is None:
-        raise NotFoundError(
-            f"no patient with ICN {icn.strip()} that this station may open",
-            hint="find the ICN with `medz1 patients search LASTNAME`; a patient of another "
-            "station (or a sensitive one) opens with --break-glass REASON",
-        )
+        if chart is None:  # raised inside: a break-the-glass grant is rolled back with it
+            raise NotFoundError(
+                f"no patient with ICN {icn.strip()} that this station may open",
+                hint="find the ICN with `medz1 patients search LASTNAME`; a patient of another "
+                "station (or a sensitive one) opens with --break-glass REASON",
+            )
     if as_json:
         c.print_json(dataclasses.asdict(chart))
         return

@@ -42,7 +42,7 @@ from medz1.auth.config import AuthConfig, hasher_from_settings
 from medz1.auth.login import login
 from medz1.auth.sessions import validate
 from medz1.dal.chart import patient_chart
-from medz1.dal.session import read_session
+from medz1.dal.session import Scope, read_session
 from medz1.db.engine import unit_of_work
 from medz1.provision.connect import application_engine
 from medz1.settings import Settings
@@ -71,7 +71,10 @@ with unit_of_work(engine) as session:
         session, token=token, now=datetime.now(UTC), config=config
     ).require()  # SessionInvalid when it timed out, was revoked or the user is locked
 
-with read_session(engine) as session:  # read-only, ends with COMMIT
+# Reads see the patients of the user's home station (row-level security, plus any
+# break-the-glass grant of this session); naming the patient checks it once per statement.
+scope = Scope.of_user(user.home_site_sta3n, user_session.session_id).about("ICN100001")
+with read_session(engine, scope) as session:  # read-only, ends with COMMIT
     chart = patient_chart(session, patient_key="ICN100001")
 
 print(user.email, chart.demographics.name_display if chart else "no such patient")
