@@ -3,8 +3,10 @@ password, where medz1's administrator is not a superuser (the managed-service ca
 
 ``MEDZ1_TEST_SERVER=managed`` selects it. The harness's own superuser only prepares the
 server, as a managed service's operator would: it creates the administrator role (LOGIN
-CREATEROLE CREATEDB, no superuser, no BYPASSRLS; SET on ``session_replication_role``, as
-RDS and Cloud SQL allow). The server runs from a copy of the bundled PostgreSQL in which
+CREATEROLE CREATEDB BYPASSRLS, no superuser; SET on ``session_replication_role``, as RDS
+and Cloud SQL allow). BYPASSRLS lets it create ``medz1_loader``, which needs it because
+``COPY FROM`` refuses to run under the station row security (a service whose
+administrator may not grant BYPASSRLS cannot host the loader as declared). The server runs from a copy of the bundled PostgreSQL in which
 ``vector`` is a trusted extension: on vanilla PostgreSQL only a superuser may create it,
 while managed services let their administrator create the extensions they allow.
 """
@@ -106,7 +108,7 @@ class ManagedServer(EmbeddedServer):
             with engine.connect() as conn:
                 conn.exec_driver_sql(
                     sql.SQL(
-                        "CREATE ROLE {} LOGIN CREATEROLE CREATEDB NOSUPERUSER NOBYPASSRLS "
+                        "CREATE ROLE {} LOGIN CREATEROLE CREATEDB NOSUPERUSER BYPASSRLS "
                         "NOREPLICATION PASSWORD {}"
                     )
                     .format(sql.Identifier(ADMIN), sql.Literal(self.admin_password))

@@ -92,12 +92,15 @@ def kill_mid_restore(backup: Path, into: str, conn: Connection, delay: float) ->
 
 
 def public_may_connect(conn: Connection, name: str) -> bool:
-    """True when PUBLIC holds CONNECT on database ``name`` (NULL ACL means it does)."""
+    """True when PUBLIC may connect to database ``name``: it allows connections and PUBLIC
+    holds CONNECT (NULL ACL means it does). A kill between ``CREATE DATABASE ...
+    ALLOW_CONNECTIONS false`` and the REVOKE leaves a database nobody may connect to.
+    """
     return bool(
         conn.execute(
             text(
-                "SELECT datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(datacl) a "
-                "WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT') "
+                "SELECT datallowconn AND (datacl IS NULL OR EXISTS (SELECT 1 FROM "
+                "aclexplode(datacl) a WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT')) "
                 "FROM pg_database WHERE datname = :n"
             ),
             {"n": name},
