@@ -128,6 +128,14 @@ class ManagedServer(EmbeddedServer):
                     .format(sql.Identifier(ADMIN))
                     .as_string()
                 )
+                # Managed services give their administrator pg_signal_backend (RDS's
+                # rds_superuser, Cloud SQL's cloudsqlsuperuser): a restore drops its
+                # scratch database WITH (FORCE), ending other roles' sessions there.
+                conn.exec_driver_sql(
+                    sql.SQL("GRANT pg_signal_backend TO {}")
+                    .format(sql.Identifier(ADMIN))
+                    .as_string()
+                )
                 # Managed services let their administrator set this one superuser
                 # parameter (tests use it to tamper with the audit trail as an attacker).
                 conn.exec_driver_sql(
