@@ -20,7 +20,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -239,6 +239,11 @@ class CliContext:
     def nothing_to_do(self, why: str) -> None:
         """The one wording of every command that had nothing to change."""
         self.print(f"{NOTHING_TO_DO}: {why}")
+
+    def print_fields(self, fields: Mapping[str, Any]) -> None:
+        """One ``key: value`` line per field of a record (``-`` for a missing value)."""
+        for key, value in fields.items():
+            self.print(f"{key}: {'-' if value is None else value}")
 
     def print_json(self, data: Any) -> None:
         """``data`` as indented JSON on stdout (``--json``)."""

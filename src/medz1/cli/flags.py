@@ -53,10 +53,10 @@ def _flag_row(flag: Flag) -> list[str]:
 
 
 def _print_flag(c: CliContext, flag: Flag) -> None:
-    for key, value in flag.as_json().items():
-        if isinstance(value, list):
-            value = ", ".join(value) or "-"
-        c.print(f"{key}: {'-' if value is None else value}")
+    fields = flag.as_json()
+    c.print_fields(
+        {k: ", ".join(v) or "-" if isinstance(v, list) else v for k, v in fields.items()}
+    )
 
 
 @app.command("list")

@@ -44,8 +44,7 @@ def _setting_row(setting: Setting) -> list[str]:
 
 
 def _print_setting(c: CliContext, setting: Setting) -> None:
-    for key, value in setting.as_json().items():
-        c.print(f"{key}: {'-' if value is None else value}")
+    c.print_fields(setting.as_json())
 
 
 @app.command("list")

@@ -136,8 +136,7 @@ def show(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_OPT
     if as_json:
         c.print_json(record.as_json())
         return
-    for key, value in record.as_json().items():
-        c.print(f"{key}: {'-' if value is None else value}")
+    c.print_fields(record.as_json())
 
 
 @app.command()
