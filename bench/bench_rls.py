@@ -58,8 +58,7 @@ def copy_unscoped(server: EmbeddedServer, role_plan: RolePlan, source: Target) -
     finally:
         admin.dispose()
     target = Target(url=server.url(name, user=SUPERUSER), embedded=True)
-    off = role_plan.matrix.__class__(**{**role_plan.matrix.__dict__, "station_scoping": False})
-    apply_grants(target, role_plan.__class__(**{**role_plan.__dict__, "matrix": off}))
+    apply_grants(target, role_plan.with_station_scoping(on=False))
     return target
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -60,7 +59,7 @@ def synthetic_database(
 
 def scoped(role_plan: RolePlan, *, station_scoping: bool) -> RolePlan:
     """``role_plan`` with station scoping (``MEDZ1_STATION_SCOPING``) on or off."""
-    return replace(role_plan, matrix=replace(role_plan.matrix, station_scoping=station_scoping))
+    return role_plan.with_station_scoping(on=station_scoping)
 
 
 @contextmanager

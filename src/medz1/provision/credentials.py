@@ -18,7 +18,7 @@ import os
 import re
 import secrets
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
@@ -50,6 +50,10 @@ class RolePlan:
     #: True only for ``grants apply --rotate-passwords``: set the passwords of roles
     #: that already exist. Otherwise an existing role's password is never changed.
     rotate: bool = False
+
+    def with_station_scoping(self, *, on: bool) -> RolePlan:
+        """This plan with station row security (``MEDZ1_STATION_SCOPING``) on or off."""
+        return replace(self, matrix=replace(self.matrix, station_scoping=on))
 
 
 def _part(value: object) -> str:
