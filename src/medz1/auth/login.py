@@ -236,7 +236,12 @@ def reserve(
     events: tuple[Event, ...] = ()
     if row["ended"]:
         events = (
-            Event(AuditEvent.ACCOUNT_UNLOCKED, user_id=user.user_id, details={"by": "expiry"}),
+            Event(
+                AuditEvent.ACCOUNT_UNLOCKED,
+                user_id=user.user_id,
+                email=user.email,
+                details={"by": "expiry"},
+            ),
         )
         audit.record(session, events, now=now)
     reason = (
@@ -277,6 +282,7 @@ def record_failure(
         Event(
             AuditEvent.ACCOUNT_LOCKED,
             user_id=user.user_id,
+            email=user.email,
             details={
                 "by": "failed_logins",
                 "failures": user.failed_login_attempts,
@@ -444,6 +450,7 @@ def _succeed(
             Event(
                 AuditEvent.PASSWORD_REHASHED,
                 user_id=user.user_id,
+                email=user.email,
                 details={"from": old_scheme, "to": "argon2id"},
             )
         )

@@ -257,11 +257,16 @@ def _end(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> list[Event]:
-    """End the active sessions matching ``where``; return one audit event per ended session."""
+    """End the active sessions matching ``where``; return one audit event per ended session.
+
+    Each event names the session's user by id and e-mail address, as every audit row about
+    a user does.
+    """
     rows = session.execute(
         text(
             f"UPDATE auth.sessions SET is_active = false WHERE is_active AND ({where}) "
-            "RETURNING session_id, user_id"
+            "RETURNING session_id, user_id, (SELECT u.email FROM auth.users AS u "
+            "WHERE u.user_id = auth.sessions.user_id)"
         ),
         dict(params),
     ).all()
@@ -269,12 +274,13 @@ def _end(
         Event(
             event,
             user_id=user_id,
+            email=email,
             session_id=session_id,
             ip_address=ip,
             user_agent=user_agent,
             details=dict(details),
         )
-        for session_id, user_id in rows
+        for session_id, user_id, email in rows
     ]
 
 

@@ -290,7 +290,14 @@ def update_user(
     )
     audit.record(
         session,
-        [Event(AuditEvent.USER_UPDATED, user_id=user_id, details=_actor_details(actor))],
+        [
+            Event(
+                AuditEvent.USER_UPDATED,
+                user_id=user_id,
+                email=record.email,
+                details=_actor_details(actor),
+            )
+        ],
         now=at,
     )
     return record
@@ -312,8 +319,6 @@ class _Switch:
     audited: Callable[[UserRecord], bool] = lambda _user: True
     #: The change ends the user's sessions (a ``session_revoked`` row each, first).
     ends_sessions: bool = False
-    #: The audit row names the user's address too.
-    with_email: bool = False
 
 
 _DISABLE = _Switch(
@@ -321,7 +326,6 @@ _DISABLE = _Switch(
     AuditEvent.USER_DISABLED,
     changes=lambda user: user.is_active,
     ends_sessions=True,
-    with_email=True,
 )
 _ENABLE = _Switch(
     "is_active = true, disabled_at = NULL, disabled_reason = NULL, enabled_at = :now, "
@@ -365,8 +369,7 @@ def _switch(
         events = sessions.end_user_sessions(
             session, user_id=user_id, reason="user_disabled", actor=details.get("actor")
         )
-    email = record.email if switch.with_email else None
-    events.append(Event(switch.event, user_id=user_id, email=email, details=details))
+    events.append(Event(switch.event, user_id=user_id, email=record.email, details=details))
     return record, events
 
 
@@ -470,7 +473,7 @@ def set_admin(
         NotFoundError: no such user.
     """
     at = require_utc(now)
-    get_user(session, user_id=user_id, lock=True)
+    current = get_user(session, user_id=user_id, lock=True)
     changed = session.execute(
         text(
             "UPDATE auth.users SET is_admin = :admin, updated_at = :now "
@@ -480,7 +483,10 @@ def set_admin(
     ).first()
     if changed is not None:
         details = _actor_details(actor, is_admin=admin)
-        audit.record(session, [Event(AuditEvent.USER_UPDATED, user_id=user_id, details=details)])
+        event = Event(
+            AuditEvent.USER_UPDATED, user_id=user_id, email=current.email, details=details
+        )
+        audit.record(session, [event])
     return changed is not None
 
 
@@ -525,6 +531,7 @@ def set_password(
         Event(
             AuditEvent.PASSWORD_CHANGED,
             user_id=user_id,
+            email=record.email,
             details=_actor_details(actor, by="administrator"),
         )
     )
@@ -585,7 +592,7 @@ def change_password(
             session, reservation, new_hash=hasher.hash(new_password), now=at, login=False
         )
         if updated is not None:
-            return _rotate_after_change(session, user_id, client_ip, client_agent, at, config)
+            return _rotate_after_change(session, current, client_ip, client_agent, at, config)
     reason = (
         "invalid_input"
         if reservation is None
@@ -639,12 +646,13 @@ def _record_refused_change(
 
 def _rotate_after_change(
     session: Session,
-    user_id: uuid.UUID,
+    user: UserRecord,
     ip: str | None,
     user_agent: str | None,
     at: datetime,
     config: AuthConfig,
 ) -> sessions.IssuedSession:
+    user_id = user.user_id
     session.execute(
         text(
             "UPDATE auth.users SET password_changed_at = :now, updated_at = :now "
@@ -660,6 +668,7 @@ def _rotate_after_change(
         Event(
             AuditEvent.PASSWORD_CHANGED,
             user_id=user_id,
+            email=user.email,
             session_id=issued.session.session_id,
             ip_address=ip,
             user_agent=user_agent,
@@ -752,12 +761,12 @@ def upgrade_legacy_hashes(
     at = require_utc(now)
     rows = session.execute(
         text(
-            "SELECT user_id, password_hash FROM auth.users "
+            "SELECT user_id, email, password_hash FROM auth.users "
             "WHERE pg_catalog.left(password_hash, 2) = '$2' ORDER BY user_id FOR UPDATE"
         )
     ).all()
     events: list[Event] = []
-    for user_id, stored in rows:
+    for user_id, email, stored in rows:
         if identify_scheme(str(stored)) != "bcrypt":
             continue
         session.execute(
@@ -771,6 +780,7 @@ def upgrade_legacy_hashes(
             Event(
                 AuditEvent.PASSWORD_REHASHED,
                 user_id=user_id,
+                email=email,
                 details=_actor_details(actor, **{"from": "bcrypt", "to": "bcrypt-argon2id"}),
             )
         )
