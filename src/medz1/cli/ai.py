@@ -84,6 +84,7 @@ def embed(
     patients: list[str] | None = typer.Option(
         None, "--patients", "-p", help="ICNs to embed (repeat the option); default: all."
     ),
+    as_json: bool = _JSON,
 ) -> None:
     """Embed the chart text of patients (allergies, record flag narratives, encounters,
     lab panels); charts whose text did not change are skipped.
@@ -136,6 +137,16 @@ def embed(
                 patient_keys=keys,
                 progress=lambda n: bar.advance(task, n),
             )
+    if as_json:
+        c.print_json(
+            {
+                "embedded": report.embedded,
+                "chunks": report.chunks,
+                "unchanged": report.unchanged,
+                "model": embedder.name,
+            }
+        )
+        return
     c.print(
         f"embedded {report.embedded:,} patient(s) ({report.chunks:,} chunks, model "
         f"{embedder.name}); {report.unchanged:,} unchanged"
@@ -258,6 +269,7 @@ def load_interactions(
     ),
     delimiter: str = typer.Option(",", "--delimiter", help="CSV field delimiter."),
     encoding: str = typer.Option("utf8", "--encoding", help="CSV text encoding."),
+    as_json: bool = _JSON,
 ) -> None:
     """Replace the drug-interaction reference data (checked first; all or nothing).
 
@@ -271,4 +283,7 @@ def load_interactions(
     file = prepare_reference(path, csv=CsvOptions(delimiter=delimiter, encoding=encoding))
     with _engine(c, "loader") as engine:
         result = load_reference(engine, file)
+    if as_json:
+        c.print_json({"rows": result.rows, "file": str(path)})
+        return
     c.print(f"{result.rows:,} interaction pair(s) loaded from {path.name}")

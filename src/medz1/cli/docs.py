@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from medz1.cli.common import cli_context
+from medz1.cli.common import JSON_OPTION, cli_context
 from medz1.errors import CheckFailedError, UsageError
 
 app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
@@ -66,6 +66,7 @@ def dictionary(
         None, "--out", help="Write to this file (default: print to stdout)."
     ),
     check: bool = typer.Option(False, "--check", help="Fail if --out differs from the models."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Generate the data dictionary from the models' table and column comments.
 
@@ -79,17 +80,24 @@ def dictionary(
     c = cli_context(ctx)
     text = render(metadata)
     if out_path is None:
-        c.out.print(text, markup=False, end="")
+        if as_json:
+            c.print_json({"path": None, "markdown": text})
+        else:
+            c.out.print(text, markup=False, end="")
         return
     if check:
         if _read(out_path) != text:
             raise CheckFailedError(
                 f"{out_path} is stale", hint=f"run `medz1 docs dictionary --out {out_path}`"
             )
+        changed = False
+    else:
+        changed = not _unchanged(out_path, text)
+        if changed:
+            _write(out_path, text)
+    if as_json:
+        c.print_json({"path": str(out_path), "changed": changed})
+    elif changed:
+        c.print(f"wrote {out_path}")
+    else:
         c.nothing_to_do(f"{out_path} is up to date")
-        return
-    if _unchanged(out_path, text):
-        c.nothing_to_do(f"{out_path} is up to date")
-        return
-    _write(out_path, text)
-    c.print(f"wrote {out_path}")

@@ -70,6 +70,7 @@ def create(
     port: int = typer.Option(
         None, "--port", min=1024, max=65535, help="Also listen on 127.0.0.1:PORT."
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Make a hot standby of the bundled server in a folder, start it, wait until it streams.
 
@@ -82,8 +83,12 @@ def create(
     c = cli_context(ctx)
     primary = _primary(c)
     standby = ops.create(primary, data_dir, port=port)
+    found = ops.status(primary, standby)
+    if as_json:
+        c.print_json(_status_dict(found))
+        return
     c.print(f"standby made in {standby.data_dir} (slot {standby.slot})")
-    _show(c, ops.status(primary, standby))
+    _show(c, found)
 
 
 @app.command()
@@ -112,7 +117,7 @@ def status(
 
 
 @app.command()
-def start(ctx: typer.Context, data_dir: Path = _DATA_DIR) -> None:
+def start(ctx: typer.Context, data_dir: Path = _DATA_DIR, as_json: bool = JSON_OPTION) -> None:
     """Start a standby's server (after a reboot, for example).
 
     Example: medz1 replica start --data-dir ./standby
@@ -122,11 +127,17 @@ def start(ctx: typer.Context, data_dir: Path = _DATA_DIR) -> None:
     c = cli_context(ctx)
     primary = _primary(c)
     standby = ops.find(primary, data_dir)
-    c.print("started" if ops.start(standby) else "already running")
+    started = ops.start(standby)
+    if as_json:
+        c.print_json({"data_dir": str(standby.data_dir), "started": started})
+    elif started:
+        c.print("started")
+    else:
+        c.nothing_to_do(f"the standby in {standby.data_dir} is already running")
 
 
 @app.command()
-def promote(ctx: typer.Context, data_dir: Path = _DATA_DIR) -> None:
+def promote(ctx: typer.Context, data_dir: Path = _DATA_DIR, as_json: bool = JSON_OPTION) -> None:
     """Promote a standby to a primary of its own (failover); its slot is dropped.
 
     Example: medz1 replica promote --data-dir ./standby
@@ -136,6 +147,9 @@ def promote(ctx: typer.Context, data_dir: Path = _DATA_DIR) -> None:
     c = cli_context(ctx)
     primary = _primary(c)
     promoted = ops.promote(primary, ops.find(primary, data_dir))
+    if as_json:
+        c.print_json({"data_dir": str(promoted.data_dir), "promoted": True})
+        return
     c.print(f"promoted: {promoted.data_dir} now accepts writes")
 
 
@@ -144,6 +158,7 @@ def remove(
     ctx: typer.Context,
     data_dir: Path = _DATA_DIR,
     force: bool = typer.Option(False, "--force", help="Also delete a promoted server."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Stop a standby, drop its replication slot and delete its files.
 
@@ -155,4 +170,7 @@ def remove(
     primary = _primary(c)
     standby = ops.find(primary, data_dir)
     ops.remove(primary, standby, force=force)
+    if as_json:
+        c.print_json({"data_dir": str(standby.data_dir), "removed": True})
+        return
     c.print(f"removed the standby in {standby.data_dir}")
