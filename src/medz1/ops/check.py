@@ -64,7 +64,17 @@ def _reach(target: Target) -> Finding:
 
 
 def catalog_finding(conn: Connection, role_plan: RolePlan | None = None) -> Finding:
-    """The declared catalog compared with the database (row security as ``policy`` scopes it)."""
+    """The declared catalog compared with the database (row security as ``policy`` scopes it).
+
+    Args:
+        conn: an administrator connection to the medz1 database.
+        role_plan: the declared roles; its matrix says whether station scoping (the row
+            security policies of migration 0010) is on. None compares the catalog as
+            declared with scoping on.
+
+    Returns:
+        The ``catalog`` finding; its differences name each object that differs.
+    """
     schemas = tuple(SCHEMAS)
     want = catalog.declared()
     if role_plan is not None and not role_plan.matrix.station_scoping:
@@ -153,6 +163,18 @@ def check(target: Target, role_plan: RolePlan | None = None) -> CheckReport:
 
     Stops at the first finding that makes the later ones meaningless (no server, no
     database); otherwise reports every difference.
+
+    Args:
+        target: the server and database to check, reached as the administrator.
+        role_plan: the declared roles and passwords; without it the role-specific checks
+            (timeouts, station scoping) use the defaults.
+
+    Returns:
+        Every finding, in the order checked; ``ok`` is True when all passed. A server or
+        database that cannot be reached is a failed finding, not an error.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: a driver error medz1 does not translate by SQLSTATE.
     """
     reach = _reach(target)
     if not reach.ok:

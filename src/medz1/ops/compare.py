@@ -15,7 +15,16 @@ _COMPARED_SCHEMAS: frozenset[str | None] = frozenset({None, *SCHEMAS})
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Alembic filter: look only at medz1's schemas, never at other applications' objects."""
+    """Alembic filter: look only at medz1's schemas, never at other applications' objects.
+
+    Args:
+        name: the object's name (None for an unnamed object).
+        type_: Alembic's kind of object (``schema``, ``table``, ``index`` ...).
+        parent_names: Alembic's names of the enclosing schema and table.
+
+    Returns:
+        True when Alembic should compare the object.
+    """
     if type_ == "schema":
         return name in _COMPARED_SCHEMAS
     return True

@@ -88,6 +88,11 @@ def ensure_extensions(engine: Engine) -> list[str]:
 def create_extension(conn: Connection, name: str, schema: str = "public") -> None:
     """``CREATE EXTENSION IF NOT EXISTS name SCHEMA schema`` in a savepoint of ``conn``.
 
+    Args:
+        conn: an administrator connection to the medz1 database, in a transaction.
+        name: the extension's name (``pgcrypto``, ``vector``).
+        schema: the schema that receives its objects.
+
     Raises:
         PrivilegeError: the administrator may not create it (SQLSTATE 42501: it needs a
             superuser or, on a managed service, its administrator role) or the server does
@@ -169,7 +174,17 @@ def database_marker(conn: Connection) -> str | None:
 
 
 def set_database_marker(conn: Connection, database: str, marker: str) -> None:
-    """``COMMENT ON DATABASE`` with ``marker`` (needs the database's owner or a superuser)."""
+    """``COMMENT ON DATABASE`` with ``marker`` (needs the database's owner or a superuser).
+
+    Args:
+        conn: an administrator connection on the server.
+        database: the database's name (quoted as an identifier).
+        marker: the comment, :data:`MARKER` or :data:`ADOPTED_MARKER`.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the server refused (42501 when ``conn``'s role owns
+            neither the database nor a role that does).
+    """
     statement = sql.SQL("COMMENT ON DATABASE {} IS {}").format(
         sql.Identifier(database), sql.Literal(marker)
     )
@@ -229,12 +244,19 @@ def claim_database(target: Target, *, created: bool, adopt: bool) -> str:
     database that holds other applications' objects is refused unless ``adopt`` is set;
     then it gets the adopted marker and medz1 manages only its own schemas there.
 
+    Args:
+        target: the server and database, reached as the administrator.
+        created: ``up`` has just created the database.
+        adopt: accept a database that holds other applications' objects.
+
     Returns:
         The database's marker after the call (:data:`MARKER` or :data:`ADOPTED_MARKER`).
 
     Raises:
         ConfigurationError: the database holds objects medz1 did not create and
             ``adopt`` is False (nothing was changed).
+        PrivilegeError: the administrator may not comment on the database (it neither
+            owns it nor is a member of its owner); nothing was changed.
     """
     engine = make_engine(target.url, poolclass=NullPool)
     try:
@@ -265,7 +287,18 @@ def claim_database(target: Target, *, created: bool, adopt: bool) -> str:
 
 
 def existing_roles(target: Target, names: tuple[str, ...]) -> frozenset[str]:
-    """Which of ``names`` exist as roles on the target server (roles are server-wide)."""
+    """Which of ``names`` exist as roles on the target server (roles are server-wide).
+
+    Args:
+        target: the server, reached through its maintenance database as the administrator.
+        names: role names to look for.
+
+    Returns:
+        The names of ``names`` that exist.
+
+    Raises:
+        ConnectionFailedError: the server cannot be reached.
+    """
     engine = make_engine(target.maintenance_url, poolclass=NullPool)
     try:
         with translated(what="the PostgreSQL server"), engine.connect() as conn:

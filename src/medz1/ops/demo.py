@@ -35,7 +35,15 @@ class DemoReport:
 
 
 def demo_files(patients: int = DEMO_PATIENTS, *, seed: int = DEMO_SEED) -> list[LoadFile]:
-    """Synthetic tables, checked like any data file, ready for :func:`load`."""
+    """Synthetic tables, checked like any data file, ready for :func:`load`.
+
+    Args:
+        patients: how many synthetic patients (every table holds rows of these only).
+        seed: the generator's seed; the same seed gives the same rows.
+
+    Returns:
+        One checked file per clinical table, named ``demo:<table>``.
+    """
     files = []
     for name, data in generate(patients, seed=seed).items():
         table = clinical_table(name)
@@ -45,7 +53,21 @@ def demo_files(patients: int = DEMO_PATIENTS, *, seed: int = DEMO_SEED) -> list[
 
 
 def load_demo(target: Target, role_plan: RolePlan, *, patients: int = DEMO_PATIENTS) -> DemoReport:
-    """Load the demo patients unless the database already holds patients."""
+    """Load the demo patients unless the database already holds patients.
+
+    Args:
+        target: the medz1 database, loaded as ``medz1_loader``.
+        role_plan: the declared roles and their passwords.
+        patients: how many synthetic patients to load.
+
+    Returns:
+        How many patients were there before, and the load of each table (none when the
+        database already held patients).
+
+    Raises:
+        DataError: a generated row is refused (nothing is loaded).
+        ConnectionFailedError: the server cannot be reached.
+    """
     engine = engine_for_role(target, "loader", role_plan.passwords)
     try:
         with engine.connect() as conn:
@@ -64,6 +86,15 @@ def create_demo_clinicians(
 ) -> list[DemoUser]:
     """Create the demo clinicians that are missing, as the application role, with their
     ``user_created`` audit rows; return them with their one-time passwords.
+
+    Args:
+        target: the medz1 database, written as ``med_z1_user``.
+        role_plan: the declared roles and their passwords.
+        hasher: hashes the generated passwords (argon2id, S1).
+
+    Returns:
+        The clinicians created by this call (an existing one is left alone and not
+        returned), each with a password that is shown once and stored only as a hash.
     """
     engine = engine_for_role(target, "app", role_plan.passwords)
     try:

@@ -44,6 +44,15 @@ def _require_medz1_database(conn: Connection, database: str) -> None:
 def apply_roles(target: Target, role_plan: RolePlan) -> list[str]:
     """Create or repair the roles and hand the database to the owner (before migrations).
 
+    Args:
+        target: the server and database, reached as the administrator.
+        role_plan: the declared roles, their passwords and connection limits.
+
+    Returns:
+        A description of each change made (names roles, never a password), for the
+        ``grants_changed`` audit rows :func:`apply_grants` writes once the audit table
+        exists.
+
     Raises:
         ConfigurationError: the roles' connection limits do not fit the server (S36).
     """
@@ -96,6 +105,15 @@ def apply_grants(
     before migrations, when there was no audit table yet), is written to the audit log
     as a ``grants_changed`` row in that same transaction (S16). On the embedded server
     PUBLIC's CONNECT and TEMPORARY on ``postgres`` and ``template1`` are revoked too.
+
+    Args:
+        target: the server and database, reached as the administrator.
+        role_plan: the declared roles and the privilege matrix.
+        audit: write the changes to ``auth.audit_logs`` (S16).
+        earlier_changes: descriptions returned by :func:`apply_roles`, audited here too.
+
+    Returns:
+        The changes applied (empty when the database already matched).
 
     Raises:
         ConfigurationError: the roles' connection limits do not fit the server (S36).

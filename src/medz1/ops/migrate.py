@@ -150,10 +150,35 @@ def _run(engine: Engine, action: str, revision: str) -> MigrationResult:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> MigrationResult:
-    """Upgrade the database to ``revision`` (default: the newest), in one transaction."""
+    """Upgrade the database to ``revision`` (default: the newest), in one transaction.
+
+    Args:
+        engine: an administrator engine on the medz1 database; migrations run as
+            ``medz1_owner`` once it owns the database.
+        revision: a revision id, ``head``, or a relative step such as ``+1``.
+
+    Returns:
+        The revisions before and after.
+
+    Raises:
+        MigrationError: the revision is unknown, or a migration failed (nothing of the run
+            stays).
+    """
     return _run(engine, "upgrade", revision)
 
 
 def downgrade(engine: Engine, revision: str) -> MigrationResult:
-    """Downgrade the database to ``revision`` (``base`` removes everything), in one transaction."""
+    """Downgrade the database to ``revision`` (``base`` removes everything), in one transaction.
+
+    Args:
+        engine: an administrator engine on the medz1 database.
+        revision: a revision id, ``base``, or a relative step such as ``-1``.
+
+    Returns:
+        The revisions before and after.
+
+    Raises:
+        MigrationError: the revision is unknown, or a migration failed (nothing of the run
+            stays).
+    """
     return _run(engine, "downgrade", revision)

@@ -179,7 +179,17 @@ def _from_json(data: dict[str, Any]) -> Standby:
 
 
 def registered(primary: EmbeddedServer) -> list[Standby]:
-    """The standbys medz1 made of ``primary``, as its ``standbys.json`` lists them."""
+    """The standbys medz1 made of ``primary``, as its ``standbys.json`` lists them.
+
+    Args:
+        primary: the bundled server whose data directory holds the list.
+
+    Returns:
+        The standbys in the order they were made; empty when none was made.
+
+    Raises:
+        UsageError: the list exists but cannot be read or parsed.
+    """
     try:
         entries = json.loads((primary.data_dir / REGISTRY).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -433,6 +443,16 @@ def status(primary: EmbeddedServer, standby: Standby) -> ReplicaStatus:
     Replay lag comes from the primary (``pg_stat_replication``): bytes of WAL not yet
     replayed and the last measured ``replay_lag``; PostgreSQL clears that to NULL once an
     idle standby has caught up, reported here as 0.0 when no byte is outstanding.
+
+    Args:
+        primary: the bundled server the standby follows.
+        standby: one of :func:`registered`.
+
+    Returns:
+        Its state (``pg_stat_replication.state`` such as ``streaming``, or ``stopped``,
+        ``disconnected``, ``lost``, ``promoted``),
+        replay lag in bytes and seconds (None when unknown) and the WAL the primary
+        retains for its slot, in bytes.
     """
     server = standby.server()
     running = server.status().running
@@ -473,6 +493,13 @@ def promote(primary: EmbeddedServer, standby: Standby) -> Standby:
     The old primary keeps running and no longer retains WAL for it. The promoted server
     takes writes; nothing flows back to the old primary.
 
+    Args:
+        primary: the bundled server the standby follows.
+        standby: one of :func:`registered`.
+
+    Returns:
+        The standby, marked as promoted in the list.
+
     Raises:
         UsageError: it was promoted already.
         ServerError: it is not running, or ``pg_ctl promote`` failed.
@@ -506,6 +533,11 @@ def remove(primary: EmbeddedServer, standby: Standby, *, force: bool = False) ->
 
     A promoted standby may hold writes made after the promotion: it is deleted only with
     ``force``.
+
+    Args:
+        primary: the bundled server the standby follows.
+        standby: one of :func:`registered`.
+        force: delete a promoted standby too.
 
     Raises:
         UsageError: a promoted standby without ``force``.

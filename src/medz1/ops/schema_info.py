@@ -84,7 +84,16 @@ _TABLES_SQL = text(
 
 
 def list_tables(conn: Connection, schema: str | None = None) -> list[TableSummary]:
-    """Tables of medz1's schemas (or of one schema), ordered by schema then name."""
+    """Tables of medz1's schemas (or of one schema), ordered by schema then name.
+
+    Args:
+        conn: a connection to the medz1 database.
+        schema: one schema's name; None for every medz1 schema.
+
+    Returns:
+        Each table with its estimated row count (from the planner's statistics), its size
+        in bytes and its comment.
+    """
     schemas = list(SCHEMAS) if schema is None else [schema]
     rows = conn.execute(_TABLES_SQL, {"schemas": schemas}).mappings()
     return [_with_row_estimate(conn, TableSummary(**row)) for row in rows]
@@ -225,6 +234,13 @@ def _resolve(conn: Connection, name: str) -> tuple[int, str, str, str | None]:
 
 def describe_table(conn: Connection, name: str) -> TableDescription:
     """Columns, types, nullability, defaults, keys, indexes and comments of one table.
+
+    Args:
+        conn: a connection to the medz1 database.
+        name: ``schema.table``, or a table of ``public``.
+
+    Returns:
+        The table's columns in their order, its constraints and its indexes.
 
     Raises:
         UsageError: ``name`` cannot be a table name (see :func:`split_table_name`).

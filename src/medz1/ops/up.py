@@ -50,9 +50,21 @@ def up(target: Target, role_plan: RolePlan, *, audit: bool = True, adopt: bool =
     unless ``audit`` is False). In an adopted database only the objects medz1 declares are
     changed.
 
+    Args:
+        target: the server and database to bring up (created when missing).
+        role_plan: the declared roles, their passwords and the privilege matrix.
+        audit: write a ``grants_changed`` audit row for each change of grants (S16).
+        adopt: take over a database that holds objects medz1 did not create.
+
+    Returns:
+        What was created, installed, migrated and granted, and the schemas found after.
+
     Raises:
         ConfigurationError: the database is not medz1's and ``adopt`` is False; nothing
             was changed.
+        ConnectionFailedError: the server cannot be reached.
+        PrivilegeError: the administrator connection lacks a privilege a step needs.
+        MigrationError: a migration failed (its transaction was rolled back).
     """
     created = ensure_database(target)
     adopted = claim_database(target, created=created, adopt=adopt) == ADOPTED_MARKER
