@@ -81,6 +81,24 @@ def create(
 
     The directory is ``out``, or ``<root>/<UTC time>-<schemas>``. On any failure it is
     removed again: a backup directory with a manifest is always complete.
+
+    Args:
+        target: the medz1 database, dumped as the administrator with ``pg_dump``.
+        root: the folder that receives backups when ``out`` is not given.
+        schemas: names of medz1 schemas to back up; None for all of them.
+        out: the new backup directory (created with mode 0700; it must not exist or be
+            empty).
+        reporter: told of each step (a progress display); None reports nothing.
+
+    Returns:
+        The backup's directory, schemas, migration revision, table and row counts, archive
+        size in bytes and duration in seconds.
+
+    Raises:
+        UsageError: a schema is not medz1's, or ``out`` exists with files in it or cannot
+            be created.
+        NotFoundError: the database holds no medz1 schema.
+        ServerError: ``pg_dump`` is missing, of another major version, or failed.
     """
     report = reporter or NullReporter()
     chosen = normalize_schemas(schemas)

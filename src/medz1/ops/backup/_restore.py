@@ -113,12 +113,32 @@ def restore(
     """Restore the backup at ``path`` into a new database, or with ``replace`` into an
     existing one; verify it; write a ``backup_restored`` audit event into it.
 
+    Args:
+        target: the server (and, for ``replace``, the database) to restore into, as the
+            administrator.
+        role_plan: the declared roles; the restored database gets their grants.
+        path: the backup's directory or its manifest.
+        schemas: the schemas of the backup to restore; None for all it holds.
+        into: the new database's name (lower-case letters, digits and ``_``); None for a
+            generated name, or the target database with ``replace``.
+        replace: replace the restored schemas in an existing database, in one transaction.
+        discard_newer_audit_rows: with ``replace``, the number of audit rows written after
+            the backup that the caller accepts to lose (S18: never silently).
+        reporter: told of each step; None reports nothing.
+
+    Returns:
+        The database restored into, the schemas, the tables and rows restored, the roles
+        and grants repaired on the way, and the duration in seconds.
+
     Raises:
         CheckFailedError: the restored database differs from the manifest (nothing kept).
         DataError: the backup is damaged or its archive holds objects medz1 does not
             declare (S35; nothing restored).
         UsageError: ``replace`` would remove audit rows written after the backup and
-            ``discard_newer_audit_rows`` does not state their number.
+            ``discard_newer_audit_rows`` does not state their number; ``into`` is not a
+            valid name or names an existing database without ``replace``.
+        NotFoundError: the backup is missing, or ``replace`` names no database.
+        ServerError: ``pg_restore`` is missing or of another major version.
     """
     started = time.monotonic()
     job, dest = _prepare(target, role_plan, path, schemas, into, reporter, replace=replace)

@@ -29,7 +29,25 @@ class VerifyReport:
 def verify(
     target: Target, role_plan: RolePlan, path: Path, *, reporter: Reporter | None = None
 ) -> VerifyReport:
-    """Restore the backup into a scratch database, compare it with the manifest, drop it."""
+    """Restore the backup into a scratch database, compare it with the manifest, drop it.
+
+    Args:
+        target: the server to build the scratch database on, as the administrator.
+        role_plan: the declared roles (the restore grants as declared).
+        path: the backup's directory or its manifest.
+        reporter: told of each step; None reports nothing.
+
+    Returns:
+        The schemas, tables and rows compared, the differences between the restored
+        database and the manifest (empty when the backup is good) and the duration in
+        seconds.
+
+    Raises:
+        NotFoundError: no backup at ``path``, or its archive is missing.
+        DataError: the archive's checksum differs from the manifest or it holds objects
+            medz1 does not declare (S35).
+        ServerError: ``pg_restore`` is missing or of another major version.
+    """
     started = time.monotonic()
     job, dest = _prepare(target, role_plan, path, None, _VERIFY, reporter, replace=False)
     outcome = _in_new_database(dest, job, keep=False)

@@ -134,6 +134,10 @@ def list_unfinished(server: Target) -> list[Unfinished]:
 def drop_unfinished(server: Target, name: str) -> None:
     """Drop one leftover of a killed restore.
 
+    Args:
+        server: the server, reached as the administrator.
+        name: the leftover database's name, as ``medz1 backup list-restores`` shows it.
+
     Raises:
         NotFoundError: no database of that name is a medz1 leftover (nothing is dropped).
         UsageError: a live restore is still building it.
