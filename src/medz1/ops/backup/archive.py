@@ -80,6 +80,14 @@ def normalize_schemas(
 ) -> tuple[str, ...]:
     """The schemas asked for, in medz1's order; all of ``available`` when none are named.
 
+    Args:
+        requested: schema names as given (any order, repeats allowed); None or empty for
+            all.
+        available: the schemas to choose from, in medz1's order.
+
+    Returns:
+        The schemas, each once, in the order of ``available``.
+
     Raises:
         UsageError: a schema asked for is not among ``available``.
     """
@@ -248,6 +256,13 @@ def _archive_digest(archive: Path) -> tuple[int, str]:
 
 def check_archive(backup: Backup, tools: PgTools) -> str:
     """Read the archive's table of contents and check that it matches the manifest.
+
+    Args:
+        backup: the opened backup (its manifest and archive path).
+        tools: the client programs, of the server's major version.
+
+    Returns:
+        The archive's table of contents, as ``pg_restore --list`` prints it.
 
     Raises:
         DataError: the archive's server version or tables differ from the manifest.

@@ -176,6 +176,13 @@ def parse_entries(toc: str) -> list[Entry]:
 def read_contents(tools: PgTools, archive: Path) -> Contents:
     """The entries and schema SQL of a custom-format archive; nothing connects anywhere.
 
+    Args:
+        tools: the client programs (``pg_restore`` reads the archive).
+        archive: the custom-format archive file.
+
+    Returns:
+        Each entry's type, schema, name and the SQL ``pg_restore`` would run for it.
+
     Raises:
         DataError: the archive cannot be read.
     """
@@ -227,7 +234,16 @@ def split_definitions(script: bytes) -> dict[tuple[str, str, str], bytes]:
 
 
 def undeclared(archive: Contents, reference: Contents) -> list[str]:
-    """Every entry of ``archive`` that ``reference`` does not hold with the same SQL."""
+    """Every entry of ``archive`` that ``reference`` does not hold with the same SQL.
+
+    Args:
+        archive: the contents of the archive checked.
+        reference: the contents medz1's migrations create (:func:`declared_contents`).
+
+    Returns:
+        One line per such entry (``TYPE schema.name``, with why when it is data or a
+            changed definition), in type and name order; empty when none.
+    """
     declared = reference.entries
     tables = {(e.schema, e.name) for e in declared if e.kind in ("TABLE", "SEQUENCE")}
     problems = []
@@ -264,6 +280,12 @@ def check_declared(
 
     ``creating`` words the refusal for ``backup create`` (the archive just written).
 
+    Args:
+        archive: the contents of the archive checked.
+        reference: the contents medz1's migrations create.
+        source: names the archive in the refusal (its path).
+        creating: word the refusal for an archive ``backup create`` just wrote.
+
     Raises:
         DataError: listing the undeclared entries by type and name (exit 8).
     """
@@ -289,6 +311,13 @@ def check_declared(
 
 def dump_schema(tools: PgTools, database: Target) -> Contents:
     """The contents of a schema-only dump of medz1's schemas in ``database`` (the reference).
+
+    Args:
+        tools: the client programs (``pg_dump``).
+        database: the database dumped, as the administrator.
+
+    Returns:
+        The dump's entries and their SQL.
 
     Raises:
         ServerError: pg_dump of the reference schema failed.
@@ -323,6 +352,16 @@ def declared_contents(
     """What medz1's migrations create at ``revision``: a reference database built for the
     comparison (under an unfinished name), dumped schema-only, then dropped.
 
+    Args:
+        server: the server to build the reference database on, as the administrator.
+        role_plan: the declared roles; with it, roles and ownership are applied before
+            the migrations, as ``medz1 up`` does. None runs the migrations only.
+        tools: the client programs (``pg_dump``).
+        revision: the migration revision of the archive compared.
+
+    Returns:
+        The reference's entries and their SQL.
+
     Raises:
         MigrationError: ``revision`` is not one of medz1's migrations.
     """
@@ -354,6 +393,12 @@ def check_data_statements(tools: PgTools, archive: Path, reference: Contents) ->
     The statements of ``TABLE DATA`` and ``SEQUENCE SET`` entries are stored in the archive
     and run as they are; ``pg_dump`` writes only those two shapes, so anything else was put
     there by hand. The data itself is streamed past, never kept.
+
+    Args:
+        tools: the client programs (``pg_restore`` writes the script).
+        archive: the custom-format archive file.
+        reference: the contents medz1's migrations create; names the declared tables and
+            sequences.
 
     Raises:
         DataError: naming the first such statement's kind (exit 8).
