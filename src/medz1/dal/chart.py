@@ -263,6 +263,10 @@ def chart_document(session: Session, patient_key: str) -> str | None:
     """The patient's stored chart document as JSON text, or None when there is none of
     the current :data:`DOCUMENT_FORMAT`.
 
+    Args:
+        session: a session, read as the caller's role (row security applies).
+        patient_key: the patient's ICN.
+
     Raises:
         psycopg.Error: As :func:`chart_json`.
     """
@@ -273,6 +277,13 @@ def chart_document(session: Session, patient_key: str) -> str | None:
 def chart_at(document: dict[str, Any], as_of: datetime) -> Chart | None:
     """The :class:`Chart` of a decoded chart document, its time-relative facts computed
     for ``as_of`` (aware) by the rules of the per-domain reads; None without demographics.
+
+    Args:
+        document: the decoded JSON of :func:`chart_document`.
+        as_of: the moment (aware) time-relative facts are computed for.
+
+    Returns:
+        The chart, or None when the document holds no demographics.
     """
     stored = build_chart(document)
     if stored is None:
@@ -296,6 +307,16 @@ def chart_params(
     as_of: datetime | None = None,
 ) -> ChartParams:
     """The chart's parameters, checked.
+
+    Args:
+        patient_key: the patient's ICN.
+        encounters: encounters in the chart, 1 to 1000.
+        lab_panels: lab panels in the chart, 1 to 1000.
+        administrations: inpatient administrations in the chart, 1 to 1000.
+        as_of: the moment (aware) time-relative facts are computed for; None for now.
+
+    Returns:
+        The parameters, ready for :func:`chart_json`.
 
     Raises:
         UsageError: A list size is out of range (1 to 1000) or ``as_of`` is naive.
@@ -323,6 +344,10 @@ def chart_json(session: Session, params: ChartParams) -> str:
     on the session's own connection and transaction: psycopg does not cache the rewriting
     of ``%(name)s`` placeholders for statements over 4 kB, and that rewriting cost more
     than decoding the chart. It is still prepared after a few executions on a connection.
+
+    Args:
+        session: a session, read as the caller's role (row security applies).
+        params: the checked parameters of :func:`chart_params`.
 
     Raises:
         psycopg.Error: A driver error, unchanged but for the role it connected as

@@ -171,6 +171,12 @@ def recent_lab_panels(
 ) -> list[LabPanel]:
     """The patient's most recent lab panels (accessions), newest first, with their results.
 
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+        limit: panels per page, 1 to 1000.
+        offset: panels to skip, 0 or more.
+
     Raises:
         UsageError: The page is out of range.
     """

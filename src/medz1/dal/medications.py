@@ -253,6 +253,11 @@ def active_outpatient_medications(
     ``rx_status_computed`` says so) not expired at ``as_of`` (now when None), newest issue
     first.
 
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+        as_of: the moment (aware) expiry is judged at; None for now.
+
     Raises:
         UsageError: ``as_of`` is naive.
     """
@@ -268,6 +273,13 @@ def inpatient_administrations(
     offset: int = 0,
 ) -> list[InpatientAdministration]:
     """Inpatient administrations, most recent first, paged; ``since`` an aware datetime.
+
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+        since: only administrations from this moment (aware) on; None for all.
+        limit: administrations per page, 1 to 1000.
+        offset: administrations to skip, 0 or more.
 
     Raises:
         UsageError: ``since`` is naive or the page is out of range.
@@ -285,6 +297,11 @@ def current_inpatient_administrations(
 ) -> list[InpatientAdministration]:
     """The most recent administrations of the patient's current (undischarged) admissions;
     empty when the patient is not in hospital.
+
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+        limit: most administrations returned, 1 to 1000.
 
     Raises:
         UsageError: ``limit`` is out of range.

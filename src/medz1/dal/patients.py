@@ -302,7 +302,15 @@ def whole_days(later: str, earlier: str) -> str:
 
 
 def day_count(later: datetime, earlier: datetime) -> int:
-    """Whole days from ``earlier`` to ``later`` (floor), as :func:`whole_days` counts in SQL."""
+    """Whole days from ``earlier`` to ``later`` (floor), as :func:`whole_days` counts in SQL.
+
+    Args:
+        later: the end (aware).
+        earlier: the start (aware).
+
+    Returns:
+        Whole days, rounded down (negative when ``later`` is earlier).
+    """
     return (later - earlier) // timedelta(days=1)
 
 
@@ -310,6 +318,14 @@ def age_on(dob: date | None, death_date: date | None, as_of: datetime) -> int | 
     """Whole years from ``dob`` to ``death_date``, or to the UTC day of ``as_of``, as
     :func:`age_at` counts in SQL (PostgreSQL's ``age``: a birthday on 29 February is
     reached on 1 March in other years); None without a date of birth.
+
+    Args:
+        dob: date of birth; None gives None.
+        death_date: date of death, or None for a living patient.
+        as_of: the moment (aware) whose UTC day counts for a living patient.
+
+    Returns:
+        The age in whole years, or None.
     """
     if dob is None:
         return None
@@ -665,6 +681,11 @@ def demographics(
     """The patient's demographics (age at ``as_of``, now when None), or None when no such
     patient exists.
 
+    Args:
+        session: a session, read as the caller's role (row security applies).
+        patient_key: the patient's ICN.
+        as_of: the moment (aware) the age is computed for; None for now.
+
     Raises:
         UsageError: ``as_of`` is naive.
     """
@@ -672,12 +693,28 @@ def demographics(
 
 
 def domain_counts(session: Session, *, patient_key: str) -> DomainCounts:
-    """Rows per clinical domain for the patient (all zero for an unknown patient)."""
+    """Rows per clinical domain for the patient (all zero for an unknown patient).
+
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+
+    Returns:
+        Row counts per domain.
+    """
     return COUNTS.run(session, PatientKey(patient_key))
 
 
 def latest_vitals(session: Session, *, patient_key: str) -> list[Vital]:
-    """The newest measurement of each vital type, ordered by type abbreviation."""
+    """The newest measurement of each vital type, ordered by type abbreviation.
+
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+
+    Returns:
+        One measurement per vital type; empty when none.
+    """
     return LATEST_VITALS.run(session, PatientKey(patient_key))
 
 
@@ -717,6 +754,11 @@ def active_flags(
     """Active record flags, national (category I) first, each with its history; review
     status at ``as_of`` (now when None).
 
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+        as_of: the moment (aware) the review status is judged at; None for now.
+
     Raises:
         UsageError: ``as_of`` is naive.
     """
@@ -724,7 +766,15 @@ def active_flags(
 
 
 def allergies(session: Session, *, patient_key: str) -> list[Allergy]:
-    """Active allergies, most severe first (unknown severity last), then newest first."""
+    """Active allergies, most severe first (unknown severity last), then newest first.
+
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+
+    Returns:
+        Allergies with their reactions; empty when none.
+    """
     return ALLERGIES.run(session, PatientKey(patient_key))
 
 
@@ -739,6 +789,13 @@ def recent_encounters(
     """Encounters (admissions), newest admission first, paged; stay lengths and "recent"
     at ``as_of`` (now when None).
 
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+        limit: encounters per page, 1 to 1000.
+        offset: encounters to skip, 0 or more.
+        as_of: the moment (aware) stay lengths are computed for; None for now.
+
     Raises:
         UsageError: The page is out of range or ``as_of`` is naive.
     """
@@ -752,6 +809,11 @@ def active_admissions(
 ) -> list[Encounter]:
     """Admissions not yet discharged, newest first, stay lengths at ``as_of``.
 
+    Args:
+        session: a session, read as the caller's role.
+        patient_key: the patient's ICN.
+        as_of: the moment (aware) stay lengths are computed for; None for now.
+
     Raises:
         UsageError: ``as_of`` is naive.
     """
@@ -760,6 +822,10 @@ def active_admissions(
 
 def check_page(limit: int, offset: int) -> None:
     """Refuse a page that cannot be meant.
+
+    Args:
+        limit: rows per page.
+        offset: rows to skip.
 
     Raises:
         UsageError: ``limit`` is not 1 to 1000 or ``offset`` is negative.

@@ -63,6 +63,13 @@ class Scope:
     def of_user(cls, home_site_sta3n: int | None, session_id: uuid.UUID | None) -> Scope:
         """The scope of a logged-in user: their home station (``auth.users.home_site_sta3n``)
         and their session. A user without a home station sees only break-the-glass grants.
+
+        Args:
+            home_site_sta3n: the user's home station number, or None.
+            session_id: the user's session id (its break-the-glass grants), or None.
+
+        Returns:
+            The scope to pass to :func:`read_session` or :func:`set_scope`.
         """
         return cls(None if home_site_sta3n is None else str(home_site_sta3n), session_id)
 
@@ -86,6 +93,10 @@ def set_scope(session: Session, scope: Scope) -> None:
 
     A station that is not a station number is sent as the empty string, which matches no
     patient (fail closed); so is a missing one.
+
+    Args:
+        session: the session whose current transaction is scoped.
+        scope: the station number (sta3n) and session id the row security policies read.
     """
     station = scope.station if scope.station and _STATION.fullmatch(scope.station) else ""
     session.execute(

@@ -42,6 +42,15 @@ def patients_at_home_site(
 
     Ordered by name; pages with ``limit`` and ``offset``. Empty when the user has no
     home site or does not exist.
+
+    Args:
+        session: a session, read as the caller's role.
+        user_id: the user whose home station (sta3n) is used.
+        limit: patients per page.
+        offset: patients to skip.
+
+    Returns:
+        The page of patients, each with ICN, name and station.
     """
     rows = session.execute(
         _AT_HOME_SITE, {"user_id": user_id, "limit": limit, "offset": offset}
