@@ -178,6 +178,20 @@ def load(
     ``before_commit`` runs in that transaction after the last file (e.g. to record the
     load's version with it).
 
+    Args:
+        engine: an engine for ``medz1_loader`` on the medz1 database.
+        files: files checked against their table's contract
+            (:func:`medz1.clinical.contract.conform`).
+        mode: ``replace`` empties each table first; ``upsert`` inserts or updates by key.
+        prune: with ``upsert``, delete the rows of the file's patients that the file no
+            longer holds.
+        progress: called with the table's name and the rows of each batch sent; None
+            reports nothing.
+        before_commit: run on the load's connection after the last file, before the commit.
+
+    Returns:
+        One entry per table loaded: its rows, the rows removed and the seconds taken.
+
     Raises:
         UsageError: ``prune`` without upsert mode.
         DataError: a file or row is refused (named by file, row and column; nothing loaded).
@@ -294,6 +308,13 @@ def refusal(error: BaseException, path: Path) -> DataError | None:
     the file, as every file goes in one COPY), the column and the constraint. The server's
     message text and its DETAIL (``Failing row contains (...)``, i.e. patient data) are
     never used or shown.
+
+    Args:
+        error: the error raised during COPY (a driver error or SQLAlchemy's wrapper).
+        path: the file being loaded, named in the message.
+
+    Returns:
+        The refusal, naming file, row and column; None when ``error`` is no data refusal.
     """
     code = sqlstate(error)
     if code is None or not code.startswith((DATA_EXCEPTION_CLASS, INTEGRITY_VIOLATION_CLASS)):

@@ -51,7 +51,12 @@ class Problems:
     count: int = 0
 
     def add(self, problem: Problem, *, times: int = 1) -> None:
-        """Record ``times`` occurrences, keeping the first one for the report."""
+        """Record ``times`` occurrences, keeping the first one for the report.
+
+        Args:
+            problem: what is wrong, and where (file, row, column).
+            times: how many rows have it.
+        """
         self.count += times
         if len(self.shown) < SHOWN_PROBLEMS:
             self.shown.append(problem)

@@ -26,7 +26,17 @@ REACTIONS_PER_ALLERGY_WEIGHTS = (0.04, 0.55, 0.29, 0.12)
 def allergies(
     rng: np.random.Generator, cohort: Cohort, lookups: Lookups, ids: SourceIds
 ) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
-    """The ``patient_allergies`` and ``patient_allergy_reactions`` columns of the cohort."""
+    """The ``patient_allergies`` and ``patient_allergy_reactions`` columns of the cohort.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+        ids: the source-system id counters; the ids drawn here continue from them.
+
+    Returns:
+        The allergy columns and the reaction columns (one row per reaction).
+    """
     none = rng.random(cohort.n) < NO_ALLERGY_SHARE
     some = col.skewed_counts(rng, cohort.n, 1, ALLERGIES_MAX, ALLERGIES_MEAN)
     counts = np.where(none, 0, some)

@@ -48,7 +48,15 @@ class SourceIds:
     used: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ID_BASES, 0))
 
     def take(self, kind: str, count: int) -> IntArray:
-        """The next ``count`` ids of ``kind`` (e.g. ``"vital_sign_id"``)."""
+        """The next ``count`` ids of ``kind`` (e.g. ``"vital_sign_id"``).
+
+        Args:
+            kind: the id column (e.g. ``vital_sign_id``).
+            count: how many ids.
+
+        Returns:
+            ``count`` consecutive ids, as int64.
+        """
         first = ID_BASES[kind] + self.used[kind]
         self.used[kind] += count
         return np.arange(first, first + count, dtype=np.int64)
@@ -125,7 +133,18 @@ class Cohort:
 def make_cohort(
     rng: np.random.Generator, *, first: int, n: int, as_of_us: int, lookups: Lookups
 ) -> Cohort:
-    """Draw ``n`` patients numbered from ``first``: station, sex, birth, death, history."""
+    """Draw ``n`` patients numbered from ``first``: station, sex, birth, death, history.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        first: the 0-based number of the chunk's first patient in the whole data set.
+        n: how many patients.
+        as_of_us: the load moment in microseconds since the epoch (UTC); every event lies before it.
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+
+    Returns:
+        The cohort, one array element per patient.
+    """
     numbers = np.arange(first + 1, first + n + 1, dtype=np.int64)
     age_years = np.where(
         rng.random(n) < 0.3, rng.uniform(25, 50, n), 50 + 45 * rng.beta(2.0, 2.2, n)
@@ -157,7 +176,16 @@ def make_cohort(
 
 
 def demographics(rng: np.random.Generator, cohort: Cohort, lookups: Lookups) -> dict[str, pa.Array]:
-    """The ``patient_demographics`` columns of the cohort."""
+    """The ``patient_demographics`` columns of the cohort.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+
+    Returns:
+        Columns by name, one Arrow array each, for :func:`medz1.clinical.synthetic.assemble`.
+    """
     n = cohort.n
     deceased = cohort.death_us >= 0
     age = col.years_between(cohort.dob_us, np.full(n, cohort.as_of_us, dtype=np.int64))

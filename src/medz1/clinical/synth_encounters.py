@@ -51,7 +51,17 @@ class Admissions:
 def admissions(
     rng: np.random.Generator, cohort: Cohort, ids: SourceIds
 ) -> tuple[Admissions, IntArray]:
-    """Draw the admissions of the cohort; also returns each admission's diagnosis index."""
+    """Draw the admissions of the cohort; also returns each admission's diagnosis index.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        ids: the source-system id counters; the ids drawn here continue from them.
+
+    Returns:
+        The admissions (times in microseconds since the epoch, UTC), and each one's index
+        into the diagnoses.
+    """
     admitted = rng.random(cohort.n) < ADMITTED_SHARE
     counts = np.where(
         admitted, col.skewed_counts(rng, cohort.n, 1, ADMISSIONS_MAX, ADMISSIONS_MEAN), 0
@@ -101,7 +111,18 @@ def encounters(
     stays: Admissions,
     diagnosis: IntArray,
 ) -> dict[str, pa.Array]:
-    """The ``patient_encounters`` columns of the admissions."""
+    """The ``patient_encounters`` columns of the admissions.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+        stays: the admissions of :func:`admissions`.
+        diagnosis: each admission's index into the diagnoses.
+
+    Returns:
+        Columns by name, one Arrow array each, for :func:`medz1.clinical.synthetic.assemble`.
+    """
     n = len(stays.patient)
     active = stays.active
     until = np.where(active, cohort.as_of_us, stays.discharge_us)

@@ -25,7 +25,17 @@ TIU_SHARE = 0.7
 def flags(
     rng: np.random.Generator, cohort: Cohort, lookups: Lookups, ids: SourceIds
 ) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
-    """The ``patient_flags`` and ``patient_flag_history`` columns of the cohort."""
+    """The ``patient_flags`` and ``patient_flag_history`` columns of the cohort.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+        ids: the source-system id counters; the ids drawn here continue from them.
+
+    Returns:
+        The flag columns and the flag history columns (one row per history entry).
+    """
     counts = col.choice(rng, FLAGS_PER_PATIENT_WEIGHTS, cohort.n)
     patient = col.group_of(counts)
     n = len(patient)

@@ -32,7 +32,18 @@ VARIANCE_MINUTES = 60
 def inpatient(
     rng: np.random.Generator, cohort: Cohort, lookups: Lookups, ids: SourceIds, stays: Admissions
 ) -> dict[str, pa.Array]:
-    """The ``patient_medications_inpatient`` columns of the admissions' doses."""
+    """The ``patient_medications_inpatient`` columns of the admissions' doses.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+        ids: the source-system id counters; the ids drawn here continue from them.
+        stays: the admissions whose doses are drawn.
+
+    Returns:
+        Columns by name, one Arrow array each, for :func:`medz1.clinical.synthetic.assemble`.
+    """
     stop = np.where(stays.active, cohort.as_of_us - col.US_PER_HOUR, stays.discharge_us)
     orders = rng.integers(ORDERS_MIN, ORDERS_MAX + 1, len(stays.patient))
     days = (stop - stays.admit_us) / col.US_PER_DAY

@@ -48,7 +48,17 @@ class TestTable:
 def labs(
     rng: np.random.Generator, cohort: Cohort, lookups: Lookups, ids: SourceIds
 ) -> dict[str, pa.Array]:
-    """The ``patient_labs`` columns of the cohort."""
+    """The ``patient_labs`` columns of the cohort.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+        ids: the source-system id counters; the ids drawn here continue from them.
+
+    Returns:
+        Columns by name, one Arrow array each, for :func:`medz1.clinical.synthetic.assemble`.
+    """
     counts = col.skewed_counts(rng, cohort.n, VISITS_MIN, VISITS_MAX, VISITS_MEAN)
     visit_patient = col.group_of(counts)
     collected = col.sorted_times(rng, counts, cohort.start_us, cohort.end_us)
@@ -162,7 +172,18 @@ def lab_flags(
     critical_low: FloatArray,
     critical_high: FloatArray,
 ) -> IntArray:
-    """Index into FLAG_NAMES per result (-1 when normal); NaN limits never flag."""
+    """Index into FLAG_NAMES per result (-1 when normal); NaN limits never flag.
+
+    Args:
+        value: the results, in the test's unit.
+        low: the lower reference limit per result (NaN: none).
+        high: the upper reference limit per result (NaN: none).
+        critical_low: the lower critical limit per result (NaN: none).
+        critical_high: the upper critical limit per result (NaN: none).
+
+    Returns:
+        One index per result, as int64.
+    """
     return np.select(
         [value < critical_low, value > critical_high, value < low, value > high],
         [CRITICAL_LOW, CRITICAL_HIGH, LOW, HIGH],

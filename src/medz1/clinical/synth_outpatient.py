@@ -38,7 +38,18 @@ def drug_columns(
     *,
     id_offset: int,
 ) -> dict[str, pa.Array]:
-    """The drug product columns shared by the outpatient and inpatient tables."""
+    """The drug product columns shared by the outpatient and inpatient tables.
+
+    Args:
+        drugs: the drug products of the reference data.
+        drug: each row's index into ``drugs``.
+        station: each row's index into the stations of the reference data.
+        id_offset: added to the drug's index to make its NDC and source ids (keeps the
+            inpatient products apart from the outpatient ones).
+
+    Returns:
+        Columns by name, one Arrow array each, for :func:`medz1.clinical.synthetic.assemble`.
+    """
     names = col.strings([f"{d.generic} {d.strength}{d.unit} {d.form}" for d in drugs])
 
     def attr(name: str) -> pa.Array:
@@ -65,7 +76,17 @@ def drug_columns(
 def outpatient(
     rng: np.random.Generator, cohort: Cohort, lookups: Lookups, ids: SourceIds
 ) -> dict[str, pa.Array]:
-    """The ``patient_medications_outpatient`` columns of the cohort."""
+    """The ``patient_medications_outpatient`` columns of the cohort.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+        ids: the source-system id counters; the ids drawn here continue from them.
+
+    Returns:
+        Columns by name, one Arrow array each, for :func:`medz1.clinical.synthetic.assemble`.
+    """
     counts = col.skewed_counts(rng, cohort.n, RX_MIN, RX_MAX, RX_MEAN)
     patient = col.group_of(counts)
     n = len(patient)

@@ -53,7 +53,17 @@ class Visits:
 def vitals(
     rng: np.random.Generator, cohort: Cohort, lookups: Lookups, ids: SourceIds
 ) -> dict[str, pa.Array]:
-    """The ``patient_vitals`` columns of the cohort."""
+    """The ``patient_vitals`` columns of the cohort.
+
+    Args:
+        rng: the random stream of this table (one per table, so tables do not shift each other).
+        cohort: the patients of this chunk (times in microseconds since the epoch, UTC).
+        lookups: the reference data (stations, drugs, lab tests ...) as Arrow arrays.
+        ids: the source-system id counters; the ids drawn here continue from them.
+
+    Returns:
+        Columns by name, one Arrow array each, for :func:`medz1.clinical.synthetic.assemble`.
+    """
     counts = col.skewed_counts(rng, cohort.n, VISITS_MIN, VISITS_MAX, VISITS_MEAN)
     height = _heights(rng, cohort)
     visits = _visits(rng, cohort, counts, height)
@@ -215,7 +225,15 @@ def _flags(
 
 
 def vital_flag(value: FloatArray, limits: rc.VitalLimits) -> IntArray:
-    """Index into FLAG_NAMES of single-valued vitals against their limits."""
+    """Index into FLAG_NAMES of single-valued vitals against their limits.
+
+    Args:
+        value: the measurements, in the vital's unit.
+        limits: the vital's reference and critical limits.
+
+    Returns:
+        One index per measurement (-1 when normal), as int64.
+    """
     nan = np.nan
     crit_low, low, high, crit_high = (nan if x is None else x for x in limits)
     return np.select(

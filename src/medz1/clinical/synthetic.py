@@ -103,6 +103,15 @@ def generate_chunks(
 
     The arguments are checked at once, before the first chunk is asked for.
 
+    Args:
+        patients: Number of patients, 1 to :data:`MAX_PATIENTS`.
+        seed: Seed of the random streams; the same arguments give the same rows.
+        as_of: The moment the data is "loaded" (aware); default :data:`DEFAULT_AS_OF`.
+
+    Returns:
+        An iterator of chunks, each holding every table for up to
+        :data:`CHUNK_PATIENTS` patients.
+
     Raises:
         UsageError: ``patients`` is out of range or ``as_of`` is naive.
     """
@@ -157,6 +166,13 @@ def _chunk(
 def assemble(table: Table, columns: dict[str, pa.Array]) -> pa.Table:
     """An Arrow table of ``table``'s loadable columns, in order, checked against its schema.
 
+    Args:
+        table: the model's table.
+        columns: one Arrow array per loadable column, by name.
+
+    Returns:
+        The table, with ``arrow_schema`` of the model.
+
     Raises:
         ValueError: A column is missing, extra, or of the wrong type (a generator bug).
     """
@@ -175,6 +191,13 @@ def assemble(table: Table, columns: dict[str, pa.Array]) -> pa.Table:
 def write_parquet(tables: dict[str, pa.Table], out_dir: Path | str) -> list[Path]:
     """Write each table as ``<out_dir>/<table_name>.parquet`` (zstd); returns the paths.
 
+    Args:
+        tables: tables by name, as :func:`generate` returns them.
+        out_dir: the folder; created when missing.
+
+    Returns:
+        The paths written, in the order of ``tables``.
+
     Raises:
         UsageError: ``out_dir`` is a file or cannot be written.
     """
@@ -188,6 +211,13 @@ def write_parquet_chunks(
 
     Each file is written as ``<table>.parquet.partial`` and renamed when all chunks are
     written; a failed run removes its partial files and leaves no truncated ``.parquet``.
+
+    Args:
+        chunks: tables by name, per chunk; every chunk holds the same tables.
+        out_dir: the folder; created when missing.
+
+    Returns:
+        Each file written, with its table, rows and size in bytes.
 
     Raises:
         UsageError: ``out_dir`` is a file or cannot be written.
