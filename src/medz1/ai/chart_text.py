@@ -88,7 +88,15 @@ class Chunk:
 
 
 def split_words(body: str, size: int = CHUNK_WORDS) -> list[str]:
-    """``body`` cut into texts of at most ``size`` words (whitespace collapsed)."""
+    """``body`` cut into texts of at most ``size`` words (whitespace collapsed).
+
+    Args:
+        body: the text.
+        size: the most words per piece.
+
+    Returns:
+        The pieces in order; empty for text without words.
+    """
     words = body.split()
     return [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
 
@@ -98,6 +106,13 @@ def chart_chunks(session: Session, *, patient_keys: Sequence[str]) -> list[Chunk
 
     One statement; rows without text give no chunk. Runs as any role that may read the
     clinical tables (the application role).
+
+    Args:
+        session: a session as a role that reads the clinical tables.
+        patient_keys: the patients' ICNs.
+
+    Returns:
+        The chunks (ICN, source table and id, chunk number, text, station).
     """
     rows = session.execute(text(_ORDERED), {"keys": list(patient_keys)}).all()
     return list(_chunks(rows))

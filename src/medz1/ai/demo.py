@@ -121,6 +121,14 @@ def prepare(
 
     Safe to run again: an unchanged chart is not embedded twice, and existing reference
     data is kept.
+
+    Args:
+        target: the medz1 database.
+        role_plan: the declared roles and their passwords.
+        embedder: the embedder; None for the one the settings name (the offline default).
+
+    Returns:
+        The interaction pairs loaded (0 when already there) and the embedding report.
     """
     loader = engine_for_role(target, "loader", role_plan.passwords)
     try:

@@ -127,6 +127,11 @@ _LIMITS = {c: _length(c) for c in ("model", "patient_key", "source_table", "sour
 def check_chunks(chunks: Sequence[Chunk], patient_keys: Sequence[str], model: str) -> None:  # noqa: C901 - one flat list of independent refusals
     """Refuse chunks the table cannot store, before anything is written.
 
+    Args:
+        chunks: the chunks to store.
+        patient_keys: the patients whose chunks are replaced; every chunk must be of one of them.
+        model: the embedder's name, stored with each chunk.
+
     Raises:
         DataError: an empty or over-long model, key or text, a NUL character, a chunk of
             a patient not listed, a negative chunk number or a repeated chunk (exit 8).
@@ -229,7 +234,17 @@ def replace_embeddings(
 def stored_digests(
     session: Session, *, model: str, patient_keys: Sequence[str]
 ) -> dict[str, set[tuple[str, str, int, str]]]:
-    """Per patient, the (source table, source id, chunk number, digest) of stored chunks."""
+    """Per patient, the (source table, source id, chunk number, digest) of stored chunks.
+
+    Args:
+        session: a session as the application role.
+        model: the embedder's name; chunks of other models are not read.
+        patient_keys: the patients' ICNs.
+
+    Returns:
+        For each patient with stored chunks, the set of (source table, source id, chunk
+        number, SHA-256 hex digest of the text).
+    """
     rows = session.execute(
         text(
             "SELECT patient_key, source_table, source_id, chunk_number, text_digest "

@@ -85,6 +85,13 @@ def interactions_for(session: Session, medications: Iterable[str]) -> list[Inter
     """Every interacting pair among ``medications`` (any order, any case), sorted.
 
     One query on the primary key of ``ai.drug_interactions``.
+
+    Args:
+        session: a session as the application role.
+        medications: generic drug names (any case, repeats allowed).
+
+    Returns:
+        The interacting pairs, each with its names sorted, sorted by pair.
     """
     names = medication_set(medications)
     if len(names) < 2:
@@ -108,6 +115,13 @@ def cached_interactions(
 
     A cached result counts only while its ``source_version`` is the newest load; a miss
     computes the pairs and stores them (replacing an outdated entry). Never commits.
+
+    Args:
+        session: a session as the application role.
+        medications: generic drug names (any case, repeats allowed).
+
+    Returns:
+        The pairs, and True when they came from the cache.
     """
     names = medication_set(medications)
     version = source_version(session)
@@ -160,6 +174,13 @@ def purge_outdated_cache(session: Session) -> int:
 def active_medications(session: Session, *, patient_key: str) -> list[str]:
     """Generic names of the patient's active outpatient prescriptions (not expired now)
     and of inpatient orders given during a current admission.
+
+    Args:
+        session: a session as the application role.
+        patient_key: the patient's ICN.
+
+    Returns:
+        Normalised generic drug names, each once, sorted.
     """
     rows = session.execute(
         text(
@@ -193,6 +214,10 @@ def _cell(value: object, path: Path, row: int) -> str:
 
 def reference_table(data: pa.Table, path: Path) -> pa.Table:
     """``data`` with both drug names normalised and each pair sorted; severity lower case.
+
+    Args:
+        data: the file's rows (``drug_a``, ``drug_b`` and the optional columns).
+        path: the file, named in refusals.
 
     Raises:
         DataError: a missing drug column, an empty or over-long name (by row), or a drug
@@ -240,6 +265,13 @@ def reference_table(data: pa.Table, path: Path) -> pa.Table:
 def prepare_reference(path: Path, *, csv: CsvOptions | None = None) -> LoadFile:
     """Read and check an interaction file (Parquet or CSV) before the database is touched.
 
+    Args:
+        path: a Parquet or CSV file.
+        csv: delimiter and encoding of a CSV file; None for the defaults (comma, UTF-8).
+
+    Returns:
+        The checked file, ready for :func:`load_reference`.
+
     Raises:
         DataError: the file cannot be read or does not conform (by row; exit 8).
         NotFoundError: the file does not exist (exit 6).
@@ -249,7 +281,15 @@ def prepare_reference(path: Path, *, csv: CsvOptions | None = None) -> LoadFile:
 
 
 def prepared_table(data: pa.Table, name: str = "interactions") -> LoadFile:
-    """An in-memory interaction table checked like a file (for the demo and benchmarks)."""
+    """An in-memory interaction table checked like a file (for the demo and benchmarks).
+
+    Args:
+        data: the interaction rows.
+        name: the name refusals give the table.
+
+    Returns:
+        The checked table, ready for :func:`load_reference`.
+    """
     path = Path(f"{name}.parquet")
     return LoadFile(path, TABLE, conform(reference_table(data, path), TABLE, path))
 

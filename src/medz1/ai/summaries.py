@@ -84,6 +84,10 @@ class StaleSummary:
 def chart_digest(session: Session, *, patient_key: str) -> str:
     """SHA-256 (hex) of every clinical row of the patient.
 
+    Args:
+        session: a session as the application role.
+        patient_key: the patient's ICN.
+
     Raises:
         NotFoundError: No patient with that key (exit 6).
     """
@@ -108,6 +112,15 @@ def put_summary(
 
     Take ``source_digest`` from :func:`chart_digest` BEFORE reading the chart to
     summarise: a change in between then shows as stale rather than being hidden.
+
+    Args:
+        session: a session as the application role.
+        patient_key: the patient's ICN.
+        kind: what the summary is of (``chart`` ...).
+        model: the model that wrote it.
+        summary_text: the summary.
+        source_digest: :func:`chart_digest` of the chart it was made from (64 hex digits).
+        expires_at: when it should no longer be shown (aware); None for never.
 
     Raises:
         DataError: an empty kind, model or text, or a digest that is not SHA-256 hex (exit 8).
@@ -143,7 +156,17 @@ _STALE_EXPR = (
 
 
 def get_summary(session: Session, *, patient_key: str, kind: str = "chart") -> Summary | None:
-    """The patient's summary of ``kind`` with its staleness, or None."""
+    """The patient's summary of ``kind`` with its staleness, or None.
+
+    Args:
+        session: a session as the application role.
+        patient_key: the patient's ICN.
+        kind: what the summary is of.
+
+    Returns:
+        The summary, ``stale`` when the chart changed since or it expired; None when none
+        is stored.
+    """
     row = session.execute(
         text(
             "SELECT s.patient_key, s.kind, s.model, s.summary_text, s.source_digest, "
@@ -169,7 +192,16 @@ def stale_summaries(session: Session) -> list[StaleSummary]:
 
 
 def invalidate(session: Session, *, patient_key: str, kind: str | None = None) -> int:
-    """Delete the patient's summaries (of one kind, or all); return how many."""
+    """Delete the patient's summaries (of one kind, or all); return how many.
+
+    Args:
+        session: a session as the application role.
+        patient_key: the patient's ICN.
+        kind: one kind; None for all.
+
+    Returns:
+        The number of summaries deleted.
+    """
     clause = " AND kind = :kind" if kind is not None else ""
     deleted = cast(
         "CursorResult[Any]",
