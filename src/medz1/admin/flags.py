@@ -149,6 +149,14 @@ def bucket(flag_key: str, targeting_key: str) -> int:
 
     The first 8 bytes of SHA-256 over ``flag_key``, a unit separator and the targeting key,
     modulo 10,000. Different flags spread the same user differently.
+
+    Args:
+        flag_key: the flag.
+        targeting_key: the user's targeting key (e-mail address).
+
+    Returns:
+        A bucket from 0 to 9999; the flag is on for the key when the bucket is below
+        ``rollout_percent`` x 100.
     """
     digest = hashlib.sha256(f"{flag_key}\x1f{targeting_key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % BUCKETS
@@ -181,6 +189,15 @@ def evaluate(
     """Resolve ``flag`` (None when it does not exist) for a user and station (see module).
 
     Pure: no database, no clock.
+
+    Args:
+        flag: the stored flag; None when it does not exist.
+        flag_key: the flag's key (named in the result).
+        targeting_key: the user's targeting key (e-mail address); None for no user.
+        station: the station number (sta3n); None for no station.
+
+    Returns:
+        The resolution: the value, its variant and the reason (the rule that decided).
     """
     if flag is None:
         return Evaluation(
@@ -231,13 +248,31 @@ class Snapshot:
     def evaluate(
         self, flag_key: str, user: str | None = None, station: str | int | None = None
     ) -> Evaluation:
-        """:func:`evaluate` of the flag ``flag_key`` of this snapshot."""
+        """:func:`evaluate` of the flag ``flag_key`` of this snapshot.
+
+        Args:
+            flag_key: the flag's key.
+            user: the targeting key (the user's e-mail address); None for no user.
+            station: the station number (sta3n); None for no station.
+
+        Returns:
+            The resolution: the value, its variant and the reason (the rule that decided).
+        """
         return evaluate(self.flags.get(flag_key), flag_key, user, station)
 
     def is_enabled(
         self, flag_key: str, user: str | None = None, station: str | int | None = None
     ) -> bool:
-        """True when the flag is on for this user and station (False for an unknown flag)."""
+        """True when the flag is on for this user and station (False for an unknown flag).
+
+        Args:
+            flag_key: the flag's key.
+            user: the targeting key (the user's e-mail address); None for no user.
+            station: the station number (sta3n); None for no station.
+
+        Returns:
+            True when the flag is on.
+        """
         return self.evaluate(flag_key, user, station).value
 
 
@@ -286,6 +321,10 @@ def snapshot_version(session: Session) -> tuple[int, int]:
 
 def get_flag(session: Session, flag_key: str) -> Flag:
     """The flag ``flag_key``.
+
+    Args:
+        session: a session as the application role.
+        flag_key: the flag's key.
 
     Raises:
         InvalidValueError: ``flag_key`` is not a valid key (exit 8).
@@ -375,6 +414,10 @@ def check_stations(stations: Iterable[object]) -> frozenset[str]:
 
 def check_users(session: Session, emails: Iterable[object]) -> frozenset[str]:
     """E-mail addresses of existing users, lower case.
+
+    Args:
+        session: a session as the application role.
+        emails: the addresses as given (any case), at most 1,000.
 
     Raises:
         InvalidInputError: an address is malformed (exit 8).
@@ -499,6 +542,20 @@ def set_flag(
     with the next version, and a ``flag_changed`` event (fields changed, version, actor)
     recorded in the same transaction (S16). A call that changes nothing writes nothing.
 
+    Args:
+        session: a session as the application role.
+        flag_key: the flag's key.
+        enabled: on or off; None keeps it.
+        rollout_percent: the share of users it is on for, 0 to 100; None keeps it.
+        users: e-mail addresses of users it is always on for; None keeps them.
+        stations: station numbers (sta3n) it is on for; None keeps them.
+        description: what the flag is for; None keeps it.
+        actor: who changes it (an e-mail address or ``system``), in the audit row.
+        now: the clock (aware); None for this machine's clock.
+
+    Returns:
+        The flag after the call, and the fields that changed (empty: none).
+
     Raises:
         InvalidValueError: a bad key, percentage, station or description (exit 8).
         InvalidInputError: a malformed e-mail address (exit 8).
@@ -581,6 +638,16 @@ def set_killed(
 
     The kill switch turns the flag off for everyone, targets included, without changing
     its other fields, so releasing it restores what the flag said before.
+
+    Args:
+        session: a session as the application role.
+        flag_key: the flag's key.
+        killed: engage (True) or release (False).
+        actor: who changes it, in the audit row.
+        now: the clock (aware); None for this machine's clock.
+
+    Returns:
+        The flag after the call, and the fields that changed (empty: none).
 
     Raises:
         InvalidValueError: a bad key (exit 8).
@@ -678,11 +745,29 @@ class FlagClient:
     def evaluate(
         self, flag_key: str, user: str | None = None, station: str | int | None = None
     ) -> Evaluation:
-        """Resolve ``flag_key`` for ``user`` (targeting key: the e-mail) and ``station``."""
+        """Resolve ``flag_key`` for ``user`` (targeting key: the e-mail) and ``station``.
+
+        Args:
+            flag_key: the flag's key.
+            user: the targeting key (the user's e-mail address); None for no user.
+            station: the station number (sta3n); None for no station.
+
+        Returns:
+            The resolution: the value, its variant and the reason (the rule that decided).
+        """
         return self.refresh().evaluate(flag_key, user, station)
 
     def is_enabled(
         self, flag_key: str, user: str | None = None, station: str | int | None = None
     ) -> bool:
-        """True when the flag is on for this user and station (False for an unknown flag)."""
+        """True when the flag is on for this user and station (False for an unknown flag).
+
+        Args:
+            flag_key: the flag's key.
+            user: the targeting key (the user's e-mail address); None for no user.
+            station: the station number (sta3n); None for no station.
+
+        Returns:
+            True when the flag is on.
+        """
         return self.evaluate(flag_key, user, station).value

@@ -88,6 +88,13 @@ def get_preferences(session: Session, *, user_id: uuid.UUID) -> dict[str, Any]:
     Stored values that no longer match their declaration (written by other means) and
     stored keys that are not declared are left out; their defaults apply.
 
+    Args:
+        session: a session as the application role.
+        user_id: the user.
+
+    Returns:
+        Every declared key with its value.
+
     Raises:
         NotFoundError: no such user.
     """
@@ -133,6 +140,12 @@ def set_preferences(
 ) -> dict[str, Any]:
     """Store ``values`` (key -> JSON value) for the user, all or none; return them all.
 
+    Args:
+        session: a session as the application role.
+        user_id: the user.
+        values: declared keys and their JSON values.
+        now: the clock (aware); None for this machine's clock.
+
     Raises:
         UnknownKeyError: a key is not declared (exit 6).
         InvalidValueError: a value is not of its declared type and range (exit 8).
@@ -158,6 +171,16 @@ def set_preference_text(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Set one preference from the text typed on the command line (``Field.parse``).
+
+    Args:
+        session: a session as the application role.
+        user_id: the user.
+        key: the preference's key.
+        typed: the value as typed.
+        now: the clock (aware); None for this machine's clock.
+
+    Returns:
+        Every declared preference of the user, with its value.
 
     Raises:
         UnknownKeyError: no preference is declared under ``key`` (exit 6).

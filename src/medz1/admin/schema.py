@@ -171,6 +171,15 @@ class Field:
 def declared(fields: Mapping[str, Field], key: object, *, kind: str, command: str) -> Field:
     """The field declared under ``key``.
 
+    Args:
+        fields: the declared fields by key.
+        key: the key as given.
+        kind: what a field is, for the message (``setting``, ``preference``).
+        command: the command that lists the keys, for the hint.
+
+    Returns:
+        The field.
+
     Raises:
         UnknownKeyError: no such key (the key is not echoed: it was typed by the user and
             may be anything).

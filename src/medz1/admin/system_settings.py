@@ -150,6 +150,10 @@ def list_settings(session: Session) -> list[Setting]:
 def get_setting(session: Session, key: object) -> Setting:
     """The setting ``key`` and its current value.
 
+    Args:
+        session: a session as the application role.
+        key: the setting's key.
+
     Raises:
         UnknownKeyError: no setting is declared under ``key``.
     """
@@ -160,6 +164,13 @@ def get_setting(session: Session, key: object) -> Setting:
 
 def value_of(session: Session, key: object) -> Any:
     """The current value of setting ``key`` (its default when never set).
+
+    Args:
+        session: a session as the application role.
+        key: the setting's key.
+
+    Returns:
+        The value, of the setting's declared type.
 
     Raises:
         UnknownKeyError: no setting is declared under ``key``.
@@ -235,6 +246,16 @@ def set_setting_text(
     session: Session, key: object, typed: str, *, actor: str, now: datetime | None = None
 ) -> SettingChange:
     """:func:`set_setting` with the value as typed on the command line (``Field.parse``).
+
+    Args:
+        session: a session as the application role.
+        key: the setting's key.
+        typed: the value as typed.
+        actor: who changes it (an e-mail address or ``system``), in the audit row.
+        now: the clock (aware); None for this machine's clock.
+
+    Returns:
+        The setting after the call, and whether it changed.
 
     Raises:
         UnknownKeyError: no setting is declared under ``key`` (exit 6).
