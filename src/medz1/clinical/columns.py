@@ -38,7 +38,16 @@ def strings(values: Sequence[str | None]) -> pa.Array:
 def pick(
     choices: pa.Array, index: npt.NDArray[np.integer], valid: BoolArray | None = None
 ) -> pa.Array:
-    """``choices[index]`` for every row; rows where ``valid`` is False become null."""
+    """``choices[index]`` for every row; rows where ``valid`` is False become null.
+
+    Args:
+        choices: the values to pick from.
+        index: one index into ``choices`` per row.
+        valid: False for the rows that become null; None for none.
+
+    Returns:
+        One value per row, of the type of ``choices``.
+    """
     if valid is None:
         return choices.take(np.asarray(index, dtype=np.int32))
     # A null index takes a null, whatever the index value underneath.
@@ -47,19 +56,44 @@ def pick(
 
 
 def null_where(values: pa.Array, mask: BoolArray) -> pa.Array:
-    """``values`` with the rows of ``mask`` set to null."""
+    """``values`` with the rows of ``mask`` set to null.
+
+    Args:
+        values: any Arrow array.
+        mask: True for the rows to set to null (same length).
+
+    Returns:
+        The array, of the same type.
+    """
     if not mask.any():
         return values
     return pc.if_else(pa.array(mask), pa.scalar(None, values.type), values)
 
 
 def ints(values: npt.ArrayLike, arrow_type: pa.DataType, null: BoolArray | None = None) -> pa.Array:
-    """An integer (or boolean) Arrow array from numpy values; ``null`` marks null rows."""
+    """An integer (or boolean) Arrow array from numpy values; ``null`` marks null rows.
+
+    Args:
+        values: one integer (or boolean) per row.
+        arrow_type: the Arrow type of the result.
+        null: True for the rows that are null; None for none.
+
+    Returns:
+        The array.
+    """
     return pa.array(np.asarray(values), type=arrow_type, mask=null)
 
 
 def bools(values: BoolArray, null: BoolArray | None = None) -> pa.Array:
-    """A boolean Arrow array; ``null`` marks null rows."""
+    """A boolean Arrow array; ``null`` marks null rows.
+
+    Args:
+        values: one boolean per row.
+        null: True for the rows that are null; None for none.
+
+    Returns:
+        The array.
+    """
     return pa.array(values, type=pa.bool_(), mask=null)
 
 
@@ -68,12 +102,27 @@ def timestamps(micros: IntArray, null: BoolArray | None = None) -> pa.Array:
 
     Times are truncated to whole seconds, as source systems record them; truncation keeps
     every order between times (``a <= b`` stays true).
+
+    Args:
+        micros: microseconds since the Unix epoch (UTC), one per row.
+        null: True for the rows that are null; None for none.
+
+    Returns:
+        The array, truncated to whole seconds.
     """
     return pa.array(micros - micros % US_PER_SECOND, type=UTC_TIMESTAMP, mask=null)
 
 
 def dates(micros: IntArray, null: BoolArray | None = None) -> pa.Array:
-    """A ``date32`` array: the UTC calendar day of each timestamp."""
+    """A ``date32`` array: the UTC calendar day of each timestamp.
+
+    Args:
+        micros: microseconds since the Unix epoch (UTC), one per row.
+        null: True for the rows that are null; None for none.
+
+    Returns:
+        The array.
+    """
     return pa.array((micros // US_PER_DAY).astype(np.int32), type=pa.date32(), mask=null)
 
 
@@ -83,6 +132,15 @@ def decimals(
     """A ``decimal128(precision, scale)`` array from unscaled integers (12.34 is 1234, scale 2).
 
     The 16-byte little-endian values are written directly, which is exact and fast.
+
+    Args:
+        unscaled: the values times ``10**scale``, one per row.
+        precision: total digits of the type (at most 38).
+        scale: digits after the decimal point.
+        null: True for the rows that are null; None for none.
+
+    Returns:
+        The array.
     """
     unscaled = np.ascontiguousarray(unscaled, dtype=np.int64)
     words = np.empty((len(unscaled), 2), dtype=np.int64)
@@ -97,7 +155,16 @@ def decimals(
 
 
 def rescale(unscaled: IntArray, from_scale: npt.ArrayLike, to_scale: int) -> IntArray:
-    """Unscaled integers of ``from_scale`` (per row or one) expressed at ``to_scale``."""
+    """Unscaled integers of ``from_scale`` (per row or one) expressed at ``to_scale``.
+
+    Args:
+        unscaled: values at ``from_scale``.
+        from_scale: their scale, one per row or one for all.
+        to_scale: the scale wanted (not below any ``from_scale``).
+
+    Returns:
+        The values at ``to_scale``.
+    """
     factor = np.power(10, to_scale - np.asarray(from_scale, dtype=np.int64))
     return np.asarray(unscaled * factor, dtype=np.int64)
 
@@ -108,6 +175,13 @@ def fixed_text(unscaled: IntArray, scale: int | npt.NDArray[np.integer]) -> pa.A
     Values repeat a lot (pulses, lab results), so each distinct scale is formatted once over
     the range of its values and then looked up, which is several times faster than
     formatting every row.
+
+    Args:
+        unscaled: the values times ``10**scale``.
+        scale: digits after the decimal point, one per row or one for all.
+
+    Returns:
+        A string array, one text per row.
     """
     scales = np.broadcast_to(np.asarray(scale, dtype=np.int64), unscaled.shape)
     distinct = np.unique(scales)
@@ -134,7 +208,16 @@ def join(*parts: pa.Array | str, sep: str = "") -> pa.Array:
 
 
 def numbered(prefix: str, numbers: IntArray, width: int = 0) -> pa.Array:
-    """``prefix`` followed by each number, zero-padded to ``width`` digits."""
+    """``prefix`` followed by each number, zero-padded to ``width`` digits.
+
+    Args:
+        prefix: text before each number (may be empty).
+        numbers: one number per row.
+        width: digits to zero-pad to; 0 for none.
+
+    Returns:
+        A string array.
+    """
     text = pc.cast(pa.array(numbers, type=pa.int64()), pa.string())
     if width:
         text = pc.utf8_lpad(text, width=width, padding="0")
@@ -175,6 +258,15 @@ def capped_in_group(wanted: IntArray, groups: IntArray, n_groups: int, cap: int)
 
     ``groups`` gives the group of every item; items of one group must be contiguous and in
     group order. Earlier items of a group keep what they want first.
+
+    Args:
+        wanted: what each item wants.
+        groups: the group of each item, contiguous and in order.
+        n_groups: the number of groups.
+        cap: the most a group's items may add up to.
+
+    Returns:
+        What each item gets, from 0 to what it wants.
     """
     before = np.cumsum(wanted) - wanted
     first_item = group_starts(np.bincount(groups, minlength=n_groups))
@@ -186,7 +278,18 @@ def capped_in_group(wanted: IntArray, groups: IntArray, n_groups: int, cap: int)
 
 
 def skewed_counts(rng: np.random.Generator, n: int, low: int, high: int, mean: float) -> IntArray:
-    """Counts in ``[low, high]`` with the given mean: most small, a long tail of heavy ones."""
+    """Counts in ``[low, high]`` with the given mean: most small, a long tail of heavy ones.
+
+    Args:
+        rng: the random stream.
+        n: how many counts.
+        low: the smallest count.
+        high: the largest count.
+        mean: the mean wanted, strictly between ``low`` and ``high``.
+
+    Returns:
+        ``n`` counts.
+    """
     fraction = (mean - low) / (high - low)
     shape_a = 1.2
     shape_b = shape_a * (1 - fraction) / fraction
@@ -195,7 +298,16 @@ def skewed_counts(rng: np.random.Generator, n: int, low: int, high: int, mean: f
 
 
 def choice(rng: np.random.Generator, weights: Sequence[float], n: int) -> IntArray:
-    """``n`` indexes into ``weights``, drawn with probability proportional to the weight."""
+    """``n`` indexes into ``weights``, drawn with probability proportional to the weight.
+
+    Args:
+        rng: the random stream.
+        weights: relative weights, not all zero.
+        n: how many draws.
+
+    Returns:
+        ``n`` indexes.
+    """
     cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
     drawn = rng.random(n) * cumulative[-1]
     index = np.minimum(np.searchsorted(cumulative, drawn, side="right"), len(cumulative) - 1)
@@ -210,6 +322,14 @@ def distinct_picks(
     The first pick of a group follows the weights; the next ones step through the choices by
     a stride chosen per group. With a prime number of choices every stride visits each
     choice once, so the picks of a group never repeat (``counts`` must not exceed it).
+
+    Args:
+        rng: the random stream.
+        counts: picks per group.
+        weights: relative weights of the choices (a prime number of them).
+
+    Returns:
+        ``counts.sum()`` indexes, group after group.
     """
     n_choices = len(weights)
     first = choice(rng, weights, len(counts))
@@ -231,6 +351,16 @@ def sorted_times(
 
     With ``recent_bias`` above 1 the times crowd towards ``end`` (most prescriptions of a
     patient are recent); the order within each group is kept.
+
+    Args:
+        rng: the random stream.
+        counts: times per group.
+        start: each group's start, in microseconds since the epoch.
+        end: each group's end, in microseconds since the epoch.
+        recent_bias: above 1, times crowd towards ``end``.
+
+    Returns:
+        ``counts.sum()`` times in microseconds since the epoch, group after group.
     """
     gaps = rng.exponential(1.0, int(counts.sum()) + len(counts))
     # One extra gap per group after its last event, so the last one is not at ``end``.
@@ -261,7 +391,15 @@ def ymd(micros: IntArray) -> tuple[IntArray, IntArray, IntArray]:
 
 
 def years_between(earlier: IntArray, later: IntArray) -> IntArray:
-    """Whole years from ``earlier`` to ``later`` (an age), by calendar date."""
+    """Whole years from ``earlier`` to ``later`` (an age), by calendar date.
+
+    Args:
+        earlier: microseconds since the epoch (a birth).
+        later: microseconds since the epoch, one per row.
+
+    Returns:
+        Whole years, one per row.
+    """
     y1, m1, d1 = ymd(earlier)
     y2, m2, d2 = ymd(later)
     before_birthday = (m2 < m1) | ((m2 == m1) & (d2 < d1))
