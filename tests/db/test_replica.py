@@ -219,6 +219,27 @@ def test_status_and_reporting_target_through_the_settings(
     )
 
 
+def test_start_of_a_running_standby_prints_json_or_nothing_to_do(
+    primary: EmbeddedServer,
+    standby: replica.Standby,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MEDZ1_DATA_DIR", str(primary.data_dir))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        run(["replica", "start", "--json"])
+    assert exited.value.code in (0, None)
+    assert json.loads(capsys.readouterr().out) == {
+        "data_dir": str(standby.data_dir),
+        "started": False,
+    }
+    with pytest.raises(SystemExit) as exited:
+        run(["replica", "start"])
+    assert exited.value.code in (0, None)
+    assert capsys.readouterr().out.startswith("nothing to do: ")
+
+
 def test_failed_create_leaves_no_slot_files_or_record(
     primary: EmbeddedServer, standby: replica.Standby, folder: Path
 ) -> None:
