@@ -23,6 +23,7 @@ from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import UsageError
+from medz1.ops.check import catalog_finding
 from medz1.ops.grants import apply_grants, check_grants
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
@@ -368,3 +369,38 @@ def test_a_privilege_around_break_the_glass_changed_by_hand_is_reported_and_repa
     finally:
         apply_grants(db_target, role_plan)
     assert check_grants(db_target, role_plan) == []
+
+
+_SIGNATURE = "auth.break_glass_open(uuid, text, text, integer, uuid, text, text, text)"
+#: A replacement that makes the grant and skips the reason check and the audit row.
+_UNAUDITED = """
+CREATE OR REPLACE FUNCTION auth.break_glass_open(
+    session_id uuid, patient_key text, reason text, minutes integer, user_id uuid,
+    email text, ip_address text, user_agent text)
+RETURNS TABLE (grant_id bigint, granted_at timestamptz, expires_at timestamptz,
+               chain_seq bigint, row_hash bytea)
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+INSERT INTO auth.break_glass_grants AS g
+    (session_id, user_id, patient_key, reason, granted_at, expires_at)
+VALUES ($1, $5, $2, 'x', now(), now() + interval '8 hours')
+RETURNING g.grant_id, g.granted_at, g.expires_at, 0::bigint, ''::bytea
+$fn$
+"""
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [_UNAUDITED, f"ALTER FUNCTION {_SIGNATURE} RESET search_path"],
+    ids=["replaced-without-audit", "search-path-unpinned"],
+)
+def test_the_grant_function_changed_by_hand_is_reported_by_check(
+    db_target: Target, engine: Engine, role_plan: RolePlan, statement: str
+) -> None:
+    with engine.connect() as conn:
+        assert catalog_finding(conn, role_plan).differences == []
+    with engine.begin() as conn:
+        conn.execute(text(statement))
+    with engine.connect() as conn:
+        lines = catalog_finding(conn, role_plan).differences
+    assert any("break_glass_open" in line for line in lines), lines
