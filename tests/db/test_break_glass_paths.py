@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from medz1.auth import break_glass
+from medz1.auth import break_glass, checkpoints
 from medz1.db.engine import make_engine
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
@@ -404,3 +405,31 @@ def test_the_grant_function_changed_by_hand_is_reported_by_check(
     with engine.connect() as conn:
         lines = catalog_finding(conn, role_plan).differences
     assert any("break_glass_open" in line for line in lines), lines
+
+
+def test_a_committed_grant_is_checkpointed_and_a_rolled_back_one_is_not(
+    shared_target: Target, admin: Engine, app: Engine, tmp_path: Path
+) -> None:
+    opened = checkpoints.log_for(tmp_path / "data", None, create_key=True)
+    assert opened is not None
+    database = str(shared_target.url.database)
+    with checkpoints.installed(lambda: opened):
+        with Session(app) as db:
+            break_glass.grant(
+                db, session_id=uuid.uuid4(), patient_key="ICN100004", reason="rolled back"
+            )
+            db.rollback()
+        assert opened.scan(database).current == []
+        with Session(app) as db, db.begin():
+            break_glass.grant(
+                db, session_id=uuid.uuid4(), patient_key="ICN100004", reason="ward round"
+            )
+    with admin.connect() as conn:
+        newest = conn.execute(
+            text(
+                "SELECT chain_seq, row_hash FROM auth.audit_logs "
+                "WHERE event_type = 'break_glass' ORDER BY chain_seq DESC LIMIT 1"
+            )
+        ).one()
+    points = opened.scan(database).current
+    assert [(p.seq, p.row_hash) for p in points] == [(newest.chain_seq, bytes(newest.row_hash))]
