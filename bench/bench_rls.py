@@ -1,26 +1,33 @@
 """Chart latency with station row-level security on vs off, in one run.
 
-Run: ``python -m bench.bench_rls [--size 5000] [--iterations 1000] [--passes 3]``
+Run: ``python -m bench.bench_rls [--size 5000] [--iterations 1000] [--passes 3]
+[--path document|tables]``
 
 A private bundled server gets a migrated medz1 database with ``--size`` synthetic patients
 (loaded by ``medz1_loader``, then ``VACUUM ANALYZE``), scoped (``MEDZ1_STATION_SCOPING``
 on), and a copy of it (``CREATE DATABASE ... TEMPLATE``) with scoping off. Each round
 reads the chart of one random patient from both databases, in alternating order, the way
 the service reads it: the application role's pooled engine, one
-:func:`medz1.dal.session.read_session` per call, scoped to the patient's own station and
-naming the patient (the settings are ignored where scoping is off). Both charts must be equal: row security must
-not hide a row of the station's own patient.
+:func:`medz1.dal.session.read_session` per call, scoped to the patient's own station, a
+logged-in session and the patient (the settings are ignored where scoping is off). Both
+charts must be equal: row security must not hide a row of the station's own patient.
+``--path document`` (the default) reads the chart as the service does, from the patient's
+chart document (one table reference); ``--path tables`` asks for one more encounter than
+the default, which reads the one statement over the clinical tables (about 20 table
+references, each with its policy).
 
-Printed: p50 and p99 of each (the best of ``--passes`` passes) and the ratios on / off.
-Goal: both ratios <= 1.1.
+Printed: the load average, p50 and p99 of each (the best of ``--passes`` passes) and the
+ratios on / off. Goal: both ratios <= 1.1.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from psycopg import sql
@@ -76,16 +83,26 @@ def stations(target: Target) -> dict[str, str]:
 
 
 def measure(
-    on: Engine, off: Engine, station_of: dict[str, str], iterations: int, seed: int
+    on: Engine,
+    off: Engine,
+    station_of: dict[str, str],
+    iterations: int,
+    seed: int,
+    *,
+    tables: bool = False,
 ) -> dict[str, Timing]:
-    """Percentiles of the chart read on each database, over random patients."""
+    """Percentiles of the chart read on each database, over random patients (from the
+    clinical tables when ``tables``, else from the chart documents).
+    """
     rng = random.Random(seed)
+    session_id = uuid.UUID(int=rng.getrandbits(128))
+    encounters = chart.CHART_ENCOUNTERS + 1 if tables else chart.CHART_ENCOUNTERS
     keys = sorted(station_of)
     samples: dict[str, list[float]] = {"rls on": [], "rls off": []}
     warm_up = iterations // 10
     for round_ in range(warm_up + iterations):
         key = rng.choice(keys)
-        scope = Scope(station_of[key], patient_key=key)
+        scope = Scope(station_of[key], session_id, key)
         order = [("rls on", on), ("rls off", off)]
         if round_ % 2:
             order.reverse()
@@ -93,7 +110,7 @@ def measure(
         for name, engine in order:
             started = time.perf_counter()
             with read_session(engine, scope) as session:
-                charts[name] = chart.patient_chart(session, patient_key=key)
+                charts[name] = chart.patient_chart(session, patient_key=key, encounters=encounters)
             elapsed = (time.perf_counter() - started) * 1000
             if round_ >= warm_up:
                 samples[name].append(elapsed)
@@ -107,6 +124,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=5000, help="synthetic patients")
     parser.add_argument("--iterations", type=int, default=1000, help="rounds per pass")
     parser.add_argument("--passes", type=int, default=3, help="best of this many passes")
+    parser.add_argument(
+        "--path",
+        choices=("document", "tables"),
+        default="document",
+        help="read the chart document (as the service does) or the clinical tables",
+    )
     args = parser.parse_args()
     with server_at(None, station_scoping=True) as (server, role_plan):
         with tempfile.TemporaryDirectory(prefix="medz1-bench-rls-") as scratch:
@@ -116,14 +139,21 @@ def main() -> None:
         on = engine_for_role(scoped, "app", role_plan.passwords)
         off = engine_for_role(unscoped, "app", role_plan.passwords)
         try:
+            load_before = os.getloadavg()
             passes = [
-                measure(on, off, station_of, args.iterations, seed) for seed in range(args.passes)
+                measure(on, off, station_of, args.iterations, seed, tables=args.path == "tables")
+                for seed in range(args.passes)
             ]
+            load_after = os.getloadavg()
         finally:
             on.dispose()
             off.dispose()
     best = best_of(passes)
-    print(f"chart latency, {args.size:,} patients, {args.iterations} rounds, best of {args.passes}")
+    print(
+        f"chart latency ({args.path}), {args.size:,} patients, {args.iterations} rounds, "
+        f"best of {args.passes}; load average {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after ({os.cpu_count()} cores)"
+    )
     for name, t in best.items():
         print(f"  {name:8} p50 {t.p50:7.3f} ms   p99 {t.p99:7.3f} ms")
     p50 = best["rls on"].p50 / best["rls off"].p50

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -305,3 +306,38 @@ def test_reporting_reads_every_row_and_the_owner_none(
                 assert _seen(session) == expected, role
         finally:
             engine.dispose()
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_the_chart_read_checks_its_patient_once_and_skips_the_break_glass_lookup(
+    admin: Engine, app: Engine
+) -> None:
+    # The chart is read from the patient's document (one table reference). Its policy
+    # check is one InitPlan probing patient_demographics, with no function call per
+    # statement, and the break-the-glass lookup is never run for a patient of the station.
+    station, own = next(iter(_stations(admin).items()))
+    with read_session(app, Scope(station, uuid.uuid4(), own[0])) as session:
+        (plan,) = session.execute(
+            text(
+                "EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) SELECT document::text "
+                "FROM patient_chart_documents WHERE patient_key = :k"
+            ),
+            {"k": own[0]},
+        ).scalar_one()
+    nodes = list(_plan_nodes(plan["Plan"]))
+    assert nodes[0]["Relation Name"] == "patient_chart_documents"
+    assert nodes[0]["Actual Rows"] == 1
+    outputs = " ".join(" ".join(n.get("Output", [])) for n in nodes)
+    assert "medz1_scoped_patient" not in outputs
+    probes = [n for n in nodes if n.get("Relation Name") == "patient_demographics"]
+    assert len(probes) == 1
+    assert probes[0]["Parent Relationship"] == "InitPlan"
+    assert probes[0]["Actual Loops"] == 1
+    lookups = [n for n in nodes if "medz1_break_glass_patients()" in n.get("Output", [])]
+    assert len(lookups) == 1
+    assert lookups[0]["Actual Loops"] == 0

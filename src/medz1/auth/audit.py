@@ -51,6 +51,7 @@ __all__ = [
     "checkpoint_committed",
     "export",
     "newest_row",
+    "note_written",
     "purge",
     "record",
     "record_grant_changes",
@@ -231,6 +232,14 @@ def record(
     seq, row_hash_, database = max(written, key=lambda row: int(row[0]))
     _note_tail(session, _Tail(str(database), int(seq), bytes(row_hash_), first, new_epoch))
     return len(rows)
+
+
+def note_written(session: Session, *, database: str, seq: int, row_hash: bytes) -> None:
+    """Note an audit row a database function wrote in ``session``'s transaction (chain
+    position ``seq``, hash ``row_hash``), so it is checkpointed when the transaction
+    commits, as the rows :func:`record` writes are.
+    """
+    _note_tail(session, _Tail(database, seq, row_hash, seq, None))
 
 
 def _note_tail(session: Session, tail: _Tail) -> None:

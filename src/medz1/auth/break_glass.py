@@ -7,6 +7,11 @@ for a limited time: it stores the grant in ``auth.break_glass_grants`` (the poli
 it) and writes a ``break_glass`` audit event (who, session, patient, reason, minutes) in
 the caller's transaction, so a grant that cannot be audited is not made (S17). Times come
 from the server's clock, the one the policies compare with.
+
+Both are written by one SECURITY DEFINER function, ``auth.break_glass_open`` (migration
+0015), which checks the reason again: the application role may execute it but may not
+INSERT, UPDATE or DELETE grants, so no grant exists without its reason and audit row, and
+none can be extended or hidden.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from medz1.auth import audit
-from medz1.auth.audit import AuditEvent, Event
 from medz1.auth.inputs import has_control_characters
 from medz1.errors import UsageError
 
@@ -32,13 +37,17 @@ MAX_MINUTES: Final = 480
 MAX_REASON_CHARACTERS: Final = 1000
 _ICN = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
-_INSERT = text(
-    "INSERT INTO auth.break_glass_grants "
-    "(session_id, user_id, patient_key, reason, granted_at, expires_at) "
-    "VALUES (:session_id, :user_id, :patient_key, :reason, pg_catalog.now(), "
-    "pg_catalog.now() + pg_catalog.make_interval(mins => :minutes)) "
-    "RETURNING grant_id, granted_at, expires_at"
+#: The one way to write a grant (migration 0015): the database checks the reason again,
+#: inserts the grant and appends its ``break_glass`` audit row, in the caller's transaction.
+_OPEN = text(
+    "SELECT grant_id, granted_at, expires_at, chain_seq, row_hash, "
+    "pg_catalog.current_database() AS database "
+    "FROM auth.break_glass_open(CAST(:session_id AS uuid), CAST(:patient_key AS text), "
+    "CAST(:reason AS text), CAST(:minutes AS integer), CAST(:user_id AS uuid), "
+    "CAST(:email AS text), CAST(:ip_address AS text), CAST(:user_agent AS text))"
 )
+#: SQLSTATE of a grant the database refuses (a reason, patient or duration it rejects).
+_INVALID_PARAMETER = "22023"
 
 
 @dataclass(frozen=True)
@@ -100,8 +109,10 @@ def grant(
     Raises:
         UsageError: no or a bad reason (:func:`check_reason`), an ICN that is not one, or
             ``minutes`` outside 1..``MAX_MINUTES`` (exit 2); nothing is written.
-        sqlalchemy.exc.DBAPIError: the INSERT or the audit row failed; the caller's
-            transaction must roll back.
+            The database refusing the grant (SQLSTATE 22023) raises it too; the caller's
+            transaction must then roll back.
+        sqlalchemy.exc.DBAPIError: the grant or its audit row failed otherwise; the
+            caller's transaction must roll back.
     """
     cleaned = check_reason(reason)
     if not isinstance(patient_key, str) or _ICN.fullmatch(patient_key) is None:
@@ -111,34 +122,30 @@ def grant(
             f"a break-the-glass grant lasts 1 to {MAX_MINUTES} minutes",
             hint=f"leave out the duration for {DEFAULT_MINUTES} minutes",
         )
-    row = session.execute(
-        _INSERT,
-        {
-            "session_id": session_id,
-            "user_id": user_id,
-            "patient_key": patient_key,
-            "reason": cleaned,
-            "minutes": minutes,
-        },
-    ).one()
-    audit.record(
-        session,
-        [
-            Event(
-                AuditEvent.BREAK_GLASS,
-                user_id=user_id,
-                email=email,
-                ip_address=ip_address,
-                user_agent=user_agent,
-                session_id=session_id,
-                details={
-                    "patient_key": patient_key,
-                    "reason": cleaned,
-                    "minutes": minutes,
-                    "grant_id": row.grant_id,
-                },
-            )
-        ],
+    try:
+        row = session.execute(
+            _OPEN,
+            {
+                "session_id": session_id,
+                "patient_key": patient_key,
+                "reason": cleaned,
+                "minutes": minutes,
+                "user_id": user_id,
+                "email": email,
+                "ip_address": ip_address,
+                "user_agent": user_agent,
+            },
+        ).one()
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _INVALID_PARAMETER:
+            raise UsageError(
+                "the database refused the break-the-glass grant",
+                hint=f"give a plain-text reason, the patient's ICN and 1 to {MAX_MINUTES} minutes",
+            ) from exc
+        raise
+    # The audit row was written by the database: checkpoint it when the caller commits.
+    audit.note_written(
+        session, database=str(row.database), seq=int(row.chain_seq), row_hash=bytes(row.row_hash)
     )
     return Grant(
         grant_id=row.grant_id,

@@ -56,14 +56,19 @@ LOAD = WRITE | {"MAINTAIN"}
 UPSERT = frozenset({"SELECT", "INSERT", "UPDATE"})
 _ADMIN_TABLES = frozenset({"feature_flags", "system_settings", "user_preferences"})
 
+#: The audited break-the-glass function (SECURITY DEFINER), as regprocedure prints it.
+BREAK_GLASS_FUNCTION = "auth.break_glass_open(uuid,text,text,integer,uuid,text,text,text)"
+
 #: Functions and who may execute them (nobody else, PUBLIC included; S23).
 FUNCTION_EXECUTE: dict[str, tuple[str, ...]] = {
     "auth.purge_audit_logs(integer)": (AUDITOR,),
     # Station row security (migration 0010): called by the application's policies. In
     # ``public``, so named as regprocedure prints them there (unqualified).
     "medz1_break_glass_patients()": (APP,),
-    "medz1_scoped_patient()": (APP,),
     "medz1_patient_visible(text)": (APP,),
+    # Break-the-glass (migration 0015): the one way to write auth.break_glass_grants, with
+    # the reason checked and the audit row appended in the same transaction (S16, S17).
+    BREAK_GLASS_FUNCTION: (APP,),
 }
 
 #: The only ``search_path`` a SECURITY DEFINER function may pin: the catalog, then
@@ -202,6 +207,16 @@ _DEMOGRAPHICS_SCOPE = (
     "(((primary_station)::text = (SELECT pg_catalog.current_setting('medz1.station', true)) "
     f"AND (NOT is_sensitive)) OR {_BREAK_GLASS})"
 )
+#: A row of any other clinical table: its patient is the transaction's patient
+#: (``medz1.patient``) and visible in ``patient_demographics`` (an uncorrelated sub-select,
+#: held to that table's own policy: one InitPlan, one index probe per statement), or else,
+#: for reads that name no patient, visible by the per-row check (migration 0015).
+_PATIENT_SCOPE = (
+    "(((patient_key)::text = (SELECT (d.patient_key)::text AS patient_key "
+    "FROM public.patient_demographics d "
+    "WHERE ((d.patient_key)::text = pg_catalog.current_setting('medz1.patient'::text, true)))) "
+    "OR public.medz1_patient_visible((patient_key)::text))"
+)
 #: The table of the patient's station; every other clinical table finds it through here.
 DEMOGRAPHICS = "public.patient_demographics"
 #: Policy names: the application's station scope and the reporting role's full read.
@@ -249,14 +264,7 @@ def row_policies(tables: Iterable[str]) -> tuple[RowPolicy, ...]:
     """
     found: list[RowPolicy] = []
     for table in tables:
-        using = (
-            _DEMOGRAPHICS_SCOPE
-            if table == DEMOGRAPHICS
-            else (
-                "(((patient_key)::text = (SELECT public.medz1_scoped_patient())) "
-                "OR public.medz1_patient_visible((patient_key)::text))"
-            )
-        )
+        using = _DEMOGRAPHICS_SCOPE if table == DEMOGRAPHICS else _PATIENT_SCOPE
         found.append(RowPolicy(table, STATION_POLICY, "SELECT", (APP,), using))
         found.append(RowPolicy(table, REPORTING_POLICY, "SELECT", (REPORTING,), "true"))
     return tuple(found)
@@ -303,8 +311,10 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
             # Written only by the audit trigger and purge functions (SECURITY DEFINER, as
             # the owner); the auditor reads the chain's anchor to verify it.
             "audit_chain_head": {AUDITOR: READ},
-            # The application records grants and its station policies read them.
-            "break_glass_grants": {APP: APPEND, AUDITOR: READ},
+            # The application's station policies read grants; it writes them only through
+            # auth.break_glass_open (no INSERT, UPDATE or DELETE: a grant is never made
+            # without its audit row, extended or hidden).
+            "break_glass_grants": {APP: READ, AUDITOR: READ},
         }.get(name, {})
     if schema == "ai":
         # Interaction reference data is loaded by the loader and only read by the service.
