@@ -135,7 +135,8 @@ def view_chart(db: Session, reader: Reader, patient_key: str) -> Chart | None:
 @dataclass(frozen=True)
 class ChartView:
     """One audited dashboard view: the chart (None: no such patient for this reader,
-    nothing audited), and the user and session that read it."""
+    nothing audited), and the user and session that read it.
+    """
 
     chart: Chart | None
     user: UserRecord
