@@ -214,6 +214,10 @@ def _http(
         headers = {"Authorization": f"Bearer {token}"}
         pool = [httpx.Client(base_url=base, headers=headers) for _ in range(args.clients)]
         try:
+            for client in pool:  # warm both routes first (connections, templates, plans)
+                for key in keys[:10]:
+                    client.get(f"/patients/{key}").raise_for_status()
+                    client.get(f"/api/v1/patients/{key}/chart").raise_for_status()
             html = concurrent(
                 f"HTTP GET /patients/{{icn}} ({workers}w)",
                 lambda c: pool[c].get(f"/patients/{rng.choice(keys)}").raise_for_status(),

@@ -1,9 +1,11 @@
 """Patient reads of the service, each audited in the same transaction (S33).
 
-Every function here opens one unit of work on the service's engine, reads through the
-public functions of :mod:`medz1.dal`, and, when a patient's data was read, writes one
-``patient_view`` audit event (who, which patient, which page, when) before the same
-commit: if the audit row cannot be written, the read fails too (fail closed, S17).
+Patient views go through :mod:`medz1.auth.patient_access` (the entry point Python callers
+use too): the ``*_in`` functions run in the caller's transaction, which the routes open
+with :func:`medz1.api.security.authenticated` (session check, read and audit row, one
+commit); :func:`chart` and :func:`domain` open their own. When a patient's data was read,
+one ``patient_view`` audit event (who, which patient, which page, when) is written before
+the commit: if the audit row cannot be written, the read fails too (fail closed, S17).
 Searches are not patient views and are not audited per patient.
 
 Every read transaction is scoped to the user's home station and session
