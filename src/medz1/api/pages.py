@@ -242,9 +242,8 @@ def chart_page(request: Request, icn: str, given: PageToken) -> Response:
     """
 
     def work(db: Session, principal: Principal) -> tuple[Chart | None, ZoneInfo]:
-        return views.chart_in(db, _viewer(request, principal), _icn(icn)), views.zone_in(
-            db, principal
-        )
+        zone = views.zone_in(db, principal)  # before the audit row: it locks the chain head
+        return views.chart_in(db, _viewer(request, principal), _icn(icn)), zone
 
     principal, (chart, tz) = authenticated(request, given, work)
     if chart is None:
@@ -309,9 +308,10 @@ def domain_page(
     option = type if domain == "vitals" else kind if domain == "medications" else None
 
     def work(db: Session, principal: Principal) -> tuple[views.Paged | None, ZoneInfo]:
+        zone = views.zone_in(db, principal)  # before the audit row: it locks the chain head
         viewer = _viewer(request, principal)
         found = views.domain_in(db, viewer, _icn(icn), domain, page=page, size=size, option=option)
-        return found, views.zone_in(db, principal)
+        return found, zone
 
     principal, (paged, tz) = authenticated(request, given, work)
     if paged is None:
