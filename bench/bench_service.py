@@ -1,26 +1,28 @@
-"""The service's cost over the read layer and over argon2id.
+"""The service's cost over the read layer, over the audited view, and over argon2id.
 
 Run: ``python -m bench.bench_service [--patients 200] [--requests 500] [--logins 20]
-[--clients 2] [--seconds 20]``
+[--clients 2] [--workers 1 2] [--seconds 20]``
 
 A private bundled server gets a migrated medz1 database with synthetic patients and one
-clinician. The app (``create_app``, in-process through Starlette's test client: no network,
-so the figures are the service's own cost) is measured against what it wraps:
+clinician; audit checkpoints go to the signed log of a private data directory, as with
+``medz1 serve``. Measured:
 
-- dashboard: ``GET /patients/{icn}`` (HTML) and ``GET /api/v1/patients/{icn}/chart``
-  (JSON), each with session validation, the chart read and its ``patient_view`` audit row,
-  vs :func:`medz1.dal.chart.patient_chart` called directly in one open session;
-- login: ``POST /api/auth/login`` (right password) vs one raw argon2id verification with
-  the same parameters.
+- in-process (Starlette's test client, one client): ``GET /patients/{icn}`` (HTML) and
+  ``GET /api/v1/patients/{icn}/chart`` (JSON) vs :func:`medz1.dal.chart.patient_chart`
+  in one open session; login vs one raw argon2id verification;
+- where one dashboard request's time goes (in-process, one client): session check, time
+  zone, scope and chart read, audit insert (with any wait for the chain head lock), COMMIT
+  (the WAL fsync), the signed checkpoint (its fsync), template rendering, and the rest
+  (FastAPI and the test client); statements, transactions and checkouts per request;
+- over real HTTP: ``medz1 serve --workers N`` in its own process on a local port,
+  ``--clients`` threads each with its own keep-alive connection, against the same number
+  of threads calling (a) the bare read layer, :func:`medz1.dal.chart.patient_chart` in a
+  :func:`medz1.dal.session.read_session` per call, and (b) the audited view called
+  directly, :func:`medz1.auth.patient_access.open_chart` (session check, chart read,
+  ``patient_view`` row, commit and checkpoint: the same work as the service's, without
+  HTTP). Goals (issue 14): HTTP dashboard throughput >= 0.7x the read layer's, p99 < 4x.
 
-Then over real HTTP: ``medz1 serve`` in its own process on a local port,
-``--clients`` threads each with its own keep-alive connection request dashboards
-(``--requests`` in all, or until ``--seconds`` pass), against the same number of threads
-calling :func:`medz1.dal.chart.patient_chart` directly, each call in its own
-:func:`medz1.dal.session.read_session` on a pooled engine. Goals: HTTP dashboard
-throughput >= 0.7x the read layer's, p99 < 4x its p99.
-
-Printed: requests per second, p50 and p99 in milliseconds, and the ratios.
+Printed: requests per second, p50 and p99 in milliseconds, the ratios, the load average.
 """
 
 from __future__ import annotations
@@ -34,21 +36,25 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from argon2 import PasswordHasher as Argon2
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
 
 from bench._server import bench_database
-from medz1.api import create_app
-from medz1.auth import users
-from medz1.auth.config import hasher_from_settings
+from medz1.api import create_app, pages, views
+from medz1.auth import audit, checkpoints, patient_access, sessions, users
+from medz1.auth.config import AuthConfig, hasher_from_settings
+from medz1.auth.patient_access import open_chart
 from medz1.clinical.load import load, prepare
 from medz1.clinical.synthetic import generate, write_parquet
 from medz1.dal.chart import patient_chart
@@ -60,6 +66,11 @@ from medz1.settings import Settings, load_settings
 
 PASSWORD = "correct horse battery staple fig"  # noqa: S105 - a benchmark user
 EMAIL = "bench.clinician@va.example.org"
+
+
+def load_average() -> str:
+    """The 1-minute load average (the machine is shared: print it with every figure)."""
+    return f"load average {os.getloadavg()[0]:.2f}"
 
 
 def timed(action: Callable[[], object], count: int) -> list[float]:
@@ -161,10 +172,13 @@ def served(workers: int) -> Iterator[str]:
 
 
 def over_http(
-    settings: Settings, engine: Engine, keys: list[str], token: str, args: argparse.Namespace
+    engine: Engine, keys: list[str], token: str, settings: Settings, args: argparse.Namespace
 ) -> None:
-    """Dashboards over real HTTP against the read layer, the same number of clients."""
+    """Dashboards over real HTTP against the read layer and the audited view, the same
+    number of clients; once per ``--workers`` value.
+    """
     rng = random.Random(7)
+    print(f"\nconcurrent, {args.clients} clients ({load_average()})")
     direct = concurrent(
         "chart read layer (read_session)",
         lambda _: _direct(engine, rng.choice(keys)),
@@ -172,19 +186,47 @@ def over_http(
         args.requests,
         args.seconds,
     )
-    with served(args.workers) as base:
+    config = AuthConfig.from_settings(settings)
+    audited = concurrent(
+        "audited view (open_chart)",
+        lambda _: open_chart(engine, token=token, patient_key=rng.choice(keys), config=config),
+        args.clients,
+        args.requests,
+        args.seconds,
+    )
+    for workers in args.workers:
+        html, api = _http(workers, keys, token, args, rng)
+        for name, rate in (("HTML dashboard", html), ("JSON chart", api)):
+            print(
+                f"{name}, {workers} worker(s): throughput {rate.per_second / direct.per_second:.2f}x "
+                f"the read layer's (goal >= 0.7x), p99 {rate.p99 / direct.p99:.1f}x (goal < 4x); "
+                f"{rate.per_second / audited.per_second:.2f}x the audited view's, p99 "
+                f"{rate.p99 / audited.p99:.1f}x"
+            )
+    print(f"({load_average()})")
+
+
+def _http(
+    workers: int, keys: list[str], token: str, args: argparse.Namespace, rng: random.Random
+) -> tuple[Rate, Rate]:
+    """HTML and JSON dashboards against ``medz1 serve --workers workers``."""
+    with served(workers) as base:
         headers = {"Authorization": f"Bearer {token}"}
         pool = [httpx.Client(base_url=base, headers=headers) for _ in range(args.clients)]
         try:
+            for client in pool:  # warm both routes first (connections, templates, plans)
+                for key in keys[:10]:
+                    client.get(f"/patients/{key}").raise_for_status()
+                    client.get(f"/api/v1/patients/{key}/chart").raise_for_status()
             html = concurrent(
-                "HTTP GET /patients/{icn}",
+                f"HTTP GET /patients/{{icn}} ({workers}w)",
                 lambda c: pool[c].get(f"/patients/{rng.choice(keys)}").raise_for_status(),
                 args.clients,
                 args.requests,
                 args.seconds,
             )
             api = concurrent(
-                "HTTP GET /api/v1/.../chart",
+                f"HTTP GET /api/v1/.../chart ({workers}w)",
                 lambda c: (
                     pool[c].get(f"/api/v1/patients/{rng.choice(keys)}/chart").raise_for_status()
                 ),
@@ -195,16 +237,88 @@ def over_http(
         finally:
             for client in pool:
                 client.close()
-    for name, rate in (("HTML dashboard", html), ("JSON chart", api)):
-        print(
-            f"{name} over HTTP: throughput {rate.per_second / direct.per_second:.2f}x the read "
-            f"layer's (goal >= 0.7x), p99 {rate.p99 / direct.p99:.1f}x (goal < 4x)"
-        )
+    return html, api
 
 
 def _direct(engine: Engine, key: str) -> object:
     with read_session(engine) as session:
         return patient_chart(session, patient_key=key)
+
+
+@dataclass
+class Split:
+    """Seconds spent in each step of the measured requests, and counters."""
+
+    spans: dict[str, float] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def timing(self, owner: Any, name: str, label: str) -> Callable[[], None]:
+        """Time every call of ``owner.name`` under ``label``; return the undo."""
+        original = getattr(owner, name)
+
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.spans[label] = self.spans.get(label, 0.0) + time.perf_counter() - start
+
+        setattr(owner, name, timed_call)
+        return lambda: setattr(owner, name, original)
+
+
+def split(client: TestClient, keys: list[str], bearer: dict[str, str], count: int) -> None:
+    """Where one in-process dashboard request's time goes (one client, ``count`` requests)."""
+    measure = Split()
+    engine = client.app.state.medz1.engine  # type: ignore[attr-defined]
+    undo = [
+        measure.timing(sessions, "validate", "session check (SELECT, maybe UPDATE)"),
+        measure.timing(views, "zone_in", "time zone (SELECT)"),
+        measure.timing(patient_access, "set_scope", "station scope (SELECT set_config)"),
+        measure.timing(patient_access, "patient_chart", "chart read (SELECT)"),
+        measure.timing(audit, "record", "audit insert (with chain lock wait)"),
+        measure.timing(checkpoints.CheckpointLog, "cover", "checkpoint line + fsync"),
+        measure.timing(Session, "commit", "COMMIT incl. checkpoint"),
+        measure.timing(pages, "render", "template rendering"),
+    ]
+
+    def count_event(name: str) -> Callable[..., None]:
+        return lambda *_: measure.counts.update([name])
+
+    hooks = [
+        (engine, "before_cursor_execute", count_event("statements")),
+        (engine, "begin", count_event("transactions")),
+        (engine.pool, "checkout", count_event("pool checkouts")),
+    ]
+    for target, name, hook in hooks:
+        event.listen(target, name, hook)
+    rng = random.Random(11)
+    start = time.perf_counter()
+    try:
+        for _ in range(count):
+            answer = client.get(
+                f"/patients/{rng.choice(keys)}", headers=bearer, follow_redirects=False
+            )
+            answer.raise_for_status()
+            assert answer.status_code == 200, answer.status_code  # not sent to the login page
+    finally:
+        total = time.perf_counter() - start
+        for step in undo:
+            step()
+        for target, name, hook in hooks:
+            event.remove(target, name, hook)
+    spans = dict(measure.spans)
+    commit = spans.pop("COMMIT incl. checkpoint", 0.0)
+    fsynced = spans.get("checkpoint line + fsync", 0.0)
+    spans["COMMIT (WAL fsync)"] = commit - fsynced
+    spans["rest: FastAPI, test client, Python"] = total - sum(spans.values())
+    print(f"\nwhere a dashboard request goes (in-process, {count} requests, {load_average()})")
+    print(f"{'total per request':<40} {total / count * 1000:7.2f} ms")
+    for label, seconds in sorted(spans.items(), key=lambda item: -item[1]):
+        share = seconds / total * 100
+        print(f"  {label:<38} {seconds / count * 1000:7.2f} ms  {share:5.1f} %")
+    per = ", ".join(f"{name} {n / count:.1f}" for name, n in sorted(measure.counts.items()))
+    print(f"  per request: {per}")
 
 
 def main() -> None:
@@ -214,7 +328,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--logins", type=int, default=20)
     parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP clients")
-    parser.add_argument("--workers", type=int, default=1, help="medz1 serve --workers")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="medz1 serve --workers, each"
+    )
     parser.add_argument("--seconds", type=float, default=20, help="time bound per measurement")
     args = parser.parse_args()
     with bench_database() as bench:
@@ -233,6 +349,9 @@ def main() -> None:
         os.environ["MEDZ1_AUDITOR_PASSWORD"] = bench.role_plan.passwords[AUDITOR].get_secret_value()
         os.environ["MEDZ1_SERVICE_LOGIN_ATTEMPTS_PER_MINUTE"] = "10000"
         settings = load_settings()
+        checkpoints.install(
+            lambda: checkpoints.log_for(settings.data_path, settings.audit_key, create_key=True)
+        )
         app_engine = engine_for_role(bench.target, "app", bench.role_plan.passwords)
         with session_factory(app_engine)() as session, session.begin():
             users.create_user(
@@ -251,7 +370,10 @@ def main() -> None:
             login = {"email": EMAIL, "password": PASSWORD}
             token = client.post("/api/auth/login", json=login).json()["token"]
             bearer = {"Authorization": f"Bearer {token}"}
-            print(f"{args.patients} patients, {args.requests} requests each, one client")
+            print(
+                f"{args.patients} patients, {args.requests} requests each, one client "
+                f"({load_average()})"
+            )
             direct_session = session_factory(app_engine)()
             direct = summary(
                 "chart read layer (direct)",
@@ -281,8 +403,10 @@ def main() -> None:
                 "POST /api/auth/login",
                 timed(lambda: client.post("/api/auth/login", json=login), args.logins),
             )
+            # A user's older sessions may have been ended by the logins above: log in again.
             fresh = client.post("/api/auth/login", json=login).json()["token"]
-        over_http(settings, app_engine, keys, fresh, args)
+            split(client, keys, {"Authorization": f"Bearer {fresh}"}, args.requests)
+        over_http(app_engine, keys, fresh, settings, args)
         raw = Argon2(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_kib,

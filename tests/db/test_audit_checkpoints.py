@@ -9,7 +9,10 @@ import os
 import random
 import re
 import stat
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from medz1.auth.checkpoints import CheckpointLog
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import sqlstate
 from medz1.db.target import Target
-from medz1.errors import DataError
+from medz1.errors import ConfigurationError, DataError
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
 from tests.plugins.audit import rewind, rewrite_from, seed_history
@@ -393,3 +396,81 @@ def test_rows_of_a_rolled_back_savepoint_get_no_checkpoint(
         nested.rollback()
     assert [p.seq for p in log.scan(str(store.target.url.database)).current] == [2]
     assert _verify(store, log).ok
+
+
+def _held_fsync(
+    log: CheckpointLog, monkeypatch: pytest.MonkeyPatch, *, fail: bool = False
+) -> tuple[threading.Event, threading.Event, list[int]]:
+    """Make the first fsync of the checkpoint file wait until released; count fsyncs.
+
+    Returns the events "the first fsync began" and "release it", and the fsyncs done.
+    """
+    log.append(database="other", seq=1, row_hash=bytes(32))  # the file and folder exist
+    began, release = threading.Event(), threading.Event()
+    done: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if not done:
+            began.set()
+            release.wait(timeout=30)
+        done.append(fd)
+        if fail and len(done) > 1:
+            raise OSError(28, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return began, release, done
+
+
+def _waiting(log: CheckpointLog, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(log._waiting) < count:  # the threads queued behind the write in progress
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_commits_that_wait_together_share_one_fsynced_checkpoint_line(
+    log: CheckpointLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    began, release, fsyncs = _held_fsync(log, monkeypatch)
+    row = bytes(range(32))
+    returned: dict[int, int] = {}
+
+    def commit(seq: int) -> None:
+        log.cover(database="medz1", seq=seq, row_hash=row)
+        returned[seq] = len(fsyncs)  # fsyncs done when this commit was told it is durable
+
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(commit, 1)  # writes its line alone and waits in fsync
+        assert began.wait(timeout=30)
+        later = [pool.submit(commit, seq) for seq in (5, 3, 4, 2)]
+        _waiting(log, 4)
+        release.set()
+        for future in [first, *later]:
+            future.result()
+    points = log.scan("medz1").current
+    assert [p.seq for p in points] == [1, 5]  # one line for the four waiting commits
+    assert len(fsyncs) == 2
+    assert returned == {1: 1, 2: 2, 3: 2, 4: 2, 5: 2}  # none returned before its fsync
+
+
+def test_a_failed_group_write_fails_every_commit_of_the_group(
+    log: CheckpointLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    began, release, _ = _held_fsync(log, monkeypatch, fail=True)
+    row = bytes(32)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(log.cover, database="medz1", seq=1, row_hash=row)
+        assert began.wait(timeout=30)
+        later = [pool.submit(log.cover, database="medz1", seq=seq, row_hash=row) for seq in (2, 3)]
+        _waiting(log, 2)
+        release.set()
+        first.result()
+        for future in later:
+            with pytest.raises(ConfigurationError, match="cannot be written"):
+                future.result()
+    # The next commit writes again (nothing is left waiting or marked in progress).
+    monkeypatch.undo()
+    log.cover(database="medz1", seq=4, row_hash=row)
+    assert [p.seq for p in log.scan("medz1").current][-1] == 4

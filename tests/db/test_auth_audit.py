@@ -222,7 +222,10 @@ def test_32_concurrent_writers_chain_without_a_break(
         f"signed checkpoints, breaks: {0 if chain.ok else 1}"
     )
     assert chain.ok
-    assert chain.rows_checked == chain.checkpoints_checked == 1600
+    assert chain.rows_checked == 1600
+    # Group commit: commits that wait together share a line; the newest covers all.
+    assert 1 <= chain.checkpoints_checked <= 1600
+    assert chain.checkpoint_seq == 1600
 
 
 @pytest.mark.slow
@@ -236,7 +239,10 @@ def test_32_writers_times_1000_events_chain_without_a_break(
         f"signed checkpoints, breaks: {0 if chain.ok else 1}"
     )
     assert chain.ok
-    assert chain.rows_checked == chain.checkpoints_checked == 32_000
+    assert chain.rows_checked == 32_000
+    # Group commit: commits that wait together share a line; the newest covers all.
+    assert 1 <= chain.checkpoints_checked <= 32_000
+    assert chain.checkpoint_seq == 32_000
 
 
 # (column, SQL expression that surely differs from the current value)

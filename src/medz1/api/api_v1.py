@@ -38,9 +38,12 @@ from medz1.api.schemas import (
     VitalOut,
 )
 from medz1.api.security import (
+    Presented,
     Principal,
     authenticate,
+    authenticated,
     client_ip,
+    presented,
     require_csrf,
     service_of,
     user_agent,
@@ -79,6 +82,8 @@ router = APIRouter(
 )
 
 ApiUser = Annotated[Principal, Depends(authenticate)]
+ApiToken = Annotated[Presented, Depends(presented)]
+"""The token of a route that checks the session in its own transaction."""
 ICN = Path(pattern=views.ICN_PATTERN, description="The patient's ICN (letters and digits)")
 PAGE = Query(1, ge=1, le=views.MAX_PAGE_NUMBER, description="1-based page number")
 SIZE = Query(20, ge=1, le=views.MAX_PAGE_SIZE, description="items per page (at most 100)")
@@ -150,11 +155,18 @@ async def break_the_glass(
 @router.get("/patients/{icn}/chart", response_model=ChartOut)
 def chart(
     request: Request,
-    principal: ApiUser,
+    given: ApiToken,
     icn: str = ICN,
 ) -> Response:
-    """The dashboard (seven domains, one statement); audited; ETag."""
-    found = views.chart(service_of(request), _viewer(request, principal), icn)
+    """The dashboard (seven domains, one statement); audited; ETag.
+
+    The session check, the chart and its audit row are one transaction.
+    """
+    _, found = authenticated(
+        request, given, lambda db, principal: views.chart_in(db, _viewer(request, principal), icn)
+    )
+    if found is None:
+        raise views.not_found(icn)
     body = ChartOut.model_validate(found).model_dump_json().encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if etag in request.headers.get("if-none-match", ""):
@@ -164,7 +176,7 @@ def chart(
 
 def _domain(
     request: Request,
-    principal: Principal,
+    given: Presented,
     icn: str,
     name: str,
     model: Any,
@@ -172,26 +184,29 @@ def _domain(
     size: int,
     option: str | None = None,
 ) -> dict[str, Any]:
-    viewer = _viewer(request, principal)
-    paged = views.domain(
-        service_of(request), viewer, icn, name, page=page, size=size, option=option
+    _, paged = authenticated(
+        request,
+        given,
+        lambda db, principal: views.domain_in(
+            db, _viewer(request, principal), icn, name, page=page, size=size, option=option
+        ),
     )
+    if paged is None:
+        raise views.not_found(icn)
     return _page(model, paged)
 
 
 @router.get("/patients/{icn}/demographics", response_model=DemographicsOut)
-def demographics(request: Request, principal: ApiUser, icn: str = ICN) -> Any:
+def demographics(request: Request, given: ApiToken, icn: str = ICN) -> Any:
     """The patient header; audited."""
-    paged = views.domain(
-        service_of(request), _viewer(request, principal), icn, "demographics", size=1
-    )
-    return DemographicsOut.model_validate(paged.items[0])
+    paged = _domain(request, given, icn, "demographics", DemographicsOut, 1, 1)
+    return paged["items"][0]
 
 
 @router.get("/patients/{icn}/vitals", response_model=Page[VitalOut])
 def vitals(
     request: Request,
-    principal: ApiUser,
+    given: ApiToken,
     icn: str = ICN,
     type: str | None = Query(
         None, max_length=20, pattern=r"^[A-Za-z0-9]+$", description="history of one type (BP)"
@@ -200,43 +215,43 @@ def vitals(
     size: int = SIZE,
 ) -> dict[str, Any]:
     """Newest vital of each type, or the history of ``type``; audited."""
-    return _domain(request, principal, icn, "vitals", VitalOut, page, size, type)
+    return _domain(request, given, icn, "vitals", VitalOut, page, size, type)
 
 
 @router.get("/patients/{icn}/flags", response_model=Page[FlagOut])
 def flags(
     request: Request,
-    principal: ApiUser,
+    given: ApiToken,
     icn: str = ICN,
     page: int = PAGE,
     size: int = SIZE,
 ) -> dict[str, Any]:
     """Active record flags with their history; audited."""
-    return _domain(request, principal, icn, "flags", FlagOut, page, size)
+    return _domain(request, given, icn, "flags", FlagOut, page, size)
 
 
 @router.get("/patients/{icn}/allergies", response_model=Page[AllergyOut])
 def allergies(
     request: Request,
-    principal: ApiUser,
+    given: ApiToken,
     icn: str = ICN,
     page: int = PAGE,
     size: int = SIZE,
 ) -> dict[str, Any]:
     """Active allergies, most severe first; audited."""
-    return _domain(request, principal, icn, "allergies", AllergyOut, page, size)
+    return _domain(request, given, icn, "allergies", AllergyOut, page, size)
 
 
 @router.get("/patients/{icn}/medications", response_model=Page[OutpatientMedicationOut])
 def medications(
     request: Request,
-    principal: ApiUser,
+    given: ApiToken,
     icn: str = ICN,
     page: int = PAGE,
     size: int = SIZE,
 ) -> dict[str, Any]:
     """Active outpatient prescriptions; audited."""
-    return _domain(request, principal, icn, "medications", OutpatientMedicationOut, page, size)
+    return _domain(request, given, icn, "medications", OutpatientMedicationOut, page, size)
 
 
 @router.get(
@@ -244,35 +259,35 @@ def medications(
 )
 def inpatient_medications(
     request: Request,
-    principal: ApiUser,
+    given: ApiToken,
     icn: str = ICN,
     page: int = PAGE,
     size: int = SIZE,
 ) -> dict[str, Any]:
     """Inpatient administrations, newest first; audited."""
     model = InpatientAdministrationOut
-    return _domain(request, principal, icn, "medications", model, page, size, "inpatient")
+    return _domain(request, given, icn, "medications", model, page, size, "inpatient")
 
 
 @router.get("/patients/{icn}/encounters", response_model=Page[EncounterOut])
 def encounters(
     request: Request,
-    principal: ApiUser,
+    given: ApiToken,
     icn: str = ICN,
     page: int = PAGE,
     size: int = SIZE,
 ) -> dict[str, Any]:
     """Encounters (admissions), newest first; audited."""
-    return _domain(request, principal, icn, "encounters", EncounterOut, page, size)
+    return _domain(request, given, icn, "encounters", EncounterOut, page, size)
 
 
 @router.get("/patients/{icn}/labs", response_model=Page[LabPanelOut])
 def lab_panels(
     request: Request,
-    principal: ApiUser,
+    given: ApiToken,
     icn: str = ICN,
     page: int = PAGE,
     size: int = SIZE,
 ) -> dict[str, Any]:
     """Lab panels with their results, newest first; audited."""
-    return _domain(request, principal, icn, "labs", LabPanelOut, page, size)
+    return _domain(request, given, icn, "labs", LabPanelOut, page, size)

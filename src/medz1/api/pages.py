@@ -16,21 +16,26 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from medz1.api import views
 from medz1.api.problems import LoginRequired, ServiceProblem
 from medz1.api.security import (
+    Presented,
     Principal,
     authenticate,
+    authenticated,
     clear_session_cookie,
     client_ip,
     new_login_csrf,
+    presented,
     require_csrf,
     service_of,
     user_agent,
 )
 from medz1.auth import break_glass
+from medz1.dal.chart import Chart
 from medz1.errors import UsageError
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -169,6 +174,8 @@ def page_user(request: Request) -> Principal:
 
 
 PageUser = Annotated[Principal, Depends(page_user)]
+PageToken = Annotated[Presented, Depends(presented)]
+"""The token of a page that checks the session in its own transaction."""
 
 
 def _viewer(request: Request, principal: Principal) -> views.Viewer:
@@ -228,9 +235,19 @@ def _icn(icn: str) -> str:
 
 
 @router.get("/patients/{icn}", response_class=HTMLResponse)
-def chart_page(request: Request, icn: str, principal: PageUser) -> Response:
-    """The dashboard: the seven domains from one statement; audited."""
-    chart, tz = views.chart_and_zone(service_of(request), _viewer(request, principal), _icn(icn))
+def chart_page(request: Request, icn: str, given: PageToken) -> Response:
+    """The dashboard: the seven domains from one statement; audited.
+
+    The session check, the time zone, the chart and its audit row are one transaction.
+    """
+
+    def work(db: Session, principal: Principal) -> tuple[Chart | None, ZoneInfo]:
+        zone = views.zone_in(db, principal)  # before the audit row: it locks the chain head
+        return views.chart_in(db, _viewer(request, principal), _icn(icn)), zone
+
+    principal, (chart, tz) = authenticated(request, given, work)
+    if chart is None:
+        raise views.not_found(icn)
     return render(request, "chart.html", _context(request, principal, tz, chart=chart, icn=icn))
 
 
@@ -279,25 +296,26 @@ def domain_page(
     request: Request,
     icn: str,
     domain: str,
-    principal: PageUser,
+    given: PageToken,
     page: int = Query(1, ge=1, le=views.MAX_PAGE_NUMBER),
     size: int = Query(20, ge=1, le=views.MAX_PAGE_SIZE),
     type: str | None = Query(None, max_length=20, pattern=r"^[A-Za-z0-9]+$"),
     kind: str | None = Query(None, pattern=r"^(outpatient|inpatient)$"),
 ) -> Response:
-    """One domain of a patient, paged; audited."""
+    """One domain of a patient, paged; audited (one transaction, as the dashboard)."""
     if domain not in views.DOMAINS:
         raise ServiceProblem(404, f"no such page: {domain[:40]}")
     option = type if domain == "vitals" else kind if domain == "medications" else None
-    paged, tz = views.domain_and_zone(
-        service_of(request),
-        _viewer(request, principal),
-        _icn(icn),
-        domain,
-        page=page,
-        size=size,
-        option=option,
-    )
+
+    def work(db: Session, principal: Principal) -> tuple[views.Paged | None, ZoneInfo]:
+        zone = views.zone_in(db, principal)  # before the audit row: it locks the chain head
+        viewer = _viewer(request, principal)
+        found = views.domain_in(db, viewer, _icn(icn), domain, page=page, size=size, option=option)
+        return found, zone
+
+    principal, (paged, tz) = authenticated(request, given, work)
+    if paged is None:
+        raise views.not_found(icn)
     table = "administrations" if domain == "medications" and kind == "inpatient" else domain
     context = _context(
         request, principal, tz, icn=icn, domain=domain, paged=paged, table=table, option=option

@@ -21,23 +21,27 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookies import SimpleCookie
+from typing import TypeVar
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from medz1.api.middleware import COOKIES, USER_ID
 from medz1.api.problems import LoginRequired, ServiceProblem
 from medz1.api.service import Service
 from medz1.auth import sessions
 from medz1.auth.records import SessionRecord, UserRecord
-from medz1.auth.sessions import SessionState
+from medz1.auth.sessions import SessionCheck, SessionState
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import translated
 
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
+T = TypeVar("T")
 _EXPIRED_MESSAGE = "your session has expired; please log in again"
 _MESSAGES = {
     SessionState.IDLE_TIMEOUT: _EXPIRED_MESSAGE,
@@ -154,28 +158,80 @@ def presented_token(request: Request) -> tuple[str | None, bool]:
     return request.cookies.get(session_cookie_name(secure=service_of(request).secure)), True
 
 
+@dataclass(frozen=True)
+class Presented:
+    """The session token a request carries (not yet checked) and where it came from."""
+
+    token: str = field(repr=False)
+    via_cookie: bool
+
+
+def presented(request: Request) -> Presented:
+    """The request's token, without asking the database (a dependency of routes that
+    check the session in their own transaction, :func:`authenticated`).
+
+    Raises:
+        LoginRequired: the request carries no token.
+    """
+    token, via_cookie = presented_token(request)
+    if not token:
+        raise LoginRequired
+    return Presented(token, via_cookie)
+
+
+def _refused(request: Request, check: SessionCheck, given: Presented) -> LoginRequired:
+    """The answer to a token that opens no usable session (a cookie is cleared)."""
+    if given.via_cookie:
+        clear_session_cookie(request)
+    return LoginRequired(_MESSAGES.get(check.state, "please log in"))
+
+
+def _accept(request: Request, check: SessionCheck, given: Presented, now: datetime) -> Principal:
+    """The principal of a session check (re-issuing a slid cookie), or LoginRequired."""
+    if not check.valid or check.user is None or check.session is None:
+        raise _refused(request, check, given)
+    principal = Principal(check.user, check.session, given.token, given.via_cookie)
+    request.scope["state"][USER_ID] = str(check.user.user_id)
+    if given.via_cookie and check.session.last_activity_at == now:
+        set_session_cookie(request, given.token, check.session.ends_at(), now)  # slid: re-issue
+    return principal
+
+
 def authenticate(request: Request) -> Principal:
     """The user of the request, from a valid session (the store ends timed-out ones).
 
     Raises:
         LoginRequired: no token, or one that opens no usable session.
     """
-    token, via_cookie = presented_token(request)
-    if not token:
-        raise LoginRequired
+    given = presented(request)
     service = service_of(request)
     now = service.clock()
     with translated(), unit_of_work(service.engine) as db:
-        check = sessions.validate(db, token=token, now=now, config=service.auth)
-    if not check.valid or check.user is None or check.session is None:
-        if via_cookie:
-            clear_session_cookie(request)
-        raise LoginRequired(_MESSAGES.get(check.state, "please log in"))
-    principal = Principal(check.user, check.session, token, via_cookie)
-    request.scope["state"][USER_ID] = str(check.user.user_id)
-    if via_cookie and check.session.last_activity_at == now:
-        set_session_cookie(request, token, check.session.ends_at(), now)  # slid: re-issue
-    return principal
+        check = sessions.validate(db, token=given.token, now=now, config=service.auth)
+    return _accept(request, check, given, now)
+
+
+def authenticated(
+    request: Request, given: Presented, work: Callable[[Session, Principal], T]
+) -> tuple[Principal, T]:
+    """Check the session and run ``work(db, principal)`` in the same transaction.
+
+    One checkout, one transaction and one commit for a request that reads (a patient
+    view: the session check, the read and its audit row commit together). A session found
+    invalid commits what the check wrote (a timed-out session ended and audited) and
+    raises; an exception of ``work`` rolls everything back.
+
+    Raises:
+        LoginRequired: the token opens no usable session (``work`` is not run).
+    """
+    service = service_of(request)
+    now = service.clock()
+    with translated(), unit_of_work(service.engine) as db:
+        check = sessions.validate(db, token=given.token, now=now, config=service.auth)
+        if check.valid:
+            principal = _accept(request, check, given, now)
+            return principal, work(db, principal)
+    raise _refused(request, check, given)
 
 
 async def require_csrf(request: Request, principal: Principal) -> None:

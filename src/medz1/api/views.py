@@ -1,9 +1,11 @@
 """Patient reads of the service, each audited in the same transaction (S33).
 
-Every function here opens one unit of work on the service's engine, reads through the
-public functions of :mod:`medz1.dal`, and, when a patient's data was read, writes one
-``patient_view`` audit event (who, which patient, which page, when) before the same
-commit: if the audit row cannot be written, the read fails too (fail closed, S17).
+Patient views go through :mod:`medz1.auth.patient_access` (the entry point Python callers
+use too): the ``*_in`` functions run in the caller's transaction, which the routes open
+with :func:`medz1.api.security.authenticated` (session check, read and audit row, one
+commit); :func:`chart` and :func:`domain` open their own. When a patient's data was read,
+one ``patient_view`` audit event (who, which patient, which page, when) is written before
+the commit: if the audit row cannot be written, the read fails too (fail closed, S17).
 Searches are not patient views and are not audited per patient.
 
 Every read transaction is scoped to the user's home station and session
@@ -24,12 +26,11 @@ from sqlalchemy.orm import Session
 from medz1.api.problems import ServiceProblem
 from medz1.api.security import Principal
 from medz1.api.service import Service
-from medz1.auth import audit
 from medz1.auth import break_glass as glass
-from medz1.auth.audit import AuditEvent, Event
 from medz1.auth.inputs import has_control_characters
+from medz1.auth.patient_access import Reader, audited_read, view_chart
 from medz1.dal import labs, medications, patients
-from medz1.dal.chart import Chart, patient_chart
+from medz1.dal.chart import Chart
 from medz1.dal.session import Scope, set_scope
 from medz1.db.engine import unit_of_work
 from medz1.db.errors import translated
@@ -78,20 +79,16 @@ def valid_icn(icn: str) -> bool:
     return _ICN.fullmatch(icn) is not None
 
 
-def _record_view(db: Session, service: Service, viewer: Viewer, icn: str, page: str) -> None:
-    event = Event(
-        AuditEvent.PATIENT_VIEW,
-        user_id=viewer.principal.user.user_id,
-        email=viewer.principal.user.email,
-        ip_address=viewer.ip,
-        user_agent=viewer.user_agent,
-        session_id=viewer.principal.session.session_id,
-        details={"patient_key": icn, "page": page},
+def reader(viewer: Viewer) -> Reader:
+    """The audited reader (:mod:`medz1.auth.patient_access`) of a viewer."""
+    principal = viewer.principal
+    return Reader.of(
+        principal.user, principal.session, ip_address=viewer.ip, user_agent=viewer.user_agent
     )
-    audit.record(db, [event], now=service.clock())
 
 
-def _not_found(icn: str) -> ServiceProblem:
+def not_found(icn: str) -> ServiceProblem:
+    """The 404 of a patient the viewer cannot open (unknown, or of another station)."""
     # Row security hides whether a patient of another station exists: same answer.
     return ServiceProblem(
         404,
@@ -140,27 +137,15 @@ def chart(service: Service, viewer: Viewer, icn: str) -> Chart:
         ServiceProblem: 404 for an unknown patient (nothing is audited then).
     """
     with translated(), unit_of_work(service.engine) as db:
-        return _chart(db, service, viewer, icn)
-
-
-def chart_and_zone(service: Service, viewer: Viewer, icn: str) -> tuple[Chart, ZoneInfo]:
-    """:func:`chart`, and the viewer's time zone read in the same transaction (a page
-    needs both; one round of checkout, BEGIN and COMMIT fewer than two calls).
-
-    Raises:
-        ServiceProblem: 404 for an unknown patient (nothing is audited then).
-    """
-    with translated(), unit_of_work(service.engine) as db:
-        return _chart(db, service, viewer, icn), _zone_in(db, viewer.principal)
-
-
-def _chart(db: Session, service: Service, viewer: Viewer, icn: str) -> Chart:
-    _scoped(db, viewer.principal, icn)
-    found = patient_chart(db, patient_key=icn)
+        found = chart_in(db, viewer, icn)
     if found is None:
-        raise _not_found(icn)
-    _record_view(db, service, viewer, icn, "chart")
+        raise not_found(icn)
     return found
+
+
+def chart_in(db: Session, viewer: Viewer, icn: str) -> Chart | None:
+    """:func:`chart` in the caller's transaction (None, unaudited: no such patient)."""
+    return view_chart(db, reader(viewer), icn)
 
 
 def _sliced(items: list[Any], page: int, size: int) -> Paged:
@@ -226,14 +211,15 @@ def domain(
         ServiceProblem: 404 for an unknown patient or domain.
         UsageError: the page is out of range.
     """
-    found, _ = domain_and_zone(
-        service, viewer, icn, name, page=page, size=size, option=option, zone=False
-    )
+    with translated(), unit_of_work(service.engine) as db:
+        found = domain_in(db, viewer, icn, name, page=page, size=size, option=option)
+    if found is None:
+        raise not_found(icn)
     return found
 
 
-def domain_and_zone(
-    service: Service,
+def domain_in(
+    db: Session,
     viewer: Viewer,
     icn: str,
     name: str,
@@ -241,22 +227,20 @@ def domain_and_zone(
     page: int = 1,
     size: int = 20,
     option: str | None = None,
-    zone: bool = True,
-) -> tuple[Paged, ZoneInfo]:
-    """:func:`domain`, and the viewer's time zone read in the same transaction (UTC
-    without reading it when ``zone`` is false).
+) -> Paged | None:
+    """:func:`domain` in the caller's transaction (None, unaudited: no such patient).
 
     Raises:
-        ServiceProblem: 404 for an unknown patient or domain.
+        ServiceProblem: 404 for an unknown domain.
         UsageError: the page is out of range.
     """
-    with translated(), unit_of_work(service.engine) as db:
-        _scoped(db, viewer.principal, icn)
+
+    def read(db: Session) -> Paged | None:
         if patients.demographics(db, patient_key=icn) is None:
-            raise _not_found(icn)
-        result = _read(db, name, icn, page, size, option)
-        _record_view(db, service, viewer, icn, name)
-        return result, _zone_in(db, viewer.principal) if zone else UTC_ZONE
+            return None
+        return _read(db, name, icn, page, size, option)
+
+    return audited_read(db, reader(viewer), icn, name, read)
 
 
 def search(
@@ -305,10 +289,11 @@ def zone_names() -> list[str]:
 def time_zone(service: Service, principal: Principal) -> ZoneInfo:
     """The user's time zone preference; UTC when none is set or it is no longer known."""
     with translated(), unit_of_work(service.engine) as db:
-        return _zone_in(db, principal)
+        return zone_in(db, principal)
 
 
-def _zone_in(db: Session, principal: Principal) -> ZoneInfo:
+def zone_in(db: Session, principal: Principal) -> ZoneInfo:
+    """The user's time zone, read in the caller's transaction (UTC when unset or unknown)."""
     name = db.execute(_GET_ZONE, {"user_id": principal.user.user_id, "key": TIME_ZONE_KEY}).scalar()
     try:
         return ZoneInfo(name) if name else UTC_ZONE

@@ -7,6 +7,8 @@
   tokens are stored only as SHA-256.
 - `medz1.auth.audit` writes audit rows in the caller's transaction, verifies the hash chain
   the database computes, and purges rows past retention.
+- `medz1.auth.patient_access` reads a patient's data as a user and writes its
+  `patient_view` audit row in the same transaction: the service and Python callers share it.
 - `medz1.auth.config` builds the rules and the hasher from settings; `medz1.auth.demo`
   creates demo clinicians.
 

@@ -286,6 +286,10 @@ def checkpoint_committed(session: Session, *, database: str | None = None) -> No
         # while the key and older rows stayed is recorded as lost, never silently restarted.
         fresh = log.fresh_key or tail.first_seq == 1
         kind, reason = "epoch", (reason or "started") if fresh else "file-missing"
+    if kind == "checkpoint":
+        # Group commit: threads committing together share one line and one fsync.
+        log.cover(database=database or tail.database, seq=tail.seq, row_hash=tail.row_hash)
+        return
     log.append(
         database=database or tail.database,
         seq=tail.seq,

@@ -3,7 +3,9 @@
 The database chains audit rows with plain SHA-256 (migrations 0003 and 0005), which anyone
 who can write the tables can recompute. What makes the chain keyed is this module: after a
 transaction that wrote audit rows commits, medz1 appends one line to
-``<data dir>/audit/checkpoints.jsonl`` (0600, fsynced) naming the newest row it wrote:
+``<data dir>/audit/checkpoints.jsonl`` (0600, fsynced) naming the newest row it wrote
+(transactions of one process that commit at the same time share one line and one fsync,
+naming the newest of their rows: group commit, :meth:`CheckpointLog.cover`):
 database, ``chain_seq``, ``row_hash``, time, and an HMAC-SHA256 of those fields under a key
 that never enters the database (``MEDZ1_AUDIT_KEY``, or ``<data dir>/secrets/audit.key``,
 0600, generated once). Because each row hash covers every earlier row, a checkpoint at
@@ -44,6 +46,7 @@ __all__ = [
     "CheckpointLog",
     "CheckpointScan",
     "active",
+    "has_provider",
     "install",
     "installed",
     "load_key",
@@ -116,11 +119,30 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _Ticket:
+    """One committed transaction's wish: a checkpoint at ``seq`` or later is on disk."""
+
+    __slots__ = ("database", "done", "error", "row_hash", "seq")
+
+    def __init__(self, database: str, seq: int, row_hash: bytes) -> None:
+        self.database = database
+        self.seq = seq
+        self.row_hash = row_hash
+        self.done = False
+        self.error: ConfigurationError | None = None
+
+
 class CheckpointLog:
     """The checkpoint file of one data directory and the key that signs it.
 
-    Appends are one ``write`` of a whole line to a file opened with ``O_APPEND``, then
+    Appends are one ``write`` of whole lines to a file opened with ``O_APPEND``, then
     ``fsync``: concurrent writers (threads or processes) never interleave lines.
+
+    :meth:`cover` is group commit: the threads of a process that committed audit rows at
+    the same time wait for one ``fsync`` of one line per database, naming the newest of
+    their rows. Because each row's hash covers every earlier row of the chain, and the
+    chain head lock makes ``chain_seq`` order the commit order, that line pins every row
+    the group committed (S19).
     """
 
     def __init__(self, path: Path, key: bytes, *, fresh_key: bool = False) -> None:
@@ -130,6 +152,10 @@ class CheckpointLog:
         self.path = path
         self.fresh_key = fresh_key
         self._key = key
+        self._group = threading.Condition()
+        self._waiting: list[_Ticket] = []
+        self._flushing = False
+        self._io = threading.Lock()  # one writer of this process at a time: lines in order
 
     def __repr__(self) -> str:
         return f"CheckpointLog({str(self.path)!r})"  # never the key
@@ -151,6 +177,70 @@ class CheckpointLog:
         """
         if kind not in _KINDS:
             raise ValueError(f"unknown checkpoint kind {kind!r}")
+        line = self._line(database, seq, row_hash, kind, reason, at)
+        with self._io:
+            self._write(line)
+
+    def cover(self, *, database: str, seq: int, row_hash: bytes) -> None:
+        """Return once a signed checkpoint at ``chain_seq`` ``seq`` or later of ``database``
+        is on disk (group commit; see the class).
+
+        Call it only for a committed row ``seq`` whose hash is ``row_hash``. A thread that
+        finds no write in progress writes the line of every waiting thread (the newest
+        ``chain_seq`` of each database) and fsyncs once; the others wait for it.
+
+        Raises:
+            ConfigurationError: the line covering ``seq`` could not be written.
+        """
+        ticket = _Ticket(database, int(seq), bytes(row_hash))
+        with self._group:
+            self._waiting.append(ticket)
+            while not ticket.done:
+                if self._flushing:
+                    self._group.wait()
+                    continue
+                batch, self._waiting, self._flushing = self._waiting, [], True
+                self._group.release()
+                error: ConfigurationError | None = ConfigurationError(
+                    "the audit checkpoint was not written", hint="see the service's log"
+                )
+                try:
+                    error = self._flush(batch)
+                finally:  # never leave the batch waiting, whatever happened
+                    self._group.acquire()
+                    self._flushing = False
+                    for waiter in batch:
+                        waiter.done, waiter.error = True, error
+                    self._group.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _flush(self, batch: list[_Ticket]) -> ConfigurationError | None:
+        newest: dict[str, _Ticket] = {}
+        for ticket in batch:
+            known = newest.get(ticket.database)
+            if known is None or ticket.seq > known.seq:
+                newest[ticket.database] = ticket
+        lines = b"".join(
+            self._line(t.database, t.seq, t.row_hash, "checkpoint", None, None)
+            for t in newest.values()
+        )
+        try:
+            with self._io:
+                self._write(lines)
+        except ConfigurationError as exc:
+            return exc
+        return None
+
+    def _line(
+        self,
+        database: str,
+        seq: int,
+        row_hash: bytes,
+        kind: str,
+        reason: str | None,
+        at: datetime | None,
+    ) -> bytes:
         fields: dict[str, Any] = {
             "v": _VERSION,
             "kind": kind,
@@ -162,7 +252,10 @@ class CheckpointLog:
         if reason is not None:
             fields["reason"] = reason
         fields["mac"] = _mac(self._key, fields)
-        data = (json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        return (json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+    def _write(self, data: bytes) -> None:
+        """Append ``data`` (whole lines) and fsync; the caller holds ``_io``."""
         try:
             folder = self.path.parent
             created_folder = not folder.exists()
@@ -366,6 +459,12 @@ def installed(provider: Provider) -> Iterator[None]:
         yield
     finally:
         uninstall()
+
+
+def has_provider() -> bool:
+    """True when a checkpoint log is installed in this process (without reading its key)."""
+    with _lock:
+        return bool(_providers)
 
 
 def active() -> CheckpointLog | None:

@@ -33,12 +33,23 @@ def _log_to_stderr() -> None:
 
 
 def _factory() -> object:
-    """The app for uvicorn's workers (each reads the settings and sets up its own logs)."""
+    """The app for uvicorn's workers (each reads the settings and sets up its own logs).
+
+    A worker started as a new process (``--workers`` above 1) inherits nothing installed
+    by the command line: it installs the data directory's audit checkpoint log itself, so
+    its views get their signed checkpoints too (S19).
+    """
     _log_to_stderr()
     from medz1.api import create_app
+    from medz1.auth import checkpoints
     from medz1.settings import load_settings
 
-    return create_app(load_settings())
+    settings = load_settings()
+    if not checkpoints.has_provider():
+        checkpoints.install(
+            lambda: checkpoints.log_for(settings.data_path, settings.audit_key, create_key=True)
+        )
+    return create_app(settings)
 
 
 def _preflight(settings: Settings, host: str, port: int) -> None:

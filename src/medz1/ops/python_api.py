@@ -27,6 +27,8 @@ OBJECTS = (
     "medz1.auth.sessions.validate",
     "medz1.auth.sessions.SessionCheck",
     "medz1.auth.sessions.logout",
+    "medz1.auth.patient_access.open_chart",
+    "medz1.auth.patient_access.ChartView",
     "medz1.dal.session.read_session",
     "medz1.dal.chart.patient_chart",
     "medz1.dal.chart.Chart",
@@ -40,6 +42,7 @@ from datetime import UTC, datetime
 
 from medz1.auth.config import AuthConfig, hasher_from_settings
 from medz1.auth.login import login
+from medz1.auth.patient_access import open_chart
 from medz1.auth.sessions import validate
 from medz1.dal.chart import patient_chart
 from medz1.dal.session import Scope, read_session
@@ -71,11 +74,16 @@ with unit_of_work(engine) as session:
         session, token=token, now=datetime.now(UTC), config=config
     ).require()  # SessionInvalid when it timed out, was revoked or the user is locked
 
-# Reads see the patients of the user's home station (row-level security, plus any
-# break-the-glass grant of this session); naming the patient checks it once per statement.
+# A clinician's view of a chart: session check, read and patient_view audit row in one
+# transaction, committed (and its signed checkpoint on disk) before it returns.
+viewed = open_chart(engine, token=token, patient_key="ICN100001", config=config)
+chart = viewed.chart  # None: no such patient at the user's station (nothing audited)
+
+# Reads that are no clinician's view (a report) see the patients of a station (row-level
+# security, plus any break-the-glass grant of the session); nothing is audited for them.
 scope = Scope.of_user(user.home_site_sta3n, user_session.session_id).about("ICN100001")
 with read_session(engine, scope) as session:  # read-only, ends with COMMIT
-    chart = patient_chart(session, patient_key="ICN100001")
+    report_chart = patient_chart(session, patient_key="ICN100001")
 
 print(user.email, chart.demographics.name_display if chart else "no such patient")
 engine.dispose()
