@@ -126,3 +126,66 @@ def test_the_reason_form_opens_a_foreign_patient_in_the_pages(scoped_site: Site)
     assert opened.headers["location"] == f"/patients/{foreign}"
     assert scoped_site.audit_count("break_glass") == before + 1
     assert client.get(f"/patients/{foreign}").status_code == 200
+
+
+def _grants(site: Site) -> int:
+    with site.admin.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM auth.break_glass_grants")).scalar_one())
+
+
+def test_break_glass_for_an_unknown_patient_is_404_and_writes_nothing(scoped_site: Site) -> None:
+    token = logged_in(scoped_site)["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    client = scoped_site.client
+    client.cookies.clear()
+    before = (scoped_site.audit_count("break_glass"), _grants(scoped_site))
+    answer = client.post(
+        "/api/v1/patients/ICN999999999/break-glass",
+        json={"reason": "looking for a patient"},
+        headers=bearer,
+    )
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert (scoped_site.audit_count("break_glass"), _grants(scoped_site)) == before
+
+
+def test_break_glass_refuses_a_body_that_is_not_json_and_a_minutes_string(
+    scoped_site: Site,
+) -> None:
+    _, foreign = _patients(scoped_site)
+    token = logged_in(scoped_site)["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    client = scoped_site.client
+    client.cookies.clear()
+    before = scoped_site.audit_count("break_glass")
+    as_form = client.post(
+        f"/api/v1/patients/{foreign}/break-glass", data={"reason": "cover"}, headers=bearer
+    )
+    assert as_form.status_code == 415
+    as_text = client.post(
+        f"/api/v1/patients/{foreign}/break-glass",
+        content=b'{"reason": "cover"}',
+        headers={**bearer, "Content-Type": "text/plain"},
+    )
+    assert as_text.status_code == 415
+    minutes_text = client.post(
+        f"/api/v1/patients/{foreign}/break-glass",
+        json={"reason": "cover", "minutes": "5"},
+        headers=bearer,
+    )
+    assert minutes_text.status_code == 422
+    assert scoped_site.audit_count("break_glass") == before
+
+
+def test_the_pages_forms_refuse_a_body_that_is_not_a_form(scoped_site: Site) -> None:
+    _, foreign = _patients(scoped_site)
+    csrf = logged_in(scoped_site)["csrf_token"]
+    client = scoped_site.client
+    before = scoped_site.audit_count("break_glass")
+    for path, body in (
+        (f"/patients/{foreign}/break-glass", {"csrf_token": csrf, "reason": "on call"}),
+        ("/preferences", {"csrf_token": csrf, "time_zone": "UTC"}),
+    ):
+        answer = client.post(path, json=body)
+        assert answer.status_code == 415, (path, answer.text)
+    assert scoped_site.audit_count("break_glass") == before

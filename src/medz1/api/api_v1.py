@@ -43,6 +43,7 @@ from medz1.api.security import (
     authenticate,
     authenticated,
     client_ip,
+    json_body,
     presented,
     require_csrf,
     service_of,
@@ -114,7 +115,8 @@ def search_patients(
 class BreakGlassIn(BaseModel):
     """A break-the-glass request: why, and for how long (minutes, default 30)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "minutes": "5" is refused (422), not read as 5.
+    model_config = ConfigDict(extra="forbid", strict=True)
     reason: str = Field(..., max_length=break_glass.MAX_REASON_CHARACTERS)
     minutes: int = Field(break_glass.DEFAULT_MINUTES, ge=1, le=break_glass.MAX_MINUTES)
 
@@ -127,13 +129,19 @@ class BreakGlassOut(BaseModel):
     expires_at: datetime
 
 
-@router.post("/patients/{icn}/break-glass", response_model=BreakGlassOut, status_code=201)
+@router.post(
+    "/patients/{icn}/break-glass",
+    response_model=BreakGlassOut,
+    status_code=201,
+    dependencies=[Depends(json_body)],
+)
 async def break_the_glass(
     request: Request, principal: ApiUser, body: BreakGlassIn, icn: str = ICN
 ) -> BreakGlassOut:
     """Open a patient of another station (or a sensitive one) to this session, with a
-    reason; audited as ``break_glass``. A blank reason answers 422; a cookie-authenticated
-    call needs the CSRF token (403).
+    reason; audited as ``break_glass``. A blank reason answers 422, a body that is not JSON
+    415, an unknown patient 404 (nothing written); a cookie-authenticated call needs the
+    CSRF token (403).
     """
     await require_csrf(request, principal)
     try:

@@ -22,6 +22,7 @@ from medz1.api.pages import render
 from medz1.api.problems import LoginRequired, ServiceProblem, problem
 from medz1.api.schemas import LoginIn, LoginOut, ProblemOut
 from medz1.api.security import (
+    FORM_TYPES,
     Principal,
     authenticate,
     check_login_csrf,
@@ -30,6 +31,7 @@ from medz1.api.security import (
     csrf_token,
     new_login_csrf,
     presented_token,
+    require_content_type,
     require_csrf,
     service_of,
     set_session_cookie,
@@ -42,18 +44,6 @@ from medz1.db.engine import unit_of_work
 from medz1.db.errors import translated
 
 router = APIRouter()
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def require_content_type(request: Request, *types: str) -> None:
-    """Refuse a body of another media type (415).
-
-    Raises:
-        ServiceProblem: 415.
-    """
-    given = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if given not in types:
-        raise ServiceProblem(415, "send the body as " + " or ".join(types))
 
 
 def _rate_limit(request: Request) -> None:

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from medz1.api import views
 from medz1.api.problems import LoginRequired, ServiceProblem
 from medz1.api.security import (
+    FORM_TYPES,
     Presented,
     Principal,
     authenticate,
@@ -30,6 +31,7 @@ from medz1.api.security import (
     client_ip,
     new_login_csrf,
     presented,
+    require_content_type,
     require_csrf,
     service_of,
     user_agent,
@@ -271,6 +273,7 @@ async def break_the_glass(request: Request, icn: str) -> Response:
 
     A missing or blank reason or a duration out of range answers 422; nothing is written.
     """
+    require_content_type(request, *FORM_TYPES)
     principal = await run_in_threadpool(authenticate, request)
     await require_csrf(request, principal)
     form = await request.form()
@@ -333,6 +336,7 @@ def preferences_page(request: Request, principal: PageUser) -> Response:
 @router.post("/preferences")
 async def save_preferences(request: Request) -> Response:
     """Store the time zone chosen in the form."""
+    require_content_type(request, *FORM_TYPES)
     principal = await run_in_threadpool(authenticate, request)
     await require_csrf(request, principal)
     form = await request.form()

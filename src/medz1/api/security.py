@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookies import SimpleCookie
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -265,3 +265,32 @@ def user_agent(request: Request) -> str | None:
     """The User-Agent header, cut to what the audit row keeps."""
     value = request.headers.get("user-agent")
     return value[:1024] if value else None
+
+
+FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+"""The media types of an HTML form's body."""
+JSON_TYPE: Final = "application/json"
+
+
+def require_content_type(request: Request, *types: str) -> None:
+    """Refuse a body of another media type (415), before the body is read or validated.
+
+    Args:
+        request: the request whose ``Content-Type`` header (parameters ignored) is checked.
+        *types: the media types accepted, lower case.
+
+    Raises:
+        ServiceProblem: 415, naming the accepted types.
+    """
+    given = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if given not in types:
+        raise ServiceProblem(415, "send the body as " + " or ".join(types))
+
+
+def json_body(request: Request) -> None:
+    """A route dependency: the body must be JSON (415 otherwise, before validation: 422).
+
+    Raises:
+        ServiceProblem: 415.
+    """
+    require_content_type(request, JSON_TYPE)

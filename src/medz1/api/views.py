@@ -111,13 +111,15 @@ def break_glass(
     """Open patient ``icn`` to the viewer's session for ``minutes``, with ``reason``.
 
     Written to ``auth.break_glass_grants`` and audited as ``break_glass`` in one
-    transaction.
+    transaction, which then reads the patient through the new grant: when there is no such
+    patient, the transaction rolls back (no grant, no audit row) and the answer is 404.
 
     Raises:
         UsageError: no reason or a bad one, a bad duration (nothing written).
+        ServiceProblem: 404 for an unknown patient (nothing written).
     """
     with translated(), unit_of_work(service.engine) as db:
-        return glass.grant(
+        made = glass.grant(
             db,
             session_id=viewer.principal.session.session_id,
             patient_key=icn,
@@ -128,6 +130,11 @@ def break_glass(
             user_agent=viewer.user_agent,
             minutes=glass.DEFAULT_MINUTES if minutes is None else minutes,
         )
+        _scoped(db, viewer.principal, icn)
+        if patients.demographics(db, patient_key=icn) is None:
+            # Raised inside the unit of work: the grant and its audit row roll back.
+            raise not_found(icn)
+        return made
 
 
 def chart(service: Service, viewer: Viewer, icn: str) -> Chart:
