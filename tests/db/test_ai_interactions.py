@@ -132,7 +132,9 @@ def _sqlstate(engine: Engine, statement: str) -> str | None:
     [
         ("app", "DELETE FROM ai.drug_interactions"),
         ("app", "INSERT INTO ai.drug_interaction_loads (pairs) VALUES (1)"),
-        ("loader", "SELECT count(*) FROM ai.patient_embeddings"),
+        ("loader", "SELECT count(*) FROM ai.chart_summaries"),
+        ("app", "DELETE FROM ai.patient_embeddings"),  # the embedding job is the loader's
+        ("app", "SELECT ai.embedding_station_index('508')"),
         ("loader", "DELETE FROM ai.ddi_cache"),
         ("reporting", "SELECT count(*) FROM ai.drug_interactions"),
         ("reporting", "SELECT count(*) FROM ai.patient_embeddings"),
