@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from medz1.ai.chart_text import Chunk
+from medz1.dal.session import Scope, set_scope
+from medz1.db.engine import unit_of_work
 from medz1.db.target import Target
 from medz1.ops.demo import load_demo
-from medz1.ops.grants import apply_grants
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
-from tests.plugins.synthetic import scoped
 
 DIM = 384
 
@@ -32,15 +34,43 @@ def role_engine(target: Target, role_plan: RolePlan, role: str) -> Iterator[Engi
 def load_patients(target: Target, role_plan: RolePlan, count: int = 5) -> list[str]:
     """Load ``count`` synthetic demo patients as the loader; return their keys, sorted.
 
-    Station scoping is turned off in the test's database first: the AI features read
-    charts as the application role across stations, which row security (on by default)
-    would hide (the AI features do not take a station yet).
+    Station scoping stays on (the test database's grants follow the default plan, where
+    ``MEDZ1_STATION_SCOPING`` is on): the application role sees a patient only through a
+    station scope (:func:`as_station`).
     """
-    apply_grants(target, scoped(role_plan, station_scoping=False))
+    assert role_plan.matrix.station_scoping
     load_demo(target, role_plan, patients=count)
-    with role_engine(target, role_plan, "app") as app, app.connect() as conn:
-        keys = conn.execute(text("SELECT patient_key FROM patient_demographics ORDER BY 1"))
-        return [str(k) for k in keys.scalars()]
+    return sorted(stations(target, role_plan))
+
+
+def stations(target: Target, role_plan: RolePlan) -> dict[str, str]:
+    """Every patient's primary station, read as the loader (which sees every station)."""
+    with role_engine(target, role_plan, "loader") as loader, loader.connect() as conn:
+        rows = conn.execute(text("SELECT patient_key, primary_station FROM patient_demographics"))
+        return {str(k): str(s) for k, s in rows}
+
+
+def add_patients(target: Target, role_plan: RolePlan, patients: dict[str, str]) -> None:
+    """Add bare patients (key -> primary station) as the loader."""
+    with role_engine(target, role_plan, "loader") as loader, loader.begin() as conn:
+        for key, station in patients.items():
+            conn.execute(
+                text(
+                    "INSERT INTO patient_demographics (patient_key, icn, primary_station) "
+                    "VALUES (:k, :k, :s)"
+                ),
+                {"k": key, "s": station},
+            )
+
+
+@contextmanager
+def as_station(
+    engine: Engine, station: str | None, session_id: uuid.UUID | None = None
+) -> Iterator[Session]:
+    """A unit of work of ``engine`` (the application role) read as ``station``."""
+    with unit_of_work(engine) as session:
+        set_scope(session, Scope(station, session_id))
+        yield session
 
 
 def unit_vectors(seed: int, count: int) -> np.ndarray:

@@ -132,7 +132,9 @@ def _sqlstate(engine: Engine, statement: str) -> str | None:
     [
         ("app", "DELETE FROM ai.drug_interactions"),
         ("app", "INSERT INTO ai.drug_interaction_loads (pairs) VALUES (1)"),
-        ("loader", "SELECT count(*) FROM ai.patient_embeddings"),
+        ("loader", "SELECT count(*) FROM ai.chart_summaries"),
+        ("app", "DELETE FROM ai.patient_embeddings"),  # the embedding job is the loader's
+        ("app", "SELECT ai.embedding_station_index('508')"),
         ("loader", "DELETE FROM ai.ddi_cache"),
         ("reporting", "SELECT count(*) FROM ai.drug_interactions"),
         ("reporting", "SELECT count(*) FROM ai.patient_embeddings"),
@@ -144,3 +146,17 @@ def test_roles_get_only_the_ai_privileges_they_need(
 ) -> None:
     with role_engine(db_target, role_plan, role) as engine:
         assert _sqlstate(engine, statement) == "42501"
+
+
+def test_the_lookup_is_prepared_on_its_first_run_so_it_is_not_planned_again(
+    app: Engine, reference: Path
+) -> None:
+    with unit_of_work(app) as session:
+        assert interactions_for(session, ["aspirin", "warfarin sodium"])
+        prepared = session.execute(
+            text(
+                "SELECT count(*) FROM pg_prepared_statements "
+                "WHERE statement LIKE '%FROM ai.drug_interactions%' AND NOT from_sql"
+            )
+        ).scalar_one()
+    assert prepared == 1

@@ -4,8 +4,10 @@ One SQL statement reads, for the given patients, one text per source row: allerg
 (allergen, type, severity, reactions, comment), record flag actions (flag, action,
 narrative), inpatient encounters (locations, diagnoses, disposition) and lab panels (one
 text per accession: every result with unit, flag and reference range). Each text is cut
-into chunks of at most :data:`CHUNK_WORDS` words. A chunk keeps the station (sta3n) of its
-source row, else the patient's primary station.
+into chunks of at most :data:`CHUNK_WORDS` words. A chunk carries the patient's primary
+station (sta3n): the station whose clinicians may see it (the station policy of ``ai``
+keys on the patient's station, as for the clinical tables), so a station's search reads
+that station's rows only.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ CHUNK_WORDS = 160
 
 _SOURCES = """
 SELECT a.patient_key, 'patient_allergies' AS source_table, a.allergy_sid::text AS source_id,
-       coalesce(a.originating_site, d.primary_station) AS station,
+       d.primary_station AS station,
        concat_ws(' ', 'Allergy:', a.allergen_standardized, '(' || a.allergen_type || ')',
                  'severity ' || lower(a.severity) || '.', 'Reactions: ' || a.reactions || '.',
                  a.comment) AS body
@@ -34,7 +36,7 @@ UNION ALL
 SELECT h.patient_key, 'patient_flag_history',
        h.assignment_id::text || '/' || h.action_code::text || '/'
          || to_char(h.history_date AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS'),
-       coalesce(h.event_site, d.primary_station),
+       d.primary_station,
        concat_ws(' ', 'Record flag', f.flag_name, '-', h.action_name || ':', h.history_comments)
   FROM public.patient_flag_history h
   LEFT JOIN public.patient_flags f
@@ -43,7 +45,7 @@ SELECT h.patient_key, 'patient_flag_history',
  WHERE h.patient_key = ANY(:keys)
 UNION ALL
 SELECT e.patient_key, 'patient_encounters', e.inpatient_id::text,
-       coalesce(e.sta3n, d.primary_station),
+       d.primary_station,
        concat_ws(' ', 'Admission', to_char(e.admit_datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
                  'to ' || e.admit_location_name || ',',
                  'admitting diagnosis ' || e.admit_diagnosis_code || '.',
@@ -56,7 +58,7 @@ SELECT e.patient_key, 'patient_encounters', e.inpatient_id::text,
  WHERE e.patient_key = ANY(:keys)
 UNION ALL
 SELECT l.patient_key, 'patient_labs', l.accession_number,
-       coalesce(min(l.sta3n), min(d.primary_station)),
+       min(d.primary_station),
        concat_ws(' ', 'Lab', coalesce(min(l.panel_name), min(l.lab_test_name)),
                  to_char(min(l.collection_datetime) AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ':',
                  string_agg(concat_ws(' ', l.lab_test_name, l.result_value, l.result_unit,
@@ -104,8 +106,9 @@ def split_words(body: str, size: int = CHUNK_WORDS) -> list[str]:
 def chart_chunks(session: Session, *, patient_keys: Sequence[str]) -> list[Chunk]:
     """The text chunks of the given patients' charts, ordered by patient and source.
 
-    One statement; rows without text give no chunk. Runs as any role that may read the
-    clinical tables (the application role).
+    One statement; rows without text give no chunk. Runs as a role that may read every
+    listed patient's rows: the loader (BYPASSRLS) for the embedding job; the application
+    role reads only the patients its station scope shows.
 
     Args:
         session: a session as a role that reads the clinical tables.

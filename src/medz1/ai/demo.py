@@ -116,8 +116,9 @@ class AiDemoReport:
 def prepare(
     target: Target, role_plan: RolePlan, *, embedder: Embedder | None = None
 ) -> AiDemoReport:
-    """Load the demo interaction table if the reference table is empty (as
-    ``medz1_loader``), then embed every chart not embedded yet (as ``med_z1_user``).
+    """Load the demo interaction table if the reference table is empty, then embed every
+    chart not embedded yet, both as ``medz1_loader``: the embedding job reads every
+    station's charts (BYPASSRLS), whatever ``MEDZ1_STATION_SCOPING`` says.
 
     Safe to run again: an unchanged chart is not embedded twice, and existing reference
     data is kept.
@@ -137,11 +138,7 @@ def prepare(
             pairs = 0
             if not present.scalar_one():
                 pairs = load_reference(loader, prepared_table(demo_interactions(), "demo")).rows
+        report = embed_patients(loader, embedder or HashingEmbedder())
     finally:
         loader.dispose()
-    app = engine_for_role(target, "app", role_plan.passwords)
-    try:
-        report = embed_patients(app, embedder or HashingEmbedder())
-    finally:
-        app.dispose()
     return AiDemoReport(pairs, report)

@@ -10,17 +10,21 @@ chunks, never a mix or none.
 Searching (:func:`search`): cosine distance. Without a filter, through the HNSW index
 with pgvector's iterative index scan (``hnsw.iterative_scan = strict_order``, pgvector
 0.8), which keeps reading the index until ``k`` rows pass the model filter. Within one
-patient or one station the search is exact: the rows come by the primary key or the
-``(station, model)`` index and are sorted by distance. ``bench/bench_ai.py`` measured the
-iterative HNSW scan under those filters: recall@10 0.84-0.95 for a station holding 5 % of
-the rows (ef_search 40-400) and no faster than exact search for one patient's 50 chunks,
-while the exact way has recall 1 by construction at 20x the speed of a full scan.
+station, through that station's partial HNSW index (``WHERE station = '<sta3n>'``, one per
+station, created by :func:`ensure_station_indexes` when a station first appears), with
+the same iterative scan. Within one patient the search is exact: the patient's rows by
+the primary key, sorted by distance. ``bench/bench_ai.py`` measured the choices (docs/ai.md).
+
+Station scoping (migration 0014): the application role sees the chunks of the patients
+its transaction's station scope shows (``medz1.dal.session.set_scope``), as for the
+clinical tables; the embedding job runs as the loader, which reads every station's charts.
 """
 
 from __future__ import annotations
 
+import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from medz1.ai.chart_text import Chunk
 from medz1.ai.embedder import Embedder, Vectors, check_vectors
+from medz1.dal.session import STATION_PATTERN
 from medz1.errors import DataError, UsageError
 from medz1.models.ai import EMBEDDING_DIMENSIONS, PatientEmbedding
 
@@ -56,6 +61,7 @@ _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _TRAILER = struct.pack("!h", -1)
 _BLOCK_ROWS = 5000
 _NULL = struct.pack("!i", -1)
+_STATION = re.compile(STATION_PATTERN)
 
 
 def _text_field(value: str | None) -> bytes:
@@ -156,6 +162,8 @@ def check_chunks(chunks: Sequence[Chunk], patient_keys: Sequence[str], model: st
             problem = "has no source table or source id"
         elif seen_key in seen:
             problem = "repeats another chunk's source and number"
+        elif c.station is not None and _STATION.fullmatch(c.station) is None:
+            problem = "has a station that is not a VA station number"
         for column, value in (
             ("patient_key", c.patient_key),
             ("source_table", c.source_table),
@@ -179,20 +187,25 @@ def replace_embeddings(
     patient_keys: Sequence[str],
     chunks: Sequence[Chunk],
     vectors: Vectors,
+    station_indexes: bool = True,
 ) -> Replaced:
     """Replace the ``model`` chunks of ``patient_keys`` with ``chunks`` and their vectors.
 
     Runs inside the caller's transaction (``engine.begin()``); commit makes the change
     visible for all listed patients at once. A listed patient with no chunk loses its
-    chunks of that model.
+    chunks of that model. A station seen for the first time gets its partial HNSW index
+    first (:func:`ensure_station_indexes`), unless ``station_indexes`` is false: a first
+    bulk embedding of a large population writes without them and builds them once at the
+    end (an HNSW index built in bulk is many times faster than one kept up row by row).
 
     Args:
-        conn: A connection in a transaction, as a role that may write ``ai`` and create
-            temporary tables (``med_z1_user``).
+        conn: A connection in a transaction, as a role that may write
+            ``ai.patient_embeddings`` and create temporary tables (``medz1_loader``).
         model: The embedder's name.
         patient_keys: Patients whose chunks are replaced.
         chunks: The new chunks (each of a listed patient).
         vectors: One vector per chunk, ``(len(chunks), 384)``.
+        station_indexes: Create the missing station indexes first (default).
 
     Raises:
         DataError: A refused chunk or vector, before anything is written (exit 8).
@@ -219,6 +232,8 @@ def replace_embeddings(
                 )
             )
         copy.write(_TRAILER)
+    if station_indexes:
+        ensure_station_indexes(conn, {c.station for c in chunks if c.station})
     removed = conn.execute(
         text("DELETE FROM ai.patient_embeddings WHERE patient_key = ANY(:keys) AND model = :model"),
         {"keys": list(patient_keys), "model": model},
@@ -231,36 +246,149 @@ def replace_embeddings(
     return Replaced(len(set(patient_keys)), int(removed or 0), int(inserted or 0))
 
 
+#: Name of a station's partial HNSW index (``ai.embedding_station_index``, migration 0014).
+STATION_INDEX_PREFIX = "ix_patient_embeddings_hnsw_s"
+
+
+def ensure_station_indexes(conn: Connection, stations: Iterable[str]) -> list[str]:
+    """Create the partial HNSW index of each station that has none yet; return those made.
+
+    Runs ``ai.embedding_station_index`` (SECURITY DEFINER, as the owner), which the
+    loader may execute. A station that is not a station number is refused by it.
+
+    Raises:
+        DataError: a station that is not a station number (exit 8); nothing is written.
+    """
+    wanted = sorted(set(stations))
+    if not wanted:
+        return []
+    present = set(
+        conn.execute(
+            text(
+                "SELECT indexname FROM pg_catalog.pg_indexes WHERE schemaname = 'ai' "
+                "AND indexname = ANY(:names)"
+            ),
+            {"names": [STATION_INDEX_PREFIX + s for s in wanted]},
+        ).scalars()
+    )
+    missing = [s for s in wanted if STATION_INDEX_PREFIX + s not in present]
+    for station in missing:
+        if _STATION.fullmatch(station) is None:
+            raise DataError(
+                "a chunk's station is not a VA station number",
+                hint="fix the patient's primary_station; nothing was written",
+            )
+        conn.execute(text("SELECT ai.embedding_station_index(:s)"), {"s": station})
+    return missing
+
+
 def stored_digests(
     session: Session, *, model: str, patient_keys: Sequence[str]
-) -> dict[str, set[tuple[str, str, int, str]]]:
-    """Per patient, the (source table, source id, chunk number, digest) of stored chunks.
+) -> dict[str, set[tuple[str, str, int, str, str]]]:
+    """Per patient, the (source table, source id, chunk number, digest, station) of its
+    stored chunks (a patient who moved station is embedded again, under the new station).
 
     Args:
-        session: a session as the application role.
+        session: a session as the embedding job's role.
         model: the embedder's name; chunks of other models are not read.
         patient_keys: the patients' ICNs.
 
     Returns:
         For each patient with stored chunks, the set of (source table, source id, chunk
-        number, SHA-256 hex digest of the text).
+        number, SHA-256 hex digest of the text, station).
     """
     rows = session.execute(
         text(
-            "SELECT patient_key, source_table, source_id, chunk_number, text_digest "
+            "SELECT patient_key, source_table, source_id, chunk_number, text_digest, "
+            "coalesce(station, '') "
             "FROM ai.patient_embeddings WHERE patient_key = ANY(:keys) AND model = :model"
         ),
         {"keys": list(patient_keys), "model": model},
     ).all()
-    found: dict[str, set[tuple[str, str, int, str]]] = {}
-    for key, table, source, number, digest in rows:
-        found.setdefault(key, set()).add((table, source, number, digest))
+    found: dict[str, set[tuple[str, str, int, str, str]]] = {}
+    for key, table, source, number, digest, station in rows:
+        found.setdefault(key, set()).add((table, source, number, digest, station))
     return found
 
 
 def vector_literal(vector: Vectors) -> str:
     """A vector in pgvector's text form, every float32 value exact."""
     return "[" + ",".join(repr(float(v)) for v in vector) + "]"
+
+
+def _iterative(session: Session, ef_search: int) -> None:
+    """Iterative HNSW scan for this transaction: filters never cut the result short."""
+    session.execute(
+        text(
+            "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
+            "set_config('hnsw.ef_search', :ef, true), "
+            "set_config('hnsw.max_scan_tuples', :scan, true)"
+        ),
+        {"ef": str(int(ef_search)), "scan": str(MAX_SCAN_TUPLES)},
+    )
+
+
+_COLUMNS = "patient_key, source_table, source_id, chunk_number, station, chunk_text"
+
+
+def search_statement(
+    *, patient_key: bool = False, station: str | None = None, break_glass: bool = False
+) -> str:
+    """The SQL of :func:`search` (parameters ``:q``, ``:model``, ``:k``, ``:patient``).
+
+    ``station`` is written into the statement as a literal (checked against
+    ``STATION_PATTERN`` first), so the planner proves the predicate of that station's
+    partial HNSW index whatever plan it caches.
+    """
+    distance = "embedding <=> CAST(:q AS vector)"
+    if patient_key:
+        # Exact: the patient's rows by primary key, sorted by distance. MATERIALIZED keeps
+        # the planner from trading that for an HNSW scan filtered afterwards.
+        where = "model = :model AND patient_key = :patient"
+        if station is not None:
+            where += f" AND station = {check_station_literal(station)}"
+        return (
+            f"WITH mine AS MATERIALIZED (SELECT {_COLUMNS}, embedding "
+            f"FROM ai.patient_embeddings WHERE {where}) "
+            f"SELECT {_COLUMNS}, embedding <=> CAST(:q AS vector) AS distance FROM mine "
+            "ORDER BY distance LIMIT :k"
+        )
+    if station is None:
+        return (
+            f"SELECT {_COLUMNS}, {distance} AS distance FROM ai.patient_embeddings "
+            f"WHERE model = :model ORDER BY {distance} LIMIT :k"
+        )
+    literal = check_station_literal(station)
+    statement = (
+        f"(SELECT {_COLUMNS}, {distance} AS distance FROM ai.patient_embeddings "
+        f"WHERE model = :model AND station = {literal} ORDER BY {distance} LIMIT :k)"
+    )
+    if break_glass:
+        # Patients opened by break-the-glass for the transaction's session: exact, by
+        # primary key (a few patients), whatever their station.
+        statement += (
+            " UNION ALL (WITH opened AS MATERIALIZED ("
+            f"SELECT {_COLUMNS}, embedding FROM ai.patient_embeddings WHERE model = :model "
+            "AND patient_key = ANY(CAST((SELECT public.medz1_break_glass_patients()) "
+            "AS varchar[]))) "
+            f"SELECT {_COLUMNS}, {distance} AS distance FROM opened "
+            "ORDER BY distance LIMIT :k)"
+        )
+    return statement
+
+
+def check_station_literal(station: str) -> str:
+    """``station`` as an SQL string literal, once it is a station number.
+
+    Raises:
+        UsageError: not a station number (``STATION_PATTERN``; exit 2).
+    """
+    if not isinstance(station, str) or _STATION.fullmatch(station) is None:
+        raise UsageError(
+            "the station is not a VA station number",
+            hint="give 3 digits, optionally followed by a division suffix (e.g. 508 or 508A4)",
+        )
+    return f"'{station}'"
 
 
 def search(
@@ -272,8 +400,13 @@ def search(
     patient_key: str | None = None,
     station: str | None = None,
     ef_search: int = EF_SEARCH,
+    break_glass: bool = False,
 ) -> list[Hit]:
     """The ``k`` chunks nearest to ``query`` by cosine distance, nearest first.
+
+    As the application role, only chunks of patients the transaction's station scope shows
+    are candidates (row security, migration 0014): set the scope first
+    (:func:`medz1.dal.session.set_scope`); without one nothing is found (fail closed).
 
     Args:
         session: A session as a role that may read ``ai`` (``med_z1_user``).
@@ -281,54 +414,32 @@ def search(
         model: Only chunks embedded by this model are compared.
         k: How many chunks (1 to 1000).
         patient_key: Only this patient's chunks (exact search).
-        station: Only chunks of this station (sta3n; exact search).
+        station: Only chunks of this station's patients (sta3n), through the station's
+            partial HNSW index with an iterative scan; a clinician passes their own.
         ef_search: HNSW candidate list size (recall against speed).
+        break_glass: With ``station``, also the patients opened by break-the-glass for
+            the transaction's session (``medz1.session``), exact; the application role only.
 
     Raises:
-        UsageError: ``k`` out of range (exit 2).
+        UsageError: ``k`` out of range, or a station that is not a station number (exit 2).
         DataError: A query vector of the wrong shape, NaN, infinite or zero (exit 8).
     """
     if not 1 <= k <= MAX_K:
         raise UsageError(f"k must be between 1 and {MAX_K}, not {k}", hint="pass --k 10")
     vector = check_vectors(np.asarray(query).reshape(1, -1), count=1)[0]
     params: dict[str, object] = {"q": vector_literal(vector), "model": model, "k": k}
-    columns = "patient_key, source_table, source_id, chunk_number, station, chunk_text"
-    if patient_key is not None or station is not None:
-        # Exact: the patient's rows by primary key, or the station's by its index, sorted
-        # by distance. MATERIALIZED keeps the planner from trading that for an HNSW scan
-        # filtered afterwards.
-        where = "model = :model"
-        if patient_key is not None:
-            where += " AND patient_key = :patient"
-            params["patient"] = patient_key
-        if station is not None:
-            where += " AND station = :station"
-            params["station"] = station
-        statement = (
-            f"WITH mine AS MATERIALIZED (SELECT {columns}, embedding "
-            f"FROM ai.patient_embeddings WHERE {where}) "
-            f"SELECT {columns}, embedding <=> CAST(:q AS vector) AS distance FROM mine "
-            "ORDER BY distance LIMIT :k"
-        )
+    if patient_key is not None:
+        params["patient"] = patient_key
+        statement = search_statement(patient_key=True, station=station)
     else:
-        # Iterative scan: the model filter never cuts the result short.
-        session.execute(
-            text(
-                "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
-                "set_config('hnsw.ef_search', :ef, true), "
-                "set_config('hnsw.max_scan_tuples', :scan, true)"
-            ),
-            {"ef": str(int(ef_search)), "scan": str(MAX_SCAN_TUPLES)},
-        )
-        statement = (
-            f"SELECT {columns}, embedding <=> CAST(:q AS vector) AS distance "
-            "FROM ai.patient_embeddings WHERE model = :model "
-            "ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k"
-        )
+        _iterative(session, ef_search)
+        statement = search_statement(station=station, break_glass=break_glass)
     rows = session.execute(text(statement), params).all()
-    return [
-        Hit(str(r[0]), str(r[1]), str(r[2]), int(r[3]), r[4], str(r[5]), float(r[6])) for r in rows
-    ]
+    hits: dict[tuple[str, str, str, int], Hit] = {}
+    for r in rows:
+        hit = Hit(str(r[0]), str(r[1]), str(r[2]), int(r[3]), r[4], str(r[5]), float(r[6]))
+        hits.setdefault((hit.patient_key, hit.source_table, hit.source_id, hit.chunk_number), hit)
+    return sorted(hits.values(), key=lambda h: h.distance)[:k]
 
 
 @dataclass(frozen=True)
@@ -354,7 +465,9 @@ def embed_patients(
     this model is left alone; any other patient gets all its chunks replaced atomically.
 
     Args:
-        engine: An engine as ``med_z1_user``.
+        engine: An engine as ``medz1_loader``: the job reads every station's charts
+            (BYPASSRLS) and is the one role that writes ``ai.patient_embeddings``. As the
+            application role with station scoping on it would see no chart.
         embedder: The model; its dimension must be 384.
         patient_keys: Patients to embed (unknown keys are skipped), or None for all.
         batch: Patients per transaction.
@@ -378,9 +491,11 @@ def embed_patients(
             session = Session(bind=conn)
             chunks = chart_chunks(session, patient_keys=group)
             stored = stored_digests(session, model=embedder.name, patient_keys=group)
-            mine: dict[str, set[tuple[str, str, int, str]]] = {k: set() for k in group}
+            mine: dict[str, set[tuple[str, str, int, str, str]]] = {k: set() for k in group}
             for c in chunks:
-                mine[c.patient_key].add((c.source_table, c.source_id, c.chunk_number, c.digest))
+                mine[c.patient_key].add(
+                    (c.source_table, c.source_id, c.chunk_number, c.digest, c.station or "")
+                )
             changed = [k for k in group if mine[k] != stored.get(k, set())]
             todo = [c for c in chunks if c.patient_key in set(changed)]
             if changed:

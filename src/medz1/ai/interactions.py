@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
 import pyarrow as pa
 from sqlalchemy import Engine, Table, text
 from sqlalchemy.engine import Connection, CursorResult
@@ -74,9 +75,13 @@ def set_digest(names: list[str]) -> str:
     return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()
 
 
-_LOOKUP = text(
+#: The lookup: one index scan of the primary key with both columns in the index condition
+#: (one index search per name). Sent as a server-side prepared statement, so after its
+#: first executions on a connection the server reuses one generic plan: no parsing and no
+#: planning per lookup (``bench/bench_ai.py`` prints the planning and execution times).
+LOOKUP_SQL = (
     "SELECT drug_a, drug_b, severity, description, source FROM ai.drug_interactions "
-    "WHERE drug_a = ANY(CAST(:names AS varchar[])) AND drug_b = ANY(CAST(:names AS varchar[])) "
+    "WHERE drug_a = ANY(%(names)s::varchar[]) AND drug_b = ANY(%(names)s::varchar[]) "
     "ORDER BY drug_a, drug_b"
 )
 
@@ -84,7 +89,9 @@ _LOOKUP = text(
 def interactions_for(session: Session, medications: Iterable[str]) -> list[Interaction]:
     """Every interacting pair among ``medications`` (any order, any case), sorted.
 
-    One query on the primary key of ``ai.drug_interactions``.
+    One prepared statement on the primary key of ``ai.drug_interactions``, sent on the
+    session's connection (in its transaction) without going through the ORM layer; not
+    prepared where the connection prepares nothing (behind a transaction-mode pooler).
 
     Args:
         session: a session as the application role.
@@ -92,11 +99,20 @@ def interactions_for(session: Session, medications: Iterable[str]) -> list[Inter
 
     Returns:
         The interacting pairs, each with its names sorted, sorted by pair.
+
+    Raises:
+        DataError: more than :data:`MAX_MEDICATIONS` names, or one holding NUL (exit 8).
     """
     names = medication_set(medications)
     if len(names) < 2:
         return []
-    rows = session.execute(_LOOKUP, {"names": names}).all()
+    raw = cast("psycopg.Connection[Any]", session.connection().connection.dbapi_connection)
+    # Behind a transaction-mode pooler the engine turns prepared statements off
+    # (``prepare_threshold`` None); so does this lookup then.
+    prepare = True if raw.prepare_threshold is not None else None
+    with raw.cursor() as cursor:
+        cursor.execute(LOOKUP_SQL, {"names": names}, prepare=prepare)
+        rows = cursor.fetchall()
     return [Interaction(*row) for row in rows]
 
 

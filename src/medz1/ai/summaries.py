@@ -124,11 +124,19 @@ def put_summary(
 
     Raises:
         DataError: an empty kind, model or text, or a digest that is not SHA-256 hex (exit 8).
+        NotFoundError: a patient that does not exist or that the transaction's station
+            scope does not show (exit 6); the station policy of ``ai.chart_summaries``
+            would refuse the row anyway.
     """
     if not kind or not model or not summary_text.strip():
         raise DataError("kind, model and summary text must not be empty", hint="nothing stored")
     if len(source_digest) != 64 or set(source_digest) - set("0123456789abcdef"):
         raise DataError("the source digest is not SHA-256 hex", hint="use chart_digest()")
+    if not session.execute(text(_EXISTS), {"patient": patient_key}).scalar_one():
+        raise NotFoundError(
+            "no patient with that ICN that this station may open",
+            hint="summarise a patient of the station the session reads as; nothing stored",
+        )
     session.execute(
         text(
             "INSERT INTO ai.chart_summaries (patient_key, kind, model, summary_text, "

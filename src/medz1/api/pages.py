@@ -320,8 +320,31 @@ def domain_page(
     if paged is None:
         raise views.not_found(icn)
     table = "administrations" if domain == "medications" and kind == "inpatient" else domain
+    # The drug-interaction panel, behind the feature flag ai.drug_interactions_panel
+    # (imported here: the AI modules load pyarrow, which the other pages never need).
+    from medz1.ai.panel import interaction_panel
+
+    panel = (
+        interaction_panel(
+            service_of(request).engine,
+            email=principal.user.email,
+            home_station=principal.user.home_site_sta3n,
+            session_id=principal.session.session_id,
+            patient_key=icn,
+        )
+        if domain == "medications" and kind != "inpatient"
+        else None
+    )
     context = _context(
-        request, principal, tz, icn=icn, domain=domain, paged=paged, table=table, option=option
+        request,
+        principal,
+        tz,
+        icn=icn,
+        domain=domain,
+        paged=paged,
+        table=table,
+        option=option,
+        panel=panel,
     )
     return render(request, "domain.html", context)
 

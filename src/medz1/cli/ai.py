@@ -1,7 +1,9 @@
 """``medz1 ai embed | search | stale | interactions | load-interactions``: the AI features.
 
-Every command but ``load-interactions`` works as the application role (``med_z1_user``),
-as the med-z1 viewer would; ``load-interactions`` loads reference data as ``medz1_loader``.
+``search``, ``stale`` and ``interactions`` work as the application role (``med_z1_user``),
+as the med-z1 viewer would: with station scoping on (``MEDZ1_STATION_SCOPING``) they see
+only the patients of ``--station``. ``embed`` and ``load-interactions`` are batch jobs of
+``medz1_loader``: the embedding job reads every station's charts.
 The embedder is ``MEDZ1_AI_EMBEDDER`` (default: the offline hashing embedder).
 """
 
@@ -73,9 +75,31 @@ def _patient(session: Session, icn: str) -> str:
     if not found:
         raise NotFoundError(
             f"no patient with ICN {icn.strip()}",
-            hint="find the ICN with `medz1 patients search LASTNAME`",
+            hint="find the ICN with `medz1 patients search LASTNAME`; with station scoping "
+            "on, give the patient's station with --station",
         )
     return key
+
+
+_STATION = typer.Option(
+    None,
+    "--station",
+    help="Read as this station (sta3n, e.g. 508): with station scoping on, only its "
+    "patients are seen.",
+)
+
+
+@contextmanager
+def _scoped(c: CliContext, station: str | None) -> Iterator[Session]:
+    """A unit of work as the application role, read as ``station`` (fail closed without)."""
+    from medz1.dal.session import Scope, check_station, set_scope
+    from medz1.db.engine import unit_of_work
+
+    if station is not None:
+        check_station(station)
+    with _engine(c) as engine, unit_of_work(engine) as session:
+        set_scope(session, Scope(station))
+        yield session
 
 
 @app.command()
@@ -115,7 +139,7 @@ def embed(
         TextColumn("patients"),
         TimeElapsedColumn(),
     )
-    with _engine(c) as engine:
+    with _engine(c, "loader") as engine:
         with Session(engine) as session:
             total = session.execute(
                 text(
@@ -158,17 +182,21 @@ def search_command(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="Text to look for, e.g. 'penicillin rash'."),
     patient: str | None = typer.Option(None, "--patient", help="Only this patient's chart."),
-    station: str | None = typer.Option(None, "--station", help="Only this station (sta3n)."),
+    station: str | None = typer.Option(
+        None,
+        "--station",
+        help="Read as this station (sta3n): with station scoping on, only its patients' "
+        "chunks are searched, through the station's index.",
+    ),
     k: int = typer.Option(10, "--k", min=1, max=1000, help="How many chunks."),
     as_json: bool = _JSON,
 ) -> None:
     """Print the chart chunks nearest to TEXT (cosine distance), nearest first.
 
-    Example: medz1 ai search "shortness of breath" --patient ICN100001 --k 5
+    Example: medz1 ai search "shortness of breath" --station 508 --patient ICN100001 --k 5
     """
     from medz1.ai.embedder import load_embedder
     from medz1.ai.embeddings import search
-    from medz1.db.engine import unit_of_work
 
     c = cli_context(ctx)
     embedder = load_embedder(c.settings().ai_embedder)
@@ -177,9 +205,16 @@ def search_command(
         raise UsageError(
             "the search text holds no word to compare", hint="give a word or two to look for"
         )
-    with _engine(c) as engine, unit_of_work(engine) as session:
+    with _scoped(c, station) as session:
         key = _patient(session, patient) if patient is not None else None
-        hits = search(session, vector, model=embedder.name, k=k, patient_key=key, station=station)
+        hits = search(
+            session,
+            vector,
+            model=embedder.name,
+            k=k,
+            patient_key=key,
+            station=station if key is None else None,
+        )
     if as_json:
         c.print_json([dataclasses.asdict(h) for h in hits])
         return
@@ -202,16 +237,15 @@ def search_command(
 
 
 @app.command()
-def stale(ctx: typer.Context, as_json: bool = _JSON) -> None:
+def stale(ctx: typer.Context, station: str | None = _STATION, as_json: bool = _JSON) -> None:
     """List chart summaries that no longer match their chart (changed since, or expired).
 
-    Example: medz1 ai stale
+    Example: medz1 ai stale --station 508
     """
     from medz1.ai.summaries import stale_summaries
-    from medz1.db.engine import unit_of_work
 
     c = cli_context(ctx)
-    with _engine(c) as engine, unit_of_work(engine) as session:
+    with _scoped(c, station) as session:
         found = stale_summaries(session)
     if as_json:
         c.print_json([dataclasses.asdict(s) for s in found])
@@ -232,17 +266,17 @@ def stale(ctx: typer.Context, as_json: bool = _JSON) -> None:
 def interactions(
     ctx: typer.Context,
     icn: str = typer.Argument(..., help="The patient's ICN, e.g. ICN100001."),
+    station: str | None = _STATION,
     as_json: bool = _JSON,
 ) -> None:
     """Print the interacting pairs of a patient's active medications.
 
-    Example: medz1 ai interactions ICN100001
+    Example: medz1 ai interactions ICN100001 --station 508
     """
     from medz1.ai.interactions import active_medications, cached_interactions
-    from medz1.db.engine import unit_of_work
 
     c = cli_context(ctx)
-    with _engine(c) as engine, unit_of_work(engine) as session:
+    with _scoped(c, station) as session:
         key = _patient(session, icn)
         medications = active_medications(session, patient_key=key)
         found, _cached = cached_interactions(session, medications)

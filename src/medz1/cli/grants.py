@@ -149,7 +149,7 @@ def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     names = sorted({f"{p.name} ({', '.join(p.roles)})" for p in declared.policies})
     c.note(
-        f"Row security on {len(declared.row_security)} clinical tables, forced, "
+        f"Row security on {len(declared.row_security)} tables (clinical, per-patient ai), forced, "
         + ("enabled" if declared.station_scoping else "disabled (MEDZ1_STATION_SCOPING off)")
         + f"; policies: {', '.join(names)}; BYPASSRLS: "
         + ", ".join(s.name for s in role_specs() if s.bypassrls)

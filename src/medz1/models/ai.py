@@ -103,8 +103,8 @@ class PatientEmbedding(Base):
     )
     station: Mapped[str | None] = mapped_column(
         String(10),
-        comment="VA station number (sta3n) of the source row, else the patient's primary "
-        "station; search filter",
+        comment="VA station number (sta3n): the patient's primary station, whose clinicians "
+        "may see the chunk; search filter",
     )
     embedding: Mapped[list[float]] = mapped_column(
         Vector(EMBEDDING_DIMENSIONS),

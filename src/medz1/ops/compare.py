@@ -10,6 +10,8 @@ from sqlalchemy.engine import Connection
 
 from medz1.models import SCHEMAS, metadata
 
+#: The per-station partial HNSW indexes of ``ai.patient_embeddings``.
+STATION_INDEX_PREFIX = "ix_patient_embeddings_hnsw_s"
 #: Schemas compared; ``None`` is how Alembic names the default schema (``public``).
 _COMPARED_SCHEMAS: frozenset[str | None] = frozenset({None, *SCHEMAS})
 
@@ -27,7 +29,8 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """
     if type_ == "schema":
         return name in _COMPARED_SCHEMAS
-    return True
+    # The per-station indexes are created when a station first appears (migration 0014).
+    return not (type_ == "index" and name and name.startswith(STATION_INDEX_PREFIX))
 
 
 def _describe(diff: Any) -> str:

@@ -69,6 +69,9 @@ FUNCTION_EXECUTE: dict[str, tuple[str, ...]] = {
     # Break-the-glass (migration 0015): the one way to write auth.break_glass_grants, with
     # the reason checked and the audit row appended in the same transaction (S16, S17).
     BREAK_GLASS_FUNCTION: (APP,),
+    # The embedding job (as the loader) creates a new station's partial HNSW index
+    # (migration 0014; SECURITY DEFINER, as the owner).
+    "ai.embedding_station_index(text)": (LOADER,),
 }
 
 #: The only ``search_path`` a SECURITY DEFINER function may pin: the catalog, then
@@ -253,6 +256,23 @@ def clinical_tables(metadata: MetaData) -> tuple[str, ...]:
     )
 
 
+#: The per-patient tables of ``ai`` (chart text, summaries) and the commands their station
+#: policy covers: the loader writes embeddings (BYPASSRLS, every station), the application
+#: only reads them; the application writes summaries of the patients it may see.
+AI_PATIENT_TABLES: dict[str, str] = {
+    "ai.chart_summaries": "ALL",
+    "ai.patient_embeddings": "SELECT",
+}
+
+
+def scoped_tables(metadata: MetaData) -> tuple[str, ...]:
+    """Every table under station row security: the clinical tables and the per-patient
+    tables of ``ai`` (:data:`AI_PATIENT_TABLES`), sorted.
+    """
+    present = {f"{t.schema or 'public'}.{t.name}" for t in metadata.tables.values()}
+    return tuple(sorted({*clinical_tables(metadata), *(present & AI_PATIENT_TABLES.keys())}))
+
+
 def row_policies(tables: Iterable[str]) -> tuple[RowPolicy, ...]:
     """The station policies of the clinical ``tables`` (``schema.table``).
 
@@ -264,6 +284,11 @@ def row_policies(tables: Iterable[str]) -> tuple[RowPolicy, ...]:
     """
     found: list[RowPolicy] = []
     for table in tables:
+        if table in AI_PATIENT_TABLES:
+            # Derived chart data of the AI features: the reporting role sees none of ``ai``.
+            command = AI_PATIENT_TABLES[table]
+            found.append(RowPolicy(table, STATION_POLICY, command, (APP,), _PATIENT_SCOPE))
+            continue
         using = _DEMOGRAPHICS_SCOPE if table == DEMOGRAPHICS else _PATIENT_SCOPE
         found.append(RowPolicy(table, STATION_POLICY, "SELECT", (APP,), using))
         found.append(RowPolicy(table, REPORTING_POLICY, "SELECT", (REPORTING,), "true"))
@@ -318,7 +343,10 @@ def _table_rules(table: str) -> dict[str, frozenset[str]]:
         }.get(name, {})
     if schema == "ai":
         # Interaction reference data is loaded by the loader and only read by the service.
+        # Embeddings are written by the embedding job, which runs as the loader: it reads
+        # every station's charts (BYPASSRLS), which the application role may not.
         return {
+            "patient_embeddings": {APP: READ, LOADER: WRITE},
             "drug_interactions": {APP: READ, LOADER: LOAD},
             "drug_interaction_loads": {APP: READ, LOADER: APPEND},
         }.get(name, {APP: WRITE})
@@ -382,7 +410,7 @@ def declared_matrix(
         tables=tables,
         schemas=schema_list,
         default_privileges=frozenset(defaults),
-        row_security=clinical_tables(metadata),
+        row_security=scoped_tables(metadata),
         station_scoping=station_scoping,
-        policies=row_policies(clinical_tables(metadata)),
+        policies=row_policies(scoped_tables(metadata)),
     )

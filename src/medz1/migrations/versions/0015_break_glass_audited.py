@@ -9,7 +9,8 @@
   application loses INSERT on ``auth.break_glass_grants``: a plain INSERT, which would open
   a patient without a reason check and without an audit row, is refused (42501). It never
   held UPDATE, DELETE or TRUNCATE there, so a grant cannot be extended or hidden either.
-- The station policy of every clinical table but ``patient_demographics`` checks the
+- The station policy of every clinical table but ``patient_demographics`` (and of the
+  per-patient AI tables of 0014) checks the
   transaction's patient (``medz1.patient``) with an uncorrelated sub-select of
   ``patient_demographics`` written into the policy, instead of calling
   ``public.medz1_scoped_patient()``: the server runs it as one InitPlan per table reference
@@ -20,7 +21,7 @@
   (``public.medz1_patient_visible``).
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 Create Date: 2026-11-30
 """
 
@@ -31,22 +32,25 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0011"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _APP = "med_z1_user"
 _SCOPED = (
-    "patient_allergies",
-    "patient_allergy_reactions",
-    "patient_chart_documents",
-    "patient_encounters",
-    "patient_flag_history",
-    "patient_flags",
-    "patient_labs",
-    "patient_medications_inpatient",
-    "patient_medications_outpatient",
-    "patient_vitals",
+    "public.patient_allergies",
+    "public.patient_allergy_reactions",
+    "public.patient_chart_documents",
+    "public.patient_encounters",
+    "public.patient_flag_history",
+    "public.patient_flags",
+    "public.patient_labs",
+    "public.patient_medications_inpatient",
+    "public.patient_medications_outpatient",
+    "public.patient_vitals",
+    # The per-patient AI tables (0014) carry the same policy.
+    "ai.chart_summaries",
+    "ai.patient_embeddings",
 )
 #: The station policy of a clinical table other than patient_demographics (as declared in
 #: ``medz1.provision.declared``).
@@ -160,7 +164,7 @@ def _set_policies(using: str) -> None:
         op.execute(
             _if_role(
                 _APP,
-                f"ALTER POLICY station_scope ON public.{table} USING {using}",
+                f"ALTER POLICY station_scope ON {table} USING {using}",
             )
         )
 
