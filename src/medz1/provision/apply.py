@@ -205,12 +205,8 @@ class _Planner:
                 None,
             )
             return
-        if state is not None and self._can_read_authid():
-            verifier = self.conn.execute(
-                text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": spec.name}
-            ).scalar()
-            if verifier and verifier_matches(str(verifier), password.get_secret_value()):
-                return
+        if state is not None and self._has_password(spec.name, password):
+            return  # rotated already (an earlier step of the same command committed it)
         # libpq computes the verifier, so the password itself never reaches the server.
         pgconn = self.conn.connection.dbapi_connection.pgconn  # type: ignore[union-attr]
         verifier_bytes: bytes = pgconn.encrypt_password(
@@ -222,6 +218,17 @@ class _Planner:
                 sql.Identifier(spec.name), sql.Literal(verifier_bytes.decode())
             ),
         )
+
+    def _has_password(self, role: str, password: SecretStr) -> bool:
+        """True when ``role`` already has ``password``: its verifier matches, or (for an
+        administrator who may not read ``pg_authid``) the password logs it in.
+        """
+        if not self._can_read_authid():
+            return self._login_answer(role, password) is True
+        verifier = self.conn.execute(
+            text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": role}
+        ).scalar()
+        return bool(verifier) and verifier_matches(str(verifier), password.get_secret_value())
 
     def _login_answer(self, role: str, password: SecretStr) -> bool | None:
         """Whether ``password`` logs ``role`` in to this database, asked of the server.
