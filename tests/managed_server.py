@@ -25,11 +25,12 @@ import os
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
 from psycopg import sql
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
@@ -232,9 +233,37 @@ def _stop(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    import sys
+def _leftovers() -> int:
+    """On the server of ``MEDZ1_TEST_DATABASE_URL`` started by :func:`_start`: print the
+    databases and roles beyond the server's own and its administrator; 1 if there are any.
+    """
+    url = external_url()
+    if url is None:
+        raise SystemExit(f"{URL_VARIABLE} is not set")
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT 'database ' || datname FROM pg_database "
+                    "WHERE datname NOT IN ('postgres', 'template0', 'template1') "
+                    "UNION ALL SELECT 'role ' || rolname FROM pg_roles "
+                    "WHERE rolname NOT LIKE 'pg\\_%' AND rolname NOT IN (:su, :admin) "
+                    "ORDER BY 1"
+                ),
+                {"su": SUPERUSER, "admin": url.username},
+            ).scalars()
+            left = [str(item) for item in found]
+    finally:
+        engine.dispose()
+    for item in left:
+        sys.stderr.write(f"left behind: {item}\n")
+    return 1 if left else 0
 
+
+if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] == "leftovers":
+        sys.exit(_leftovers())
     if len(sys.argv) != 3 or sys.argv[1] not in ("start", "stop"):
-        sys.exit("usage: python -m tests.managed_server start|stop FOLDER")
+        sys.exit("usage: python -m tests.managed_server start|stop FOLDER | leftovers")
     (_start if sys.argv[1] == "start" else _stop)(Path(sys.argv[2]))
