@@ -13,6 +13,7 @@ from medz1.db.target import Target
 from medz1.ops.backup import _manifest as bm
 from tests.cli.conftest import Invoke
 from tests.plugins.audit import rewind
+from tests.plugins.database import PREFIX
 
 pytestmark = pytest.mark.db
 
@@ -72,7 +73,7 @@ def test_restore_into_a_new_database_prints_what_it_restored(
 def test_restore_with_replace_replaces_the_current_database(cli: Invoke, backup: Path) -> None:
     result = cli("backup", "restore", str(backup), "--replace")
     assert result.code == 0, result.err
-    assert result.out.startswith("replaced auth in database medz1_test_")
+    assert result.out.startswith(f"replaced auth in database {PREFIX}")
 
 
 def test_verify_of_a_tampered_manifest_exits_8_with_one_line(cli: Invoke, backup: Path) -> None:

@@ -193,6 +193,7 @@ def server_log(pg_server: EmbeddedServer) -> Callable[[], str]:
     return lambda: pg_server.log_file.read_bytes()[start:].decode("utf-8", "replace")
 
 
+@pytest.mark.server_log
 @pytest.mark.parametrize(
     "path",
     [

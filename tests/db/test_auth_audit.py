@@ -26,8 +26,9 @@ from medz1.auth.checkpoints import CheckpointLog
 from medz1.db.engine import make_engine, unit_of_work
 from medz1.db.errors import sqlstate
 from medz1.db.target import Target
-from medz1.embedded import binary
+from medz1.embedded import binary, clean_env
 from medz1.errors import DataError, PrivilegeError
+from medz1.ops.backup._tools import hosts_and_ports
 from medz1.provision.connect import engine_for_role
 from medz1.provision.credentials import RolePlan
 from tests.plugins.audit import seed_history
@@ -336,23 +337,23 @@ def test_deleted_row_is_detected(store: Store, where: str) -> None:
     assert report.first_break.chain_seq == seq + (where != "last")
 
 
-@pytest.mark.embedded_only("dumps as the superuser over the unix socket")
 def test_chain_still_verifies_after_backup_and_restore(store: Store, tmp_path: Path) -> None:
     _varied_rows(store, 50)
     url = store.target.url
-    host, port = str(url.query["host"]), str(url.query.get("port", "5432"))
+    host, port = hosts_and_ports(url)
     dump = f"{tmp_path}/audit.dump"
     restored = f"{url.database}_restored"
-    common = ["-h", host, "-p", port, "-U", "postgres"]
+    common = ["-h", str(host), "-p", port or "5432", "-U", str(url.username)]
+    env = clean_env() | ({"PGPASSWORD": url.password} if url.password else {})
     pg_bin = {name: str(binary(name)) for name in ("pg_dump", "pg_restore")}
     pg_dump = [pg_bin["pg_dump"], *common, "-Fc", "-f", dump, str(url.database)]
-    subprocess.run(pg_dump, check=True)  # noqa: S603 - the bundled binary, fixed arguments
+    subprocess.run(pg_dump, check=True, env=env)  # noqa: S603 - the bundled binary
     admin = make_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{restored}" TEMPLATE template0'))
     try:
         pg_restore = [pg_bin["pg_restore"], *common, "-d", restored, dump]
-        subprocess.run(pg_restore, check=True)  # noqa: S603 - the bundled binary
+        subprocess.run(pg_restore, check=True, env=env)  # noqa: S603 - the bundled binary
         copy = make_engine(url.set(database=restored))
         chain = _verify(copy)
         copy.dispose()

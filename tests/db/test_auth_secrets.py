@@ -110,6 +110,8 @@ def _exercise_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monkey
     return "".join(output for _, output in results)
 
 
+@pytest.mark.embedded_only("logs every statement (log_statement, a superuser parameter)")
+@pytest.mark.server_log
 def test_sentinel_passwords_and_tokens_appear_nowhere(
     logged_store: Store,
     database_url_env: str,

@@ -23,10 +23,10 @@ from medz1.db.target import Target
 from medz1.embedded import EmbeddedServer
 from medz1.errors import PrivilegeError
 from medz1.ops.database import REQUIRED_EXTENSIONS, missing_extensions
-from medz1.ops.grants import apply_grants, check_grants
+from medz1.ops.grants import apply_grants, apply_roles, check_grants
 from medz1.ops.up import up
 from medz1.provision.credentials import RolePlan
-from medz1.provision.declared import APP, OWNER
+from medz1.provision.declared import APP, LOADER, OWNER
 from medz1.provision.objects import user_objects
 from tests.plugins.database import MANAGED, drop_database, unique_number
 
@@ -181,6 +181,42 @@ def test_role_created_by_another_administrator_is_refused_with_the_grant_to_ask_
         _disconnect(engine, db_target.database, name)
         engine.dispose()
         apply_grants(db_target, role_plan)
+
+
+def test_loader_bypassrls_the_administrator_does_not_hold_is_refused_naming_the_statement(
+    pg_server: EmbeddedServer,
+    db_target: Target,
+    other_admin: tuple[str, str],
+    role_plan: RolePlan,
+) -> None:
+    name, password = other_admin
+    engine = _admin_engine(pg_server, db_target.database)
+    # The other administrator may manage the loader and act as the owner, but holds no
+    # BYPASSRLS, which only a role holding it may give (the loader lost it by hand).
+    _run(
+        engine,
+        sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(
+            sql.Identifier(LOADER), sql.Identifier(name)
+        ),
+    )
+    _run(engine, sql.SQL("GRANT {} TO {}").format(sql.Identifier(OWNER), sql.Identifier(name)))
+    _connect(engine, db_target.database, name)
+    _run(engine, sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(LOADER)))
+    try:
+        target = Target(url=db_target.url.set(username=name, password=password), embedded=False)
+        with pytest.raises(PrivilegeError) as caught:
+            apply_roles(target, role_plan)
+        assert LOADER in str(caught.value)
+        assert f"ALTER ROLE {name} BYPASSRLS" in (caught.value.hint or "")
+        with engine.connect() as conn:
+            bypassrls = conn.execute(
+                text("SELECT rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": LOADER}
+            ).scalar_one()
+        assert bypassrls is False  # nothing was changed
+    finally:
+        _run(engine, sql.SQL("ALTER ROLE {} BYPASSRLS").format(sql.Identifier(LOADER)))
+        _disconnect(engine, db_target.database, name)
+        engine.dispose()
 
 
 def test_user_objects_are_listed_for_an_administrator_who_may_not_read_user_mappings(

@@ -126,20 +126,25 @@ def apply_grants(
             _require_medz1_database(conn, target.database)
             require_fit(conn, role_plan.specs)
             repaired: list[str] = []
+            unrepairable: list[str] = []
             # Privileges are compared as PostgreSQL answers them (effective, PUBLIC
             # included), so revoking from PUBLIC can uncover a grant a role still needs:
-            # plan again until nothing is left to repair.
-            for _ in range(_MAX_PASSES):
+            # plan again until nothing is left to repair. Passwords are compared and set
+            # in the first pass only: an administrator who may not read pg_authid compares
+            # them by logging in, which cannot see a password set in this transaction.
+            for number in range(_MAX_PASSES):
                 differences = provision.plan(
                     conn,
                     role_plan.matrix,
                     role_plan.specs,
-                    role_plan.passwords,
+                    role_plan.passwords if number == 0 else None,
                     other_databases="repair" if target.embedded else "skip",
                     rotate=role_plan.rotate,
                     external=not target.embedded,
                 )
                 require_role_admin(conn, differences)
+                if number == 0:
+                    unrepairable = [d.description for d in differences if d.repair is None]
                 done = provision.execute(conn, differences)
                 if not done:
                     break
@@ -148,9 +153,10 @@ def apply_grants(
                 audited = _audit(conn, target, [*(earlier_changes or []), *repaired])
         if audited is not None:
             checkpoint_committed(audited)  # the rows are committed: checkpoint them (S19)
+        last = [d.description for d in differences if d.repair is None]
         return GrantsReport(
             repaired=repaired,
-            unrepairable=[d.description for d in differences if d.repair is None],
+            unrepairable=list(dict.fromkeys([*unrepairable, *last])),
         )
     finally:
         engine.dispose()

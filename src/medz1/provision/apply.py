@@ -205,12 +205,8 @@ class _Planner:
                 None,
             )
             return
-        if state is not None and self._can_read_authid():
-            verifier = self.conn.execute(
-                text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": spec.name}
-            ).scalar()
-            if verifier and verifier_matches(str(verifier), password.get_secret_value()):
-                return
+        if state is not None and self._has_password(spec.name, password):
+            return  # rotated already (an earlier step of the same command committed it)
         # libpq computes the verifier, so the password itself never reaches the server.
         pgconn = self.conn.connection.dbapi_connection.pgconn  # type: ignore[union-attr]
         verifier_bytes: bytes = pgconn.encrypt_password(
@@ -222,6 +218,17 @@ class _Planner:
                 sql.Identifier(spec.name), sql.Literal(verifier_bytes.decode())
             ),
         )
+
+    def _has_password(self, role: str, password: SecretStr) -> bool:
+        """True when ``role`` already has ``password``: its verifier matches, or (for an
+        administrator who may not read ``pg_authid``) the password logs it in.
+        """
+        if not self._can_read_authid():
+            return self._login_answer(role, password) is True
+        verifier = self.conn.execute(
+            text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": role}
+        ).scalar()
+        return bool(verifier) and verifier_matches(str(verifier), password.get_secret_value())
 
     def _login_answer(self, role: str, password: SecretStr) -> bool | None:
         """Whether ``password`` logs ``role`` in to this database, asked of the server.
@@ -353,6 +360,27 @@ class _Planner:
         ).scalars()
         return frozenset(str(r) for r in rows) - set(self.matrix.tables)
 
+    def _owner_creates_in_public(self) -> None:
+        """In an adopted database ``public`` stays its owner's, so the owner may not create
+        there; PostgreSQL lets a non-superuser hand a table to a role only when that role
+        may create in the table's schema (``ALTER TABLE ... OWNER TO``), so medz1's owner
+        gets CREATE on ``public`` to own medz1's tables there.
+        """
+        may_create = self.conn.execute(
+            text(
+                "SELECT CASE WHEN to_regnamespace('public') IS NULL THEN true "
+                "WHEN to_regrole(:owner) IS NULL THEN false "  # created by this same plan
+                "ELSE has_schema_privilege(:owner, 'public', 'CREATE') END"
+            ),
+            {"owner": OWNER},
+        ).scalar()
+        if not may_create:
+            self.add(
+                f"schema public: {OWNER} may not create in it (needed to own medz1's tables "
+                "in a database medz1 adopted)",
+                sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(OWNER)),
+            )
+
     def _declared(self, kind: str, name: str) -> bool:
         """In an adopted database, only the objects medz1 declares are its to change."""
         if kind == "database":
@@ -376,7 +404,11 @@ class _Planner:
         adopted = self.adopted
         if adopted:
             self.foreign  # noqa: B018 -- read before any owner changes
-        for obj, owner in sorted(actual.owners(self.conn, self.matrix.schemas).items()):
+            self._owner_creates_in_public()
+        # The database, then the schemas, then what is in them: a non-superuser may hand
+        # an object to the owner only when the owner may create in its schema.
+        found = actual.owners(self.conn, self.matrix.schemas).items()
+        for obj, owner in sorted(found, key=_ownership_order):
             if owner == OWNER:
                 continue
             kind, _, name = obj.partition(":")
@@ -645,6 +677,12 @@ class _Planner:
                         sql.SQL(signature), sql.SQL(DEFINER_SEARCH_PATH)
                     ),
                 )
+
+
+def _ownership_order(item: tuple[str, str]) -> tuple[int, str]:
+    """Sort key of ``actual.owners`` entries: the database, schemas, then their objects."""
+    obj = item[0]
+    return (0 if obj == "database" else 1 if obj.startswith("schema:") else 2, obj)
 
 
 def _role_statement(spec: RoleSpec, *, create: bool, valid_until: bool = True) -> sql.Composed:

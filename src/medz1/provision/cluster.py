@@ -4,12 +4,14 @@ server's other databases: the role-level state ``grants check`` compares (S22, S
 
 from __future__ import annotations
 
+import re
+
 from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from medz1.errors import PrivilegeError
-from medz1.provision.declared import LOGIN_ROLES, MANAGED_ROLES, OWNER, PUBLIC
+from medz1.provision.declared import LOGIN_ROLES, MANAGED_ROLES, OWNER, PUBLIC, role_specs
 from medz1.provision.difference import Difference
 
 #: Databases every cluster has; medz1's login roles must not reach them (S24).
@@ -202,6 +204,42 @@ def owner_membership_difference(conn: Connection) -> Difference | None:
     )
 
 
+#: A role attribute in a repair's description ("role X: missing" creates it with its
+#: declared attributes; "attributes differ (should be ..., BYPASSRLS)" sets it).
+_GIVES_BYPASSRLS = re.compile(r": missing$|\bBYPASSRLS\b")
+
+
+def _require_bypassrls(conn: Connection, differences: list[Difference]) -> None:
+    """Refuse when a repair gives a role BYPASSRLS and the (non-superuser) administrator
+    does not hold it: PostgreSQL lets only a role with BYPASSRLS give it (CREATE ROLE,
+    ALTER ROLE), and only a superuser can give it to the administrator.
+    """
+    bypassing = {spec.name for spec in role_specs() if spec.bypassrls}
+    wanted = sorted(
+        {
+            name
+            for d in differences
+            if d.repair is not None
+            for name in bypassing
+            if d.description.startswith(f"role {name}:") and _GIVES_BYPASSRLS.search(d.description)
+        }
+    )
+    if not wanted:
+        return
+    admin, holds = conn.execute(
+        text("SELECT current_user, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).one()
+    if holds:
+        return
+    raise PrivilegeError(
+        f"role(s) {', '.join(wanted)} must hold BYPASSRLS (bulk loads would otherwise run "
+        f"under the station row security), and administrator {admin} does not: PostgreSQL "
+        "lets only a role with BYPASSRLS give it; nothing was changed",
+        hint=f"ask a superuser to run `ALTER ROLE {admin} BYPASSRLS` (once; managed services "
+        "give it to their administrator), then run the command again",
+    )
+
+
 def require_role_admin(conn: Connection, differences: list[Difference]) -> None:
     """Refuse, before anything changes, when a repair in ``differences`` changes a medz1
     role that a non-superuser administrator may not manage.
@@ -211,8 +249,9 @@ def require_role_admin(conn: Connection, differences: list[Difference]) -> None:
     role holds it, any other one does not.
 
     Raises:
-        PrivilegeError: the administrator holds no ADMIN OPTION on a role it must change;
-            names the roles and the statement that gives the option.
+        PrivilegeError: the administrator holds no ADMIN OPTION on a role it must change,
+            or must give BYPASSRLS without holding it; names the roles and the statement
+            that gives the administrator what it lacks.
     """
     touched = sorted(
         {
@@ -225,6 +264,7 @@ def require_role_admin(conn: Connection, differences: list[Difference]) -> None:
     )
     if not touched or is_superuser(conn):
         return
+    _require_bypassrls(conn, differences)
     rows = conn.execute(
         text(
             """
