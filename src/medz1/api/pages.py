@@ -188,8 +188,16 @@ def _context(
     request: Request, principal: Principal, tz: ZoneInfo | None = None, **more: Any
 ) -> dict[str, Any]:
     """The template context; the user's time zone is read unless the caller read it."""
-    zone = tz if tz is not None else views.time_zone(service_of(request), principal)
-    return {"principal": principal, "tz": zone, "csrf": principal.csrf_token, **more}
+    service = service_of(request)
+    zone = tz if tz is not None else views.time_zone(service, principal)
+    banner = service.notice.get(service.engine).banner
+    return {
+        "principal": principal,
+        "tz": zone,
+        "csrf": principal.csrf_token,
+        "banner": banner,
+        **more,
+    }
 
 
 _REASONS = {

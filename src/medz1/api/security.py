@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from medz1.api.middleware import COOKIES, USER_ID
 from medz1.api.problems import LoginRequired, ServiceProblem
 from medz1.api.service import Service
-from medz1.auth import sessions
+from medz1.auth import sessions, users
 from medz1.auth.records import SessionRecord, UserRecord
 from medz1.auth.sessions import SessionCheck, SessionState
 from medz1.db.engine import unit_of_work
@@ -197,18 +197,46 @@ def _accept(request: Request, check: SessionCheck, given: Presented, now: dateti
     return principal
 
 
+MAINTENANCE_RETRY_SECONDS: Final = 300
+"""``Retry-After`` of the 503 answered while the viewer is in maintenance."""
+
+
+def _require_open(db: Session, service: Service, principal: Principal) -> None:
+    """Refuse everyone but administrators while ``viewer.maintenance_mode`` is on.
+
+    Raises:
+        ServiceProblem: 503 with ``Retry-After``, in maintenance, for a non-administrator.
+    """
+    if not service.notice.get(service.engine).maintenance:
+        return
+    if users.is_admin(db, user_id=principal.user.user_id):
+        return
+    raise ServiceProblem(
+        503,
+        "the viewer is closed for maintenance; try again later",
+        {"Retry-After": str(MAINTENANCE_RETRY_SECONDS)},
+    )
+
+
 def authenticate(request: Request) -> Principal:
     """The user of the request, from a valid session (the store ends timed-out ones).
 
     Raises:
         LoginRequired: no token, or one that opens no usable session.
+        ServiceProblem: 503 while the viewer is in maintenance, for a non-administrator.
     """
     given = presented(request)
     service = service_of(request)
     now = service.clock()
     with translated(), unit_of_work(service.engine) as db:
         check = sessions.validate(db, token=given.token, now=now, config=service.auth)
-    return _accept(request, check, given, now)
+        if check.valid:
+            principal = _accept(request, check, given, now)
+            _require_open(db, service, principal)
+            return principal
+    # Outside the transaction, which committed what the check wrote (a timed-out session
+    # ended and audited).
+    raise _refused(request, check, given)
 
 
 def authenticated(
@@ -223,6 +251,8 @@ def authenticated(
 
     Raises:
         LoginRequired: the token opens no usable session (``work`` is not run).
+        ServiceProblem: 503 while the viewer is in maintenance, for a non-administrator
+            (``work`` is not run).
     """
     service = service_of(request)
     now = service.clock()
@@ -230,6 +260,7 @@ def authenticated(
         check = sessions.validate(db, token=given.token, now=now, config=service.auth)
         if check.valid:
             principal = _accept(request, check, given, now)
+            _require_open(db, service, principal)
             return principal, work(db, principal)
     raise _refused(request, check, given)
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from medz1.auth.config import AuthConfig
 from medz1.auth.passwords import PasswordHasher
@@ -73,6 +75,62 @@ class RateLimiter:
             return 0
 
 
+@dataclass(frozen=True)
+class ViewerNotice:
+    """The system settings every page of the viewer obeys (``admin.system_settings``).
+
+    Attributes:
+        banner: ``viewer.banner_message``, shown at the top of every page ("" for none).
+        maintenance: ``viewer.maintenance_mode``: only administrators may use the viewer.
+    """
+
+    banner: str = ""
+    maintenance: bool = False
+
+
+class NoticeCache:
+    """:class:`ViewerNotice`, read at most once per ``ttl`` seconds per process.
+
+    A change made with ``medz1 settings set`` reaches every page within ``ttl`` seconds,
+    without a query per request. When the settings cannot be read, the last value read
+    stays (the defaults before the first read): the request's own queries report the
+    database being down.
+    """
+
+    def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._value = ViewerNotice()
+        self._read_at: float | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Read the settings again on the next :meth:`get`."""
+        with self._lock:
+            self._read_at = None
+
+    def get(self, engine: Engine) -> ViewerNotice:
+        """The current notice, read through ``engine`` (the application role) when the
+        cached one is older than ``ttl`` seconds.
+        """
+        from medz1.admin.system_settings import value_of
+
+        now = self._clock()
+        with self._lock:
+            if self._read_at is not None and now - self._read_at < self.ttl:
+                return self._value
+            try:
+                with Session(engine) as session:
+                    banner = value_of(session, "viewer.banner_message")
+                    maintenance = value_of(session, "viewer.maintenance_mode")
+                    session.rollback()
+            except SQLAlchemyError:
+                return self._value
+            self._value = ViewerNotice(str(banner or ""), bool(maintenance))
+            self._read_at = now
+            return self._value
+
+
 @dataclass
 class Service:
     """The shared state of one service process.
@@ -84,6 +142,7 @@ class Service:
         auth: lockout and session rules of the authentication store.
         clock: the time source (UTC); tests move it.
         login_limiter: per-client login attempts per minute.
+        notice: the banner and maintenance switch of ``admin.system_settings``, cached.
     """
 
     settings: Settings
@@ -92,6 +151,7 @@ class Service:
     auth: AuthConfig
     clock: Clock = utc_now
     login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
+    notice: NoticeCache = field(default_factory=NoticeCache)
 
     @property
     def secure(self) -> bool:
