@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from medz1.dal.json_reads import (
@@ -617,6 +617,28 @@ def search_patients(
     Raises:
         UsageError: ``query`` is blank, the page is out of range, or ``as_of`` is naive.
     """
+    statement, params = search_statement(query, limit=limit, offset=offset, as_of=as_of)
+    rows = session.execute(statement, params).all()
+    if not rows and offset:
+        # The page is past the end: count the matches without a page.
+        rows = session.execute(statement, {**params, "offset": 0, "limit": 1}).all()
+        return SearchResult(matches=[], total=rows[0].total if rows else 0)
+    return SearchResult(
+        matches=build_all(PatientMatch, (row[:-1] for row in rows)),
+        total=rows[0].total if rows else 0,
+    )
+
+
+def search_statement(
+    query: str, *, limit: int = 20, offset: int = 0, as_of: datetime | None = None
+) -> tuple[TextClause, dict[str, Any]]:
+    """The statement :func:`search_patients` runs for ``query``, and its parameters (one
+    of :data:`SEARCH_BY_LAST4`, :data:`SEARCH_BY_ICN`, :data:`SEARCH_BY_NAME`); for
+    EXPLAIN and benchmarks.
+
+    Raises:
+        UsageError: As :func:`search_patients`.
+    """
     check_page(limit, offset)
     cleaned = query.strip()
     if not cleaned.strip(","):
@@ -625,6 +647,7 @@ def search_patients(
             hint="give a last name (or part of it), an ICN or the SSN's last four digits",
         )
     params: dict[str, Any] = {"limit": limit, "offset": offset, "as_of": now(as_of)}
+    statement: TextClause
     if _LAST4.match(cleaned):
         statement, params["last4"] = SEARCH_BY_LAST4, cleaned
     elif _ICN.match(cleaned):
@@ -639,15 +662,7 @@ def search_patients(
             prefix=prefix,
             pattern=prefix if len(key) < CONTAINS_MIN else "%" + prefix,
         )
-    rows = session.execute(statement, params).all()
-    if not rows and offset:
-        # The page is past the end: count the matches without a page.
-        rows = session.execute(statement, {**params, "offset": 0, "limit": 1}).all()
-        return SearchResult(matches=[], total=rows[0].total if rows else 0)
-    return SearchResult(
-        matches=build_all(PatientMatch, (row[:-1] for row in rows)),
-        total=rows[0].total if rows else 0,
-    )
+    return statement, params
 
 
 def fold_text(value: str) -> str:
