@@ -1,7 +1,7 @@
 """Read latency: ``patient_chart`` vs a primary-key lookup vs separate reads; patient search.
 
 Run: ``python -m bench.bench_chart [--sizes 1000 50000] [--iterations 2000] [--passes 3]
-[--keep DIR]``
+[--keep DIR] [--rebuild-documents]``
 
 For each population size, a bundled server gets a migrated medz1 database
 (``medz1.ops.up.up``), synthetic patients with the same per-patient profile (generated to
@@ -24,10 +24,13 @@ COMMIT, checkin). Random patients are read these ways, taking turns:
   so makes psycopg drop its prepared statements (the cost the read session avoids).
 
 Printed: where a chart's time goes (planning, server execution, driver and transfer, JSON
-decoding, record building), p50 and p99 of each read (the best of ``--passes`` passes),
+decoding, record building), p50 and p99 of each read (the samples of ``--passes`` passes
+pooled; each round reads one patient with every read, in rotating order),
 the ratios chart / lookup and separate / chart, the p99 growth from the smallest to the
 largest population, and p50/p99 of patient search by ICN, SSN last four, exact last name,
-name prefix and name contains.
+name prefix and name contains, with a one-row lookup in the same rounds, and each kind's
+planning and execution time at the server (EXPLAIN ANALYZE). ``--rebuild-documents`` times
+a rebuild of every chart document of a reused database (what a replacing load adds).
 Goals: chart p50 and p99 <= 3x the lookup's, >= 3x faster than separate, p99 growth <=
 1.2x; search p99 < 5 ms at 50,000 patients for each kind.
 """
@@ -47,7 +50,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 from psycopg import sql
@@ -127,6 +129,24 @@ READS: dict[str, Callable[[Session, str], object]] = {
 }
 
 
+def bench_passwords(keep: Path | None) -> dict[str, str]:
+    """Made-up passwords of the login roles. In a kept folder they are written once (owner
+    only) and read back by later runs: ``up`` leaves the password of an existing role
+    alone, so a reused database accepts only the passwords it was created with.
+    """
+    made = {role: secrets.token_urlsafe(24) for role in LOGIN_ROLES}
+    if keep is None:
+        return made
+    stored = keep / "bench-passwords.json"
+    if stored.exists():
+        found: dict[str, str] = orjson.loads(stored.read_bytes())
+        return found
+    keep.mkdir(parents=True, exist_ok=True)
+    stored.touch(mode=0o600)
+    stored.write_bytes(orjson.dumps(made))
+    return made
+
+
 @contextmanager
 def server_at(
     keep: Path | None, *, station_scoping: bool = False
@@ -141,7 +161,7 @@ def server_at(
     role_plan = RolePlan(
         specs=role_specs(),
         matrix=declared_matrix(metadata, SCHEMAS, station_scoping=station_scoping),
-        passwords={role: SecretStr(secrets.token_urlsafe(24)) for role in LOGIN_ROLES},
+        passwords={role: SecretStr(p) for role, p in bench_passwords(keep).items()},
     )
     try:
         yield server, role_plan
@@ -151,9 +171,31 @@ def server_at(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def populate(server: EmbeddedServer, role_plan: RolePlan, size: int, scratch: Path) -> Target:
+def rebuild_documents(owner: Engine, admin: Engine, size: int) -> float:
+    """Rebuild every chart document as a replacing load does (one set-based statement,
+    :func:`medz1.dal.chart.refresh_documents`), then VACUUM the table; print and return
+    the seconds the rebuild took.
+    """
+    started = time.perf_counter()
+    with owner.begin() as conn:
+        chart.refresh_documents(conn, None)
+    seconds = time.perf_counter() - started
+    with admin.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE patient_chart_documents"))
+    load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"{size:,} patients: chart documents rebuilt in {seconds:.1f} s "
+        f"({seconds / size * 1000:.2f} ms per patient; load average {load_average})"
+    )
+    return seconds
+
+
+def populate(
+    server: EmbeddedServer, role_plan: RolePlan, size: int, scratch: Path, *, rebuild: bool
+) -> Target:
     """A migrated database ``bench_<size>`` holding ``size`` synthetic patients (loaded
-    only when it holds none yet).
+    only when it holds none yet; its chart documents rebuilt when some are missing, or
+    with ``rebuild``).
     """
     target = Target(url=server.url(f"bench_{size}", user=SUPERUSER), embedded=True)
     up(target, role_plan)
@@ -162,8 +204,11 @@ def populate(server: EmbeddedServer, role_plan: RolePlan, size: int, scratch: Pa
     try:
         with admin.connect() as conn:
             present = conn.execute(text("SELECT count(*) FROM patient_demographics")).scalar()
+            built = conn.execute(text("SELECT count(*) FROM patient_chart_documents")).scalar()
         if present == size:
-            print(f"{size:,} patients: reusing the loaded database")
+            print(f"{size:,} patients: reusing the loaded database ({built:,} chart documents)")
+            if rebuild or built != size:
+                rebuild_documents(owner, admin, size)
             return target
         started = time.perf_counter()
         folder = scratch / str(size)
@@ -175,14 +220,10 @@ def populate(server: EmbeddedServer, role_plan: RolePlan, size: int, scratch: Pa
         finally:
             loader.dispose()
         loaded = time.perf_counter()
+        # The load rebuilt every chart document in its own transaction (its time is in
+        # "loaded in"); --rebuild-documents on a reused database times a rebuild alone.
         with admin.connect() as conn:
             conn.execute(text("VACUUM ANALYZE"))
-        rebuilding = time.perf_counter()
-        with owner.begin() as conn:
-            chart.refresh_documents(conn, None)
-        print(
-            f"{size:,} patients: chart documents rebuilt in {time.perf_counter() - rebuilding:.1f} s"
-        )
         shutil.rmtree(folder, ignore_errors=True)
     finally:
         admin.dispose()
@@ -195,46 +236,49 @@ def populate(server: EmbeddedServer, role_plan: RolePlan, size: int, scratch: Pa
     return target
 
 
-def measure(engine: Engine, rolling_back: Engine, size: int, iterations: int) -> dict[str, Timing]:
-    """Percentiles of each read over random patients, one read session per call.
+Samples = dict[str, list[float]]
 
-    The reads take turns (lookup, chart, ..., lookup, ...), each on its own random
-    patient, so a burst of load from elsewhere on the machine hits all of them alike. The
-    first tenth of the rounds warms up connections, prepared statements and caches.
-    ``chart_rollback`` runs on its own engine (``rolling_back``): its ROLLBACK would
-    otherwise drop the prepared statements of the others' pooled connection.
+
+def measure(engine: Engine, rolling_back: Engine, size: int, iterations: int) -> Samples:
+    """Milliseconds of each read over random patients, one read session per call.
+
+    Like with like: each round draws ONE patient and every read reads that patient, in
+    an order that rotates from round to round (no read always follows another), on the
+    same pooled engine; a burst of load from elsewhere on the machine hits all of them
+    alike. The first tenth of the rounds warms up connections, prepared statements and
+    caches. ``chart_rollback`` runs on its own engine (``rolling_back``), every fifth
+    round: its ROLLBACK would otherwise drop the prepared statements of the others'
+    pooled connection.
     """
     rng = random.Random(size)
-    samples: dict[str, list[float]] = {name: [] for name in [*READS, "chart_rollback"]}
+    samples: Samples = {name: [] for name in [*READS, "chart_rollback"]}
+    names = list(READS)
     warm_up = iterations // 10
     for round_ in range(warm_up + iterations):
-        for name, read in READS.items():
-            key = f"ICN{100001 + rng.randrange(size)}"
+        key = f"ICN{100001 + rng.randrange(size)}"
+        turn = round_ % len(names)
+        for name in names[turn:] + names[:turn]:
             started = time.perf_counter()
             with read_session(engine) as session:
-                read(session, key)
+                READS[name](session, key)
             elapsed = (time.perf_counter() - started) * 1000
             if round_ >= warm_up:
                 samples[name].append(elapsed)
         if round_ % 5 == 0:
-            key = f"ICN{100001 + rng.randrange(size)}"
             started = time.perf_counter()
             with Session(rolling_back) as session:
                 whole_chart(session, key)
             elapsed = (time.perf_counter() - started) * 1000
             if round_ >= warm_up:
                 samples["chart_rollback"].append(elapsed)
-    return {name: timing(values) for name, values in samples.items()}
+    return samples
 
 
-def best_of(passes: list[dict[str, Timing]]) -> dict[str, Timing]:
-    """Per read, the lowest p50 and p99 over repeated passes: load from other processes on
-    the machine only ever adds latency, so the best pass is the closest to the truth.
+def pooled(passes: list[Samples]) -> dict[str, Timing]:
+    """p50 and p99 of each read over the samples of every pass together (each read's
+    percentiles from the same rounds as the others': no best-of per read).
     """
-    return {
-        name: Timing(p50=min(p[name].p50 for p in passes), p99=min(p[name].p99 for p in passes))
-        for name in passes[0]
-    }
+    return {name: timing([x for p in passes for x in p[name]]) for name in passes[0]}
 
 
 # --- Where a chart's time goes --------------------------------------------------------------
@@ -379,19 +423,72 @@ def search_queries(engine: Engine, size: int, count: int) -> dict[str, list[str]
     return queries
 
 
-def measure_search(engine: Engine, queries: dict[str, list[str]], rounds: int) -> dict[str, Any]:
-    """p50/p99 of each kind of search, a read session per call, the kinds taking turns."""
-    samples: dict[str, list[float]] = {kind: [] for kind in queries}
+def measure_search(
+    engine: Engine, queries: dict[str, list[str]], size: int, rounds: int
+) -> Samples:
+    """Milliseconds of each kind of search, and of a one-row lookup made the same way in
+    the same rounds: a read session per call, the kinds taking turns (rotating order).
+    """
+    rng = random.Random(size + 3)
+    samples: Samples = {"lookup": [], **{kind: [] for kind in queries}}
+    names = list(samples)
     warm_up = rounds // 10
     for round_ in range(warm_up + rounds):
-        for kind, texts in queries.items():
-            query = texts[round_ % len(texts)]
+        turn = round_ % len(names)
+        for name in names[turn:] + names[:turn]:
             started = time.perf_counter()
             with read_session(engine) as session:
-                patients.search_patients(session, query=query)
+                if name == "lookup":
+                    lookup(session, f"ICN{100001 + rng.randrange(size)}")
+                else:
+                    texts = queries[name]
+                    patients.search_patients(session, query=texts[round_ % len(texts)])
             if round_ >= warm_up:
-                samples[kind].append((time.perf_counter() - started) * 1000)
-    return {kind: timing(values) for kind, values in samples.items()}
+                samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+@dataclass(frozen=True)
+class ServerSearch:
+    """Server-side figures of one kind of search over its queries (EXPLAIN ANALYZE, so
+    robust to load from other processes: only this statement's own work is counted).
+    """
+
+    planning_p50: float
+    execution_p50: float
+    execution_max: float
+    matches_p50: float
+    matches_max: int
+
+
+_TIME = re.compile(r"(Planning|Execution) Time: ([\d.]+) ms")
+
+
+def search_server(engine: Engine, queries: dict[str, list[str]]) -> dict[str, ServerSearch]:
+    """Planning and execution milliseconds of each kind's statement, unprepared, over its
+    queries (each run twice, the second counted), and how many patients each matched.
+    """
+    found: dict[str, ServerSearch] = {}
+    with read_session(engine) as session:
+        for kind, texts in queries.items():
+            planning, execution, matches = [], [], []
+            for query in texts:
+                statement, params = patients.search_statement(query)
+                explain = text(f"EXPLAIN (ANALYZE, SUMMARY, TIMING OFF) {statement.text}")
+                for _ in range(2):
+                    rows = session.execute(explain, params).scalars().all()
+                times = {m[1]: float(m[2]) for r in rows if (m := _TIME.search(r))}
+                planning.append(times["Planning"])
+                execution.append(times["Execution"])
+                matches.append(patients.search_patients(session, query=query).total)
+            found[kind] = ServerSearch(
+                planning_p50=statistics.median(planning),
+                execution_p50=statistics.median(execution),
+                execution_max=max(execution),
+                matches_p50=statistics.median(matches),
+                matches_max=max(matches),
+            )
+    return found
 
 
 # --- Report ----------------------------------------------------------------------------------
@@ -401,6 +498,7 @@ def report(
     results: dict[int, dict[str, Timing]],
     splits: dict[int, dict[str, float]],
     searches: dict[int, dict[str, Timing]],
+    servers: dict[int, dict[str, ServerSearch]],
 ) -> None:
     for size, parts in splits.items():
         print(f"\nwhere a chart read goes, {size:,} patients (medians):")
@@ -426,10 +524,20 @@ def report(
         small, large = results[sizes[0]], results[sizes[-1]]
         growth = ", ".join(f"{n} {large[n].p99 / small[n].p99:.2f}x" for n in small)
         print(f"p99 growth {sizes[0]:,} -> {sizes[-1]:,} patients: {growth} (goal chart <= 1.2x)")
-    print(f"\n{'patients':>9} {'search':>12} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"\n{'patients':>9} {'search':>12} {'p50 ms':>8} {'p99 ms':>8}  (client, read session)")
     for size, kinds in searches.items():
         for kind, t in kinds.items():
             print(f"{size:>9,} {kind:>12} {t.p50:>8.3f} {t.p99:>8.3f}")
+    print(
+        f"\n{'patients':>9} {'search':>12} {'plan p50':>9} {'exec p50':>9} {'exec max':>9} "
+        f"{'matches p50':>12} {'max':>6}  (server, EXPLAIN ANALYZE, ms)"
+    )
+    for size, figures in servers.items():
+        for kind, f in figures.items():
+            print(
+                f"{size:>9,} {kind:>12} {f.planning_p50:>9.3f} {f.execution_p50:>9.3f} "
+                f"{f.execution_max:>9.3f} {f.matches_p50:>12.0f} {f.matches_max:>6}"
+            )
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -437,36 +545,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 50000])
     parser.add_argument("--iterations", type=int, default=2000, help="rounds per pass")
-    parser.add_argument("--passes", type=int, default=3, help="best of this many passes")
+    parser.add_argument("--passes", type=int, default=3, help="passes, their samples pooled")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the server in this folder")
+    parser.add_argument(
+        "--rebuild-documents",
+        action="store_true",
+        help="time a rebuild of every chart document of a reused database",
+    )
     args = parser.parse_args()
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results: dict[int, dict[str, Timing]] = {}
     splits: dict[int, dict[str, float]] = {}
     searches: dict[int, dict[str, Timing]] = {}
+    servers: dict[int, dict[str, ServerSearch]] = {}
     with server_at(args.keep) as (server, role_plan):
         scratch = Path(tempfile.mkdtemp(prefix="medz1-bench-data-"))
         try:
             for size in args.sizes:
-                target = populate(server, role_plan, size, scratch)
+                target = populate(server, role_plan, size, scratch, rebuild=args.rebuild_documents)
                 app = engine_for_role(target, "app", role_plan.passwords)
                 plain = engine_for_role(target, "app", role_plan.passwords)
                 try:
-                    passes = [
-                        measure(app, plain, size, args.iterations) for _ in range(args.passes)
-                    ]
-                    results[size] = best_of(passes)
+                    results[size] = pooled(
+                        [measure(app, plain, size, args.iterations) for _ in range(args.passes)]
+                    )
                     splits[size] = split(app, size, 200)
                     queries = search_queries(app, size, 300)
-                    searches[size] = best_of(
-                        [measure_search(app, queries, args.iterations // 2) for _ in range(2)]
+                    searches[size] = pooled(
+                        [measure_search(app, queries, size, args.iterations) for _ in range(2)]
                     )
+                    servers[size] = search_server(app, queries)
                 finally:
                     app.dispose()
                     plain.dispose()
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    report(results, splits, searches)
+    report(results, splits, searches, servers)
 
 
 if __name__ == "__main__":

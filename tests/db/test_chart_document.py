@@ -277,3 +277,23 @@ def test_concurrent_loads_of_one_patient_keep_both_changes_in_its_document(
         assert chart is not None
         assert chart.demographics.name_first == "Concurrent"
         assert chart == from_tables(session, key, now)
+
+
+def test_a_load_stores_documents_uncompressed(
+    loader: Engine, admin: Engine, tables: dict[str, pa.Table], tmp_path: Path
+) -> None:
+    # Compressing (pglz) took a third of a document's rebuild, which every load waits for
+    # (migration 0013). A document too large to stay in its row is moved out of line
+    # uncompressed: pg_column_compression gives no method for it.
+    load_tables(loader, tables, tmp_path / "all")
+    with admin.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT pg_catalog.octet_length(document::text), "
+                "pg_catalog.pg_column_compression(document) FROM patient_chart_documents"
+            )
+        ).all()
+    assert len(rows) == PATIENTS
+    large = [method for size, method in rows if size > 2500]
+    assert large, "no document large enough to be moved out of line"
+    assert large == [None] * len(large)

@@ -4,6 +4,7 @@ ranked, paged, with the number of matches in all; each kind served by an index.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -160,3 +161,35 @@ def test_name_search_can_use_the_search_key_index(session: Session, query: str, 
     shown = plan(session, patients.SEARCH_BY_NAME, params)
     assert "ix_patient_demographics_search_key" in shown
     assert "Seq Scan" not in shown
+
+
+#: The folded name computed (not a reference to a value computed below: EXPLAIN VERBOSE
+#: shows those in parentheses).
+_FOLD_COMPUTED = re.compile(r"(?<!\()CASE WHEN \(octet_length\(")
+
+
+@pytest.mark.parametrize("query", ["nunez", "nu"])
+def test_name_search_folds_each_matching_name_once_in_the_scan(
+    session: Session, query: str
+) -> None:
+    # The trigram index is lossy, so its recheck folds each candidate's name once; the key
+    # the ranking and the order use must be folded once more by the scan, and only be
+    # referenced above it. Pulled up into the outer query, the subquery had the key folded
+    # again in the rank (twice) and the order, above the scan.
+    key = patients.like_prefix(patients.fold_text(query))
+    pattern = key if len(query) < patients.CONTAINS_MIN else "%" + key
+    params = {"exact": key, "prefix": key, "pattern": pattern, **PAGE}
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    shown = list(
+        session.execute(
+            text(f"EXPLAIN (VERBOSE, COSTS OFF) {patients.SEARCH_BY_NAME.text}"), params
+        ).scalars()
+    )
+    computing = [
+        (shown[i - 1].strip(), line.strip())
+        for i, line in enumerate(shown)
+        if line.strip().startswith("Output:") and _FOLD_COMPUTED.search(line)
+    ]
+    assert len(computing) == 1, computing
+    node, _ = computing[0]
+    assert "Scan on public.patient_demographics p" in node, computing
