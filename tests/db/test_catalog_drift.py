@@ -407,3 +407,36 @@ def test_statement_running_past_a_raised_timeout_is_reported(
         d.startswith(f"role {REPORTING}: statement running for ") for d in sessions.differences
     )
     assert not any("pg_sleep" in d for d in sessions.differences)
+
+
+def test_every_check_constraint_reads_back_to_itself(engine: Engine) -> None:
+    """A CHECK constraint is restored from its printed definition (``pg_dump`` prints
+    ``pg_get_constraintdef``): each must parse back to the same text, or ``medz1 check``
+    reports a restored database as drifted (a ``varchar IN (...)`` list did not).
+    """
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid) "
+                "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace "
+                "WHERE c.contype = 'c' AND n.nspname = ANY(:schemas) ORDER BY 1, 2, 3"
+            ),
+            {"schemas": list(SCHEMAS)},
+        ).all()
+        assert rows
+        unstable = []
+        for schema, table, name, definition in rows:
+            conn.execute(text("SAVEPOINT again"))
+            conn.execute(text(f'CREATE TEMP TABLE again (LIKE "{schema}"."{table}")'))
+            conn.execute(text(f"ALTER TABLE again ADD CONSTRAINT again_ck {definition} NOT VALID"))
+            reread = conn.execute(
+                text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conname = 'again_ck' AND conrelid = 'again'::regclass"
+                )
+            ).scalar_one()
+            conn.execute(text("ROLLBACK TO SAVEPOINT again"))
+            if reread.removesuffix(" NOT VALID") != definition.removesuffix(" NOT VALID"):
+                unstable.append(f"{schema}.{table}.{name}: {definition} -> {reread}")
+        assert unstable == []

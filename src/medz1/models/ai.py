@@ -174,8 +174,10 @@ class DrugInteraction(Base):
         # One row per unordered pair: the pair is stored sorted.
         CheckConstraint("drug_a < drug_b", name="drug_pair_ordered"),
         CheckConstraint("drug_a <> ''", name="drug_a_not_empty"),
+        # Compared as text: a varchar IN list is stored in a form that dump and restore
+        # rewrite, which `medz1 check` would then report as drift (migration 0016).
         CheckConstraint(
-            "severity IN ('major', 'moderate', 'minor', 'unknown')", name="severity_known"
+            "severity::text IN ('major', 'moderate', 'minor', 'unknown')", name="severity_known"
         ),
         {
             "schema": "ai",
