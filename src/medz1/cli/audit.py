@@ -15,7 +15,6 @@ import sys
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import typer
@@ -246,14 +245,19 @@ def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:
 @app.command()
 def export(
     ctx: typer.Context,
-    out_file: Path = typer.Option(None, "--out", help="Write to this file (mode 0600)."),
+    out_file: str = typer.Option(None, "--out", help="Write to this new file (mode 0600)."),
     since: str = typer.Option(None, "--since", help="Only rows from this UTC date or time on."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Export audit rows in chain order as JSON lines (stdout, or a file only you can read).
+
+    --out never writes through a symbolic link and refuses an existing file unless --force
+    (which replaces it with a new file of mode 0600).
 
     Example: medz1 audit export --since 2026-01-01 --out audit-2026.jsonl
     """
     from medz1.auth import audit
+    from medz1.ops.paths import create_new_file, given_path
 
     c = cli_context(ctx)
     start = _since(since)
@@ -261,16 +265,19 @@ def export(
         with c.role_session("auditor") as session:
             _write_lines(audit.export(session, since=start), sys.stdout)
         return
-    try:  # opened before anything is read, so a path that cannot be written reads nothing
-        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write {out_file}: {exc.strerror or type(exc).__name__}",
-            hint="name a file in a folder you can write to",
-        ) from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as handle, c.role_session("auditor") as session:
-        count = _write_lines(audit.export(session, since=start), handle)
-    c.err.print(f"{count} row(s) written to {out_file}", markup=False)  # stdout stays data
+    # Created before anything is read, so a path that cannot be written reads nothing.
+    path = given_path(out_file, option="--out")
+    fd = create_new_file(path, option="--out", force=force)
+    try:
+        with (
+            os.fdopen(fd, "w", encoding="utf-8") as handle,
+            c.role_session("auditor") as session,
+        ):
+            count = _write_lines(audit.export(session, since=start), handle)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no partial export left behind
+        raise
+    c.err.print(f"{count} row(s) written to {path}", markup=False)  # stdout stays data
 
 
 @app.command()

@@ -38,6 +38,7 @@ from medz1.db.errors import translate
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import Medz1Error, NotFoundError, ServerError, UsageError
+from medz1.ops.paths import refuse_link
 from medz1.provision.declared import REPLICATOR, REPLICATOR_SPEC
 
 #: File in a standby's folder that marks it as made by medz1.
@@ -343,6 +344,7 @@ def create(
             not stream within ``timeout`` seconds.
     """
     _require_medz1_primary(primary)
+    refuse_link(data_dir, option="--data-dir")
     folder = _folder(data_dir)
     if folder == primary.data_dir or primary.data_dir in folder.parents:
         raise UsageError(
