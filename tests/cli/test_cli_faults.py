@@ -1,0 +1,71 @@
+"""Faults a new user found: one error line, documented exit codes, options that agree."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from medz1.clinical.arrow_types import arrow_schema
+from medz1.clinical.contract import clinical_table
+from tests.cli.conftest import Invoke
+
+
+def _not_csv(tmp_path: Path, kind: str) -> Path:
+    """Random bytes, or a Parquet file, named .csv."""
+    path = tmp_path / "patient_vitals.csv"
+    if kind == "parquet":
+        pq.write_table(pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]}), path)
+    else:
+        path.write_bytes(bytes((i * 7919 + 13) % 256 for i in range(4000)))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["random", "parquet"])
+@pytest.mark.parametrize("command", [("load",), ("ai", "load-interactions")])
+def test_a_file_that_is_not_csv_gives_one_error_line_and_no_traceback(
+    cli: Invoke,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    command: tuple[str, ...],
+) -> None:
+    ignored: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    result = cli(*command, str(_not_csv(tmp_path, kind)))
+    assert result.code == 8
+    assert ignored == []
+    assert result.err.startswith("error: ")
+    assert len(result.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [("load",), ("ai", "load-interactions")])
+def test_a_missing_file_is_reported_as_missing_not_as_a_bad_format(
+    cli: Invoke, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    result = cli(*command, str(tmp_path / "nowhere"))
+    assert result.code == 6
+    assert "does not exist" in result.err
+
+
+def test_an_empty_interaction_file_hints_no_option_the_command_lacks(
+    cli: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "ddi.csv"
+    path.write_text("drug_a,drug_b\n")
+    result = cli("ai", "load-interactions", str(path))
+    assert result.code == 8
+    assert "--allow-empty" not in result.err
+
+
+def test_an_empty_file_upserted_changes_nothing_and_is_not_refused(
+    cli: Invoke, database_url_env: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "patient_vitals.csv"
+    path.write_text(",".join(arrow_schema(clinical_table("patient_vitals")).names) + "\n")
+    result = cli("load", str(path), "--mode", "upsert", "--json")
+    assert result.code == 0, result.err
+    assert "would empty" not in result.err
