@@ -69,3 +69,66 @@ def test_an_empty_file_upserted_changes_nothing_and_is_not_refused(
     result = cli("load", str(path), "--mode", "upsert", "--json")
     assert result.code == 0, result.err
     assert "would empty" not in result.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("demo", "generate", "--patients", "2", "--seed", "-5"),
+        ("demo", "generate", "--patients", "2", "--seed", str(2**64)),
+        ("audit", "tail", "-n", "-1"),
+        ("audit", "tail", "-n", str(2**64)),
+        ("audit", "purge", "--yes", "--days", "-1"),
+        ("audit", "purge", "--yes", "--days", str(2**64)),
+        ("patients", "search", "X", "--offset", "99999999999999999999"),
+        ("patients", "search", "X", "--offset", "-1"),
+        ("backup", "restore", "x", "--discard-newer-audit-rows", str(2**64)),
+    ],
+)
+def test_a_numeric_option_out_of_range_is_a_usage_error(
+    cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli(*argv)
+    assert result.code == 2
+    assert "unexpected" not in result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_settings_set_takes_a_negative_number_as_its_value(
+    cli: Invoke, database_url_env: str
+) -> None:
+    result = cli("settings", "set", "patients.search_page_size", "-5")
+    assert "no such option" not in result.err
+    assert result.code == 8  # refused by the setting's range, as a value
+
+
+def test_flags_set_refuses_on_and_off_together(cli: Invoke, database_url_env: str) -> None:
+    result = cli("flags", "set", "new.flag", "--on", "--off")
+    assert result.code == 2
+    assert "contradict" in result.err
+    assert cli("flags", "show", "new.flag").code == 6
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("ai", "search", "x", "--station", "abc"),
+        ("patients", "search", "X", "--station", "abc"),
+        ("flags", "show", "some.flag", "--station", "abc"),
+        ("users", "add", "a@va.example.org", "--station", "abc", "--password-stdin"),
+    ],
+)
+def test_every_station_option_refuses_a_bad_station_the_same_way(
+    cli: Invoke, argv: tuple[str, ...]
+) -> None:
+    result = cli(*argv)
+    assert result.code == 2
+    assert "the station is not a VA station number" in result.err
+
+
+def test_users_add_with_a_division_says_a_home_station_is_a_facility(cli: Invoke) -> None:
+    result = cli("users", "add", "a@va.example.org", "--station", "508A4", "--password-stdin")
+    assert result.code == 2
+    assert "3-digit sta3n" in result.err
+    assert "--station 508" in result.err

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context
+from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context, station_option
 from medz1.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def search_command(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="Text to look for, e.g. 'penicillin rash'."),
     patient: str | None = typer.Option(None, "--patient", help="Only this patient's chart."),
-    station: str | None = typer.Option(None, "--station", help="Only this station (sta3n)."),
+    station: str | None = station_option("Only this station (sta3n)."),
     k: int = typer.Option(10, "--k", min=1, max=1000, help="How many chunks."),
     as_json: bool = _JSON,
 ) -> None:

@@ -80,7 +80,9 @@ def _since(value: str | None) -> datetime | None:
 @app.command()
 def tail(
     ctx: typer.Context,
-    lines: int = typer.Option(20, "-n", "--lines", help="How many rows (newest last)."),
+    lines: int = typer.Option(
+        20, "-n", "--lines", min=1, max=100_000, help="How many rows (newest last; 1-100,000)."
+    ),
     user: str = typer.Option(None, "--user", help="Only rows of this user (e-mail or user id)."),
     event: str = typer.Option(None, "--event", help="Only this event type, e.g. login_failed."),
     as_json: bool = JSON_OPTION,
@@ -283,7 +285,9 @@ def export(
 @app.command()
 def purge(
     ctx: typer.Context,
-    days: int = typer.Option(None, "--days", help="Keep this many days (at least 2192)."),
+    days: int = typer.Option(
+        None, "--days", min=1, max=36_600, help="Keep this many days (at least 2192)."
+    ),
     yes: bool = typer.Option(False, "--yes", help="Confirm; purged rows are gone."),
     as_json: bool = JSON_OPTION,
 ) -> None:

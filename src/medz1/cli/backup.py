@@ -219,6 +219,7 @@ def restore(
         "--discard-newer-audit-rows",
         metavar="N",
         min=0,
+        max=2**63 - 1,
         help="With --replace of auth: accept losing the N audit rows written after the "
         "backup (N must be the exact count the refusal states; the restore's audit event "
         "records it). Without it such a restore is refused.",

@@ -25,7 +25,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context
+from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context, station_option
 from medz1.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -60,11 +60,11 @@ _LAB_STYLES = {"HH": "bold red", "LL": "bold red", "H": "red", "L": "yellow"}
 _SEVERITY_STYLES = {"SEVERE": "bold red", "MODERATE": "yellow", "MILD": "green"}
 
 
-_STATION = typer.Option(
-    None,
-    "--station",
-    help="Read as this station (sta3n, e.g. 508): with station scoping on, only its "
-    "patients are found.",
+#: The largest --offset (PostgreSQL's OFFSET is a bigint; no listing is that long).
+MAX_OFFSET = 1_000_000_000
+
+_STATION = station_option(
+    "Read as this station (sta3n, e.g. 508): with station scoping on, only its patients are found."
 )
 
 
@@ -122,7 +122,9 @@ def search(
         ..., help="A name or part of it, 'LAST, FIRST', an ICN, or the SSN's last four digits."
     ),
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Patients per page."),
-    offset: int = typer.Option(0, "--offset", min=0, help="Patients to skip."),
+    offset: int = typer.Option(
+        0, "--offset", min=0, max=MAX_OFFSET, help="Patients to skip (at most 1,000,000,000)."
+    ),
     station: str | None = _STATION,
     as_json: bool = _JSON,
 ) -> None:

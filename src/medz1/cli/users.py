@@ -24,6 +24,7 @@ from medz1.cli.common import (
     interactive,
     now,
     read_password,
+    station_option,
 )
 from medz1.errors import UsageError
 
@@ -67,6 +68,27 @@ def _print_user(c: CliContext, user: UserRecord, as_json: bool, verb: str) -> No
         c.print(f"{verb}: {user.email} ({user.user_id})")
 
 
+def _home_station(station: str | None) -> int | None:
+    """The sta3n of ``--station``: a user's home is a facility, so a division is refused.
+
+    ``--station`` takes every station number the other commands take (508, 508A4); a
+    division suffix names a division of facility 508, and a user's home station is the
+    facility itself (``auth.users.home_site_sta3n`` is the integer sta3n, as VistA's
+    ``Sta3n``).
+
+    Raises:
+        UsageError: ``station`` has a division suffix (the hint names its facility).
+    """
+    if station is None:
+        return None
+    if not station.isdigit():
+        raise UsageError(
+            f"a user's home station is a facility's 3-digit sta3n, not the division {station}",
+            hint=f"give --station {station[:3]} (the facility of division {station})",
+        )
+    return int(station)
+
+
 @app.command()
 def add(
     ctx: typer.Context,
@@ -74,7 +96,9 @@ def add(
     name: str = typer.Option(None, "--name", help="Display name (default: first and last)."),
     first: str = typer.Option(None, "--first", help="First name."),
     last: str = typer.Option(None, "--last", help="Last name."),
-    station: int = typer.Option(None, "--station", help="Home VA station number (sta3n)."),
+    station: str = station_option(
+        "Home VA station: the facility's 3-digit sta3n (508), not a division (508A4)."
+    ),
     password_stdin: bool = PASSWORD_STDIN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -87,7 +111,11 @@ def add(
 
     c = cli_context(ctx)
     new = users.NewUser(
-        email=email, display_name=name, first_name=first, last_name=last, home_site_sta3n=station
+        email=email,
+        display_name=name,
+        first_name=first,
+        last_name=last,
+        home_site_sta3n=_home_station(station),
     )
     hasher = hasher_from_settings(c.settings())  # bad MEDZ1_ARGON2_* refused before asking
     password = read_password(password_stdin)
