@@ -219,6 +219,12 @@ def checkpoint(
         assert log is not None  # create_key=True always yields a log
         database, seq, row_hash = newest
         started = not log.path.exists()
+        if not new_epoch and _already_signed(log, database, seq, row_hash):
+            if as_json:
+                c.print_json({"checkpoint_seq": None, "signed_seq": seq})
+            else:
+                c.nothing_to_do(f"the newest audit row (chain_seq {seq}) is already signed")
+            return
         reason = "acknowledged" if new_epoch else "started" if started else None
         log.append(
             database=database,
@@ -234,6 +240,12 @@ def checkpoint(
         c.nothing_to_do("no audit rows yet to checkpoint")
     else:
         c.print(f"audit trail verified; checkpoint signed at chain_seq {signed}")
+
+
+def _already_signed(log: CheckpointLog, database: str, seq: int, row_hash: bytes) -> bool:
+    """True when the newest checkpoint of ``database`` already pins this very row."""
+    current = log.scan(database).current
+    return bool(current) and (current[-1].seq, current[-1].row_hash) == (seq, bytes(row_hash))
 
 
 def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:

@@ -68,6 +68,19 @@ def _print_user(c: CliContext, user: UserRecord, as_json: bool, verb: str) -> No
         c.print(f"{verb}: {user.email} ({user.user_id})")
 
 
+def _print_change(
+    c: CliContext, user: UserRecord, as_json: bool, verb: str, *, changed: bool
+) -> None:
+    """The result of a switch (disable, enable, unlock): ``nothing to do`` when the user
+    was already so (and no audit row was written)."""
+    if as_json:
+        c.print_json({**user.as_json(), "changed": changed})
+    elif changed:
+        c.print(f"{verb}: {user.email} ({user.user_id})")
+    else:
+        c.nothing_to_do(f"{user.email} is already {verb}")
+
+
 def _home_station(station: str | None) -> int | None:
     """The sta3n of ``--station``: a user's home is a facility, so a division is refused.
 
@@ -186,7 +199,7 @@ def disable(
         record = users.disable_user(
             session, user_id=found.user_id, now=now(), reason=reason, actor=actor()
         )
-    _print_user(c, record, as_json, "disabled")
+    _print_change(c, record, as_json, "disabled", changed=found.is_active)
 
 
 @app.command()
@@ -201,7 +214,7 @@ def enable(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_O
     with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.enable_user(session, user_id=found.user_id, now=now(), actor=actor())
-    _print_user(c, record, as_json, "enabled")
+    _print_change(c, record, as_json, "enabled", changed=not found.is_active)
 
 
 @app.command()
@@ -216,7 +229,8 @@ def unlock(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_O
     with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.unlock_user(session, user_id=found.user_id, now=now(), actor=actor())
-    _print_user(c, record, as_json, "unlocked")
+    changed = found.is_locked or found.failed_login_attempts > 0
+    _print_change(c, record, as_json, "unlocked", changed=changed)
 
 
 @app.command("set-admin")
