@@ -55,7 +55,7 @@ hasher = hasher_from_settings(settings)  # argon2id parameters
 # Log a user in: a wrong password raises AuthenticationFailed (the same for every cause).
 result = login(
     engine,
-    email="greg.house@va.example.org",
+    email="dr.eve.washington@va.example.org",  # a `medz1 up --demo` clinician, station 688
     password=password,  # what the user typed
     ip="203.0.113.7",
     user_agent="my-clinic-app/1.0",
@@ -73,6 +73,7 @@ with unit_of_work(engine) as session:
 
 # Reads see the patients of the user's home station (row-level security, plus any
 # break-the-glass grant of this session); naming the patient checks it once per statement.
+# ICN100001 is a patient of station 688 in the demo data, so this user may open it.
 scope = Scope.of_user(user.home_site_sta3n, user_session.session_id).about("ICN100001")
 with read_session(engine, scope) as session:  # read-only, ends with COMMIT
     chart = patient_chart(session, patient_key="ICN100001")
