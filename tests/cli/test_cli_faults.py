@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -95,12 +96,26 @@ def test_a_numeric_option_out_of_range_is_a_usage_error(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_settings_set_takes_a_negative_number_as_its_value(
-    cli: Invoke, database_url_env: str
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("settings", "set", "patients.search_page_size", "-5"),
+        ("settings", "set", "patients.search_page_size", "-0.1"),
+        ("prefs", "set", "neg@va.example.org", "patients.list_size", "-5"),
+    ],
+)
+def test_set_takes_a_negative_number_as_its_value(
+    cli: Invoke,
+    database_url_env: str,
+    cheap_hashing: None,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: tuple[str, ...],
 ) -> None:
-    result = cli("settings", "set", "patients.search_page_size", "-5")
+    monkeypatch.setattr("sys.stdin", io.StringIO("quiet harbor lamp at dawn\n"))
+    assert cli("users", "add", "neg@va.example.org", "--password-stdin").code == 0
+    result = cli(*argv)
     assert "no such option" not in result.err
-    assert result.code == 8  # refused by the setting's range, as a value
+    assert result.code == 8  # refused by the setting's type or range, as a value
 
 
 def test_flags_set_refuses_on_and_off_together(cli: Invoke, database_url_env: str) -> None:
