@@ -329,6 +329,15 @@ class Settings(BaseSettings):
             return {**dataclasses.asdict(default), **value}
         return value
 
+    @field_validator("data_dir", "reporting_standby", mode="before")
+    @classmethod
+    def _check_folder(cls, value: object) -> object:
+        # An empty variable would read as the current folder ("" is Path(".")): a
+        # variable set to nothing was never meant to name it.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty (unset it to use the default, or name a folder)")
+        return value
+
     @field_validator("database_name")
     @classmethod
     def _check_name(cls, value: str) -> str:

@@ -88,9 +88,9 @@ def test_server_commands_refuse_with_external_url(
     assert "unset MEDZ1_DATABASE_URL" in result.err
 
 
-def test_status_of_a_server_never_started_exits_1(cli: Invoke) -> None:
+def test_status_of_a_server_never_started_exits_3_as_pg_ctl_status_does(cli: Invoke) -> None:
     result = cli("server", "status", "--json")
-    assert result.code == 1
+    assert result.code == 3
     assert json.loads(result.out)["running"] is False
 
 

@@ -273,7 +273,7 @@ def test_server_status_from_a_subfolder_names_the_directory_found_above(
     (tmp_path / "project" / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "project" / "sub")
     result = cli("server", "status", "--json")
-    assert result.code == 1
+    assert result.code == 3
     assert json.loads(result.out)["data_dir"] == str(tmp_path / "project" / ".medz1")
     assert not (tmp_path / "project" / "sub" / ".medz1").exists()
 
@@ -340,7 +340,7 @@ def test_python_warnings_print_as_one_warning_line(
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         result = cli("server", "status")
-    assert result.code == 1
+    assert result.code == 3
     [line] = [line for line in result.err.splitlines() if "something looks odd" in line]
     assert line.startswith("warning: something looks odd (UserWarning; hint: ")
     assert __file__ not in result.err
@@ -432,7 +432,7 @@ def test_unknown_medz1_variables_are_warned_about_with_the_nearest_name(
     monkeypatch.setenv("MEDZ1_ARGON2_MEMORY", "65536")
     monkeypatch.setenv("MEDZ1_ZZZZ", "1")
     result = cli("server", "status")
-    assert result.code == 1
+    assert result.code == 3
     assert (
         "warning: MEDZ1_ARGON2_MEMORY is not a medz1 setting and is ignored "
         "(hint: did you mean MEDZ1_ARGON2_MEMORY_KIB?)"

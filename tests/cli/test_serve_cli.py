@@ -44,6 +44,8 @@ def test_the_factory_builds_an_app_that_is_ready(database_url_env: str) -> None:
         ["--port", "x"],
         ["--host", "x\x00y"],  # found by the CLI fuzz run: exit 1 before
         ["--host", "\u202e"],
+        ["--host", ""],  # uvicorn would listen on every interface
+        ["--host", " "],
     ],
 )
 def test_serve_refuses_bad_options_with_exit_2(cli: Invoke, args: list[str]) -> None:
@@ -73,4 +75,33 @@ def test_serve_on_a_busy_port_exits_3_before_starting(
         result = cli("serve", "--port", str(port))
     assert result.code == 3
     assert "cannot listen" in result.err
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("127.0.0.1", False), ("localhost", False), ("0.0.0.0", True)],  # noqa: S104
+)
+def test_serve_warns_when_the_viewer_is_reachable_from_the_network(
+    cli: Invoke,
+    database_url_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    host: str,
+    warned: bool,
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: None)
+    result = cli("serve", "--host", host, "--port", "8125")
+    assert result.code == 0, result.err
+    assert ("reachable from the network" in result.err) is warned
+
+
+@pytest.mark.parametrize("host", ["", " "])
+def test_serve_refuses_an_empty_host_that_would_listen_everywhere(
+    cli: Invoke, database_url_env: str, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: calls.append(a))
+    result = cli("serve", "--host", host, "--port", "8126")
+    assert result.code == 2
+    assert "--host is empty" in result.err
     assert calls == []

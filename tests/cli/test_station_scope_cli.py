@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 
@@ -132,3 +133,53 @@ def test_search_finds_only_the_stations_patients(scoped_cli: Invoke, scoped_targ
     assert [p["patient_key"] for p in json.loads(found.out)] == [home]
     hidden = scoped_cli("patients", "search", foreign, "--station", station, "--json")
     assert json.loads(hidden.out) == []
+
+
+def _views(target: Target, icn: str) -> list[tuple[str, str | None, str | None]]:
+    """(event, email, user_agent) of each patient_view and break_glass row about ``icn``."""
+    engine = make_engine(target.url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT event_type, email, user_agent FROM auth.audit_logs "
+                    "WHERE details->>'patient_key' = :icn ORDER BY chain_seq"
+                ),
+                {"icn": icn},
+            ).all()
+    finally:
+        engine.dispose()
+    return [(str(r.event_type), r.email, r.user_agent) for r in rows]
+
+
+def test_show_audits_every_view_of_a_chart_naming_the_os_user(
+    scoped_cli: Invoke, scoped_target: Target
+) -> None:
+    station, home, _ = _stations(scoped_target)
+    before = _views(scoped_target, home)
+    assert scoped_cli("patients", "show", home, "--station", station, "--json").code == 0
+    [(event, email, agent)] = _views(scoped_target, home)[len(before) :]
+    assert (event, email) == ("patient_view", None)
+    assert "OS user" in str(agent)
+
+
+def test_show_as_a_user_reads_at_their_home_station_and_names_them_in_the_audit_rows(
+    scoped_cli: Invoke,
+    scoped_target: Target,
+    cheap_hashing: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    station, home, foreign = _stations(scoped_target)
+    email = f"reader{station.lower()}@va.example.org"
+    monkeypatch.setattr("sys.stdin", io.StringIO("quiet harbor lamp at dawn\n"))
+    scoped_cli("users", "add", email, "--station", station[:3], "--password-stdin")
+    if not station.isdigit():
+        pytest.skip("the busiest synthetic station is a division")
+    assert scoped_cli("patients", "show", home, "--as", email, "--json").code == 0
+    assert _views(scoped_target, home)[-1][:2] == ("patient_view", email)
+    opened = scoped_cli("patients", "show", foreign, "--as", email, "--break-glass", "consult")
+    assert opened.code == 0, opened.err
+    assert [v[:2] for v in _views(scoped_target, foreign)[-2:]] == [
+        ("break_glass", email),
+        ("patient_view", email),
+    ]

@@ -293,7 +293,8 @@ def prepare_reference(path: Path, *, csv: CsvOptions | None = None) -> LoadFile:
         NotFoundError: the file does not exist (exit 6).
     """
     data = reference_table(read_file(path, TABLE, csv=csv), path)
-    return LoadFile(path, TABLE, conform(data, TABLE, path))
+    empty = "give a file with at least one pair; the reference data was not changed"
+    return LoadFile(path, TABLE, conform(data, TABLE, path, empty_hint=empty))
 
 
 def prepared_table(data: pa.Table, name: str = "interactions") -> LoadFile:

@@ -339,11 +339,12 @@ _LOCK = _Switch(
     AuditEvent.ACCOUNT_LOCKED,
     changes=lambda _user: True,
 )
-#: Unlocking always resets the failure count; it is audited only when a lock was lifted.
+#: Unlocking resets the failure count; it is audited only when a lock was lifted, and an
+#: account neither locked nor with failures is left as it is (run twice, nothing changes).
 _UNLOCK = _Switch(
     "is_locked = false, locked_until = NULL, failed_login_attempts = 0, updated_at = :now",
     AuditEvent.ACCOUNT_UNLOCKED,
-    changes=lambda _user: True,
+    changes=lambda user: user.is_locked or user.failed_login_attempts > 0,
     audited=lambda user: user.is_locked,
 )
 

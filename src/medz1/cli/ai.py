@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context
+from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context, station_option
 from medz1.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -81,11 +81,8 @@ def _patient(session: Session, icn: str) -> str:
     return key
 
 
-_STATION = typer.Option(
-    None,
-    "--station",
-    help="Read as this station (sta3n, e.g. 508): with station scoping on, only its "
-    "patients are seen.",
+_STATION = station_option(
+    "Read as this station (sta3n, e.g. 508): with station scoping on, only its patients are seen."
 )
 
 
@@ -182,11 +179,9 @@ def search_command(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="Text to look for, e.g. 'penicillin rash'."),
     patient: str | None = typer.Option(None, "--patient", help="Only this patient's chart."),
-    station: str | None = typer.Option(
-        None,
-        "--station",
-        help="Read as this station (sta3n): with station scoping on, only its patients' "
-        "chunks are searched, through the station's index.",
+    station: str | None = station_option(
+        "Read as this station (sta3n): with station scoping on, only its patients' "
+        "chunks are searched, through the station's index."
     ),
     k: int = typer.Option(10, "--k", min=1, max=1000, help="How many chunks."),
     as_json: bool = _JSON,

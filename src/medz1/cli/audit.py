@@ -15,7 +15,6 @@ import sys
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import typer
@@ -81,7 +80,9 @@ def _since(value: str | None) -> datetime | None:
 @app.command()
 def tail(
     ctx: typer.Context,
-    lines: int = typer.Option(20, "-n", "--lines", help="How many rows (newest last)."),
+    lines: int = typer.Option(
+        20, "-n", "--lines", min=1, max=100_000, help="How many rows (newest last; 1-100,000)."
+    ),
     user: str = typer.Option(None, "--user", help="Only rows of this user (e-mail or user id)."),
     event: str = typer.Option(None, "--event", help="Only this event type, e.g. login_failed."),
     as_json: bool = JSON_OPTION,
@@ -218,6 +219,12 @@ def checkpoint(
         assert log is not None  # create_key=True always yields a log
         database, seq, row_hash = newest
         started = not log.path.exists()
+        if not new_epoch and _already_signed(log, database, seq, row_hash):
+            if as_json:
+                c.print_json({"checkpoint_seq": None, "signed_seq": seq})
+            else:
+                c.nothing_to_do(f"the newest audit row (chain_seq {seq}) is already signed")
+            return
         reason = "acknowledged" if new_epoch else "started" if started else None
         log.append(
             database=database,
@@ -235,6 +242,12 @@ def checkpoint(
         c.print(f"audit trail verified; checkpoint signed at chain_seq {signed}")
 
 
+def _already_signed(log: CheckpointLog, database: str, seq: int, row_hash: bytes) -> bool:
+    """True when the newest checkpoint of ``database`` already pins this very row."""
+    current = log.scan(database).current
+    return bool(current) and (current[-1].seq, current[-1].row_hash) == (seq, bytes(row_hash))
+
+
 def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:
     count = 0
     for row in rows:
@@ -246,14 +259,19 @@ def _write_lines(rows: Iterable[AuditRecord], handle: TextIO) -> int:
 @app.command()
 def export(
     ctx: typer.Context,
-    out_file: Path = typer.Option(None, "--out", help="Write to this file (mode 0600)."),
+    out_file: str = typer.Option(None, "--out", help="Write to this new file (mode 0600)."),
     since: str = typer.Option(None, "--since", help="Only rows from this UTC date or time on."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """Export audit rows in chain order as JSON lines (stdout, or a file only you can read).
+
+    --out never writes through a symbolic link and refuses an existing file unless --force
+    (which replaces it with a new file of mode 0600).
 
     Example: medz1 audit export --since 2026-01-01 --out audit-2026.jsonl
     """
     from medz1.auth import audit
+    from medz1.ops.paths import create_new_file, given_path
 
     c = cli_context(ctx)
     start = _since(since)
@@ -261,22 +279,27 @@ def export(
         with c.role_session("auditor") as session:
             _write_lines(audit.export(session, since=start), sys.stdout)
         return
-    try:  # opened before anything is read, so a path that cannot be written reads nothing
-        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write {out_file}: {exc.strerror or type(exc).__name__}",
-            hint="name a file in a folder you can write to",
-        ) from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as handle, c.role_session("auditor") as session:
-        count = _write_lines(audit.export(session, since=start), handle)
-    c.err.print(f"{count} row(s) written to {out_file}", markup=False)  # stdout stays data
+    # Created before anything is read, so a path that cannot be written reads nothing.
+    path = given_path(out_file, option="--out")
+    fd = create_new_file(path, option="--out", force=force)
+    try:
+        with (
+            os.fdopen(fd, "w", encoding="utf-8") as handle,
+            c.role_session("auditor") as session,
+        ):
+            count = _write_lines(audit.export(session, since=start), handle)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no partial export left behind
+        raise
+    c.err.print(f"{count} row(s) written to {path}", markup=False)  # stdout stays data
 
 
 @app.command()
 def purge(
     ctx: typer.Context,
-    days: int = typer.Option(None, "--days", help="Keep this many days (at least 2192)."),
+    days: int = typer.Option(
+        None, "--days", min=1, max=36_600, help="Keep this many days (at least 2192)."
+    ),
     yes: bool = typer.Option(False, "--yes", help="Confirm; purged rows are gone."),
     as_json: bool = JSON_OPTION,
 ) -> None:

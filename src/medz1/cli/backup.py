@@ -126,7 +126,7 @@ def create(
     schema: list[str] | None = typer.Option(
         None, "--schema", "-s", metavar="SCHEMA", help=_SCHEMA_HELP
     ),
-    out: Path | None = typer.Option(
+    out: str | None = typer.Option(
         None,
         "--out",
         "-o",
@@ -145,7 +145,9 @@ def create(
     """
     from medz1.ops.backup import create as run_create
     from medz1.ops.backup.archive import backups_dir
+    from medz1.ops.paths import given_path
 
+    out_dir = None if out is None else given_path(out, option="--out")
     c = cli_context(ctx)
     where = c.target()
     with _progress(c) as reporter:
@@ -153,7 +155,7 @@ def create(
             where,
             root=backups_dir(c.settings().data_path),
             schemas=schema,
-            out=out,
+            out=out_dir,
             reporter=reporter,
         )
     manifest = report.manifest
@@ -217,6 +219,7 @@ def restore(
         "--discard-newer-audit-rows",
         metavar="N",
         min=0,
+        max=2**63 - 1,
         help="With --replace of auth: accept losing the N audit rows written after the "
         "backup (N must be the exact count the refusal states; the restore's audit event "
         "records it). Without it such a restore is refused.",

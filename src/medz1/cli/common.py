@@ -50,6 +50,24 @@ PASSWORD_STDIN_OPTION: Any = typer.Option(
 #: The USER argument: every command that names a user takes an e-mail or a user id.
 USER_ARGUMENT: Any = typer.Argument(..., help="The user's e-mail address or user id.")
 
+
+def _check_station(value: str | list[str] | None) -> str | list[str] | None:
+    """Typer callback of every ``--station``: a VA station number or nothing (exit 2)."""
+    if value is None:
+        return None
+    from medz1.dal.session import check_station
+
+    if isinstance(value, list):
+        return [check_station(v) for v in value]
+    return check_station(value)
+
+
+def station_option(help_text: str, *, default: Any = None) -> Any:
+    """The ``--station`` option: a station number (sta3n, optionally with a division
+    suffix: 508, 508A4), checked the same way by every command before anything runs."""
+    return typer.Option(default, "--station", callback=_check_station, help=help_text)
+
+
 #: The words every command prints first when it had nothing to change.
 NOTHING_TO_DO = "nothing to do"
 

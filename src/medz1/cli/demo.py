@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
     from medz1.clinical.synthetic import WrittenTable
 
+#: The largest --seed (numpy's seed sequences take any non-negative integer; this bound
+#: keeps it a signed 64-bit value that JSON and every tool reads back as it was).
+MAX_SEED = 2**63 - 1
+
 app = typer.Typer(help="Synthetic demo data (no database needed).", no_args_is_help=True)
 
 
@@ -31,9 +35,18 @@ def generate(
     patients: int = typer.Option(
         100, "--patients", "-n", help="Number of patients (1 to 1,000,000)."
     ),
-    seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives the same data."),
-    out_dir: Path = typer.Option(
-        Path("demo-data"), "--out", help="Directory for the Parquet files (created if missing)."
+    seed: int = typer.Option(
+        1,
+        "--seed",
+        min=0,
+        max=MAX_SEED,
+        help="Random seed (0 to 2**63-1); the same seed gives the same data.",
+    ),
+    out: str = typer.Option(
+        "demo-data", "--out", help="Directory for the Parquet files (created if missing)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace Parquet files already in --out (never a link)."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -46,6 +59,7 @@ def generate(
     Example: medz1 demo generate --patients 1000 --seed 7 --out ./demo-data
     """
     from medz1.clinical.synthetic import MAX_PATIENTS, generate_chunks, write_parquet_chunks
+    from medz1.ops.paths import given_path, refuse_link
 
     c = cli_context(ctx)
     if not 1 <= patients <= MAX_PATIENTS:
@@ -53,10 +67,13 @@ def generate(
             f"--patients must be between 1 and {MAX_PATIENTS:,}, not {patients:,}",
             hint="pass --patients N with 1 <= N <= 1,000,000",
         )
+    out_dir = given_path(out, option="--out")
+    refuse_link(out_dir, option="--out")
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(
             f"--out {out_dir} is a file, not a directory", hint="give --out a directory path"
         )
+    _check_files(out_dir, force=force)
     started = time.perf_counter()
     chunks = generate_chunks(patients, seed=seed)
     written = write_parquet_chunks(_with_progress(c, chunks, patients), out_dir)
@@ -80,6 +97,32 @@ def generate(
         f"{rows:,} rows for {patients:,} patients in {elapsed:.1f} s "
         f"({rows / max(elapsed, 1e-9):,.0f} rows/s), written to {out_dir}"
     )
+
+
+def _check_files(out_dir: Path, *, force: bool) -> None:
+    """Refuse to write over files in ``out_dir`` (any, with ``force``: links and folders).
+
+    Raises:
+        UsageError: a ``<table>.parquet`` (or its ``.partial``) exists and ``force`` is
+            False, or one of them is a symbolic link or not a regular file.
+    """
+    from medz1.clinical.synthetic import MODEL_TABLES
+
+    for name in MODEL_TABLES:
+        for path in (out_dir / f"{name}.parquet", out_dir / f"{name}.parquet.partial"):
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                raise UsageError(
+                    f"{path} is a symbolic link or not a regular file",
+                    hint="give --out a new or empty directory",
+                )
+            if path.exists() and not force:
+                raise UsageError(
+                    f"{path} already exists",
+                    hint="give --out a new or empty directory, or add --force to replace "
+                    "its Parquet files",
+                )
+            if path.exists() and path.name.endswith(".partial"):
+                path.unlink()
 
 
 def _with_progress(

@@ -29,20 +29,62 @@ def _read(path: Path) -> str:
         ) from exc
 
 
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``.
+def _write(path: Path, text: str, *, force: bool) -> None:
+    """Write ``text`` to ``path`` as a new file renamed over the old one.
+
+    An existing file is replaced only when it is a data dictionary medz1 generated (its
+    first line is the generated title) or with ``force``; a symbolic link is never
+    written through.
 
     Raises:
-        UsageError: ``path`` is a folder, its folder does not exist, or it cannot be written.
+        UsageError: ``path`` is a link, a folder, another file (without ``force``), its
+            folder does not exist, or it cannot be written.
     """
+    import os
+
+    from medz1.ops.paths import create_new_file, refuse_link
+
+    refuse_link(path, option="--out")
+    if path.exists() and not path.is_file():
+        raise UsageError(
+            f"cannot write {path}: not a regular file",
+            hint="pass --out a file's path, e.g. docs/data-dictionary.md",
+        )
+    if path.exists() and not force and not _generated(path, text):
+        raise UsageError(
+            f"cannot write {path}: it exists and is not a data dictionary medz1 generated",
+            hint="give --out a new file's path, or add --force to replace it",
+        )
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.write_text(text, encoding="utf-8")
+        fd = create_new_file(temporary, option="--out", mode=0o644)
+    except UsageError as exc:
+        raise UsageError(
+            f"cannot write {path}: {_reason(exc.__cause__) if exc.__cause__ else exc}",
+            hint="pass --out a file in an existing folder you may write, "
+            "e.g. docs/data-dictionary.md",
+        ) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        temporary.replace(path)  # rename() replaces a link itself, never its target
     except OSError as exc:
+        temporary.unlink(missing_ok=True)
         raise UsageError(
             f"cannot write {path}: {_reason(exc)}",
             hint="pass --out a file in an existing folder you may write, "
             "e.g. docs/data-dictionary.md",
         ) from exc
+
+
+def _generated(path: Path, text: str) -> bool:
+    """True when ``path`` starts with the first line of a generated dictionary."""
+    title = text.partition("\n")[0]
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline().rstrip("\n") == title
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _unchanged(path: Path, text: str) -> bool:
@@ -53,7 +95,7 @@ def _unchanged(path: Path, text: str) -> bool:
         return False
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     return "not UTF-8 text"
@@ -62,18 +104,25 @@ def _reason(exc: Exception) -> str:
 @app.command()
 def dictionary(
     ctx: typer.Context,
-    out_path: Path = typer.Option(
-        None, "--out", help="Write to this file (default: print to stdout)."
-    ),
+    out: str = typer.Option(None, "--out", help="Write to this file (default: print to stdout)."),
     check: bool = typer.Option(False, "--check", help="Fail if --out differs from the models."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an --out file that is not a generated dictionary."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Generate the data dictionary from the models' table and column comments.
 
+    --out replaces only a dictionary medz1 generated (or any regular file with --force),
+    never writes through a symbolic link, and refuses an empty path.
+
     Example: medz1 docs dictionary --out docs/data-dictionary.md
     """
-    if check and out_path is None:
+    if check and out is None:
         raise UsageError("--check compares a file: it needs --out", hint="add --out FILE")
+    from medz1.ops.paths import given_path
+
+    out_path = None if out is None else given_path(out, option="--out")
     from medz1.models import metadata
     from medz1.ops.dictionary import render
 
@@ -94,7 +143,7 @@ def dictionary(
     else:
         changed = not _unchanged(out_path, text)
         if changed:
-            _write(out_path, text)
+            _write(out_path, text, force=force)
     if as_json:
         c.print_json({"path": str(out_path), "changed": changed})
     elif changed:

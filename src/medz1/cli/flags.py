@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from medz1.cli.common import JSON_OPTION, CliContext, Col, actor, cli_context
+from medz1.cli.common import JSON_OPTION, CliContext, Col, actor, cli_context, station_option
+from medz1.errors import UsageError
 
 if TYPE_CHECKING:
     from medz1.admin.flags import Flag, FlagChange
@@ -82,7 +83,7 @@ def show(
     ctx: typer.Context,
     key: str = _KEY,
     user: str = typer.Option(None, "--user", help="Also evaluate the flag for this e-mail."),
-    station: str = typer.Option(None, "--station", help="Also evaluate it at this station."),
+    station: str = station_option("Also evaluate it at this station."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one flag; with --user or --station, what it evaluates to and why.
@@ -116,7 +117,8 @@ def show(
 def set_(
     ctx: typer.Context,
     key: str = _KEY,
-    on: bool = typer.Option(None, "--on/--off", help="Turn the flag on or off."),
+    on: bool = typer.Option(False, "--on", help="Turn the flag on."),
+    off: bool = typer.Option(False, "--off", help="Turn the flag off."),
     rollout: str = typer.Option(
         None, "--rollout", help="Percentage of users (0-100, two decimals) it is on for."
     ),
@@ -138,6 +140,8 @@ def set_(
     """
     from medz1.admin import flags
 
+    if on and off:
+        raise UsageError("--on and --off contradict each other", hint="give one of them")
     stations: list[str] | None = list(station) if station else None
     users: list[str] | None = list(user) if user else None
     if clear_targets:
@@ -148,7 +152,7 @@ def set_(
         change = flags.set_flag(
             session,
             key,
-            enabled=on,
+            enabled=True if on else False if off else None,
             rollout_percent=rollout,
             users=users,
             stations=stations,

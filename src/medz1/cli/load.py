@@ -120,7 +120,7 @@ def load_command(
         encoding=encoding,
         null=null,
         assume_timezone=assume_timezone,
-        allow_empty=allow_empty,
+        allow_empty=allow_empty or mode == "upsert",  # an empty upsert changes nothing
     )
     results = _load_with_progress(c, files, "upsert" if mode == "upsert" else "replace", prune)
     if as_json:

@@ -13,8 +13,10 @@ another station (or a sensitive one) for this command only, audited as ``break_g
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -25,8 +27,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from medz1.cli.common import JSON_OPTION, CliContext, Col, cli_context
-from medz1.errors import NotFoundError
+from medz1.cli.common import (
+    JSON_OPTION,
+    CliContext,
+    Col,
+    actor,
+    cli_context,
+    now,
+    station_option,
+)
+from medz1.errors import NotFoundError, PrivilegeError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -60,59 +70,109 @@ _LAB_STYLES = {"HH": "bold red", "LL": "bold red", "H": "red", "L": "yellow"}
 _SEVERITY_STYLES = {"SEVERE": "bold red", "MODERATE": "yellow", "MILD": "green"}
 
 
-_STATION = typer.Option(
-    None,
-    "--station",
-    help="Read as this station (sta3n, e.g. 508): with station scoping on, only its "
-    "patients are found.",
+#: The largest --offset (PostgreSQL's OFFSET is a bigint; no listing is that long).
+MAX_OFFSET = 1_000_000_000
+
+_STATION = station_option(
+    "Read as this station (sta3n, e.g. 508): with station scoping on, only its patients are found."
 )
 
 
-@contextmanager
-def _session(
-    c: CliContext, station: str | None = None, reason: str | None = None, icn: str = ""
-) -> Iterator[Session]:
-    """A read session as the application role, scoped to ``station`` (and, with a
-    break-the-glass ``reason``, to a one-command grant of ``icn``); the engine is disposed
-    afterwards."""
-    import getpass
-    import uuid
+@dataclass(frozen=True)
+class _Reader:
+    """Who reads a chart from the command line, for its audit rows."""
 
-    from medz1.auth import break_glass
-    from medz1.dal.session import Scope, check_station, read_session, set_scope
+    user_id: uuid.UUID | None
+    email: str | None
+    user_agent: str
+
+
+@contextmanager
+def _session(c: CliContext, station: str | None = None) -> Iterator[Session]:
+    """A read-only session as the application role, scoped to ``station``; the engine is
+    disposed afterwards."""
+    from medz1.dal.session import Scope, read_session
+    from medz1.db.errors import translated
+    from medz1.provision.connect import application_engine_at
+
+    settings = c.settings()
+    engine = application_engine_at(c.target(), c.role_plan().passwords, settings.pooler_url)
+    try:
+        with translated(), read_session(engine, Scope(station, uuid.uuid4())) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _chart_session(
+    c: CliContext, station: str | None, reason: str | None, icn: str, as_user: str | None
+) -> Iterator[tuple[Session, _Reader, uuid.UUID]]:
+    """One transaction that reads a chart and audits it: scoped to ``station`` (or the
+    ``--as`` user's home station), with a break-the-glass ``reason`` also a one-command
+    grant of ``icn``. Anything raised inside rolls back the grant and the audit rows."""
+    import getpass
+
+    from medz1.auth import break_glass, users
+    from medz1.dal.session import Scope, set_scope
     from medz1.db.engine import unit_of_work
     from medz1.db.errors import translated
     from medz1.provision.connect import application_engine_at
 
-    if station is not None:
-        check_station(station)
     if reason is not None:
         break_glass.check_reason(reason)
     settings = c.settings()
     engine = application_engine_at(c.target(), c.role_plan().passwords, settings.pooler_url)
-    scope = Scope(station, uuid.uuid4(), icn or None)
+    session_id = uuid.uuid4()
+    agent = f"medz1 patients show (OS user {getpass.getuser()})"
     try:
-        with translated():
-            if reason is not None and scope.session_id is not None:
-                # Grant and read in one transaction: a read that finds nothing (or any
-                # error) rolls the grant and its audit row back, so a refused command
-                # leaves nothing behind.
-                with unit_of_work(engine) as db:
-                    set_scope(db, scope)
-                    break_glass.grant(
-                        db,
-                        session_id=scope.session_id,
-                        patient_key=icn,
-                        reason=reason,
-                        user_agent=f"medz1 patients show (OS user {getpass.getuser()})",
-                        minutes=1,
+        with translated(), unit_of_work(engine) as db:
+            reader = _Reader(None, None, agent)
+            if as_user is not None:
+                user = users.resolve_user(db, ident=as_user)
+                if not user.is_active:
+                    raise PrivilegeError(
+                        f"{user.email} is disabled", hint="enable the user, or read as another"
                     )
-                    yield db
-                return
-            with read_session(engine, scope) as session:
-                yield session
+                home = None if user.home_site_sta3n is None else str(user.home_site_sta3n)
+                if station is not None and station != home:
+                    raise UsageError(
+                        f"--as {user.email} reads as their home station {home or '(none)'}, "
+                        f"not {station}",
+                        hint="leave out --station with --as",
+                    )
+                station, reader = home, _Reader(user.user_id, user.email, agent)
+            set_scope(db, Scope(station, session_id, icn or None))
+            if reason is not None:
+                break_glass.grant(
+                    db,
+                    session_id=session_id,
+                    patient_key=icn,
+                    reason=reason,
+                    user_id=reader.user_id,
+                    email=reader.email,
+                    user_agent=reader.user_agent,
+                    minutes=1,
+                )
+            yield db, reader, session_id
     finally:
         engine.dispose()
+
+
+def _record_view(db: Session, reader: _Reader, session_id: uuid.UUID, icn: str) -> None:
+    """Audit one view of ``icn``'s chart (``patient_view``), as the service does (S-row:
+    every patient view is audited)."""
+    from medz1.auth import audit
+
+    event = audit.Event(
+        audit.AuditEvent.PATIENT_VIEW,
+        user_id=reader.user_id,
+        email=reader.email,
+        user_agent=reader.user_agent,
+        session_id=session_id,
+        details={"patient_key": icn, "page": "cli", "actor": actor()},
+    )
+    audit.record(db, [event], now=now())
 
 
 @app.command()
@@ -122,7 +182,9 @@ def search(
         ..., help="A name or part of it, 'LAST, FIRST', an ICN, or the SSN's last four digits."
     ),
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Patients per page."),
-    offset: int = typer.Option(0, "--offset", min=0, help="Patients to skip."),
+    offset: int = typer.Option(
+        0, "--offset", min=0, max=MAX_OFFSET, help="Patients to skip (at most 1,000,000,000)."
+    ),
     station: str | None = _STATION,
     as_json: bool = _JSON,
 ) -> None:
@@ -186,10 +248,17 @@ def show(
         help="Open a patient of another station, or a sensitive one, for this command "
         "only; the reason is audited (break_glass).",
     ),
+    as_user: str | None = typer.Option(
+        None,
+        "--as",
+        metavar="EMAIL",
+        help="Read as this medz1 user: their home station is the scope, and the audit rows "
+        "name them (default: the OS user, named in the rows' user agent).",
+    ),
     as_json: bool = _JSON,
 ) -> None:
     """Show a patient's chart: demographics, vitals, flags, allergies, medications,
-    encounters and labs, read in one round trip.
+    encounters and labs, read in one round trip. Every view is audited (patient_view).
 
     Example: medz1 patients show ICN100001 --station 508
     """
@@ -197,7 +266,7 @@ def show(
 
     c = cli_context(ctx)
     key = icn.strip().upper()
-    with _session(c, station, reason, key) as session:
+    with _chart_session(c, station, reason, key, as_user) as (session, reader, session_id):
         chart = patient_chart(session, patient_key=key)
         if chart is None:  # raised inside: a break-the-glass grant is rolled back with it
             raise NotFoundError(
@@ -205,6 +274,7 @@ def show(
                 hint="find the ICN with `medz1 patients search LASTNAME`; a patient of another "
                 "station (or a sensitive one) opens with --break-glass REASON",
             )
+        _record_view(session, reader, session_id, key)
     if as_json:
         c.print_json(dataclasses.asdict(chart))
         return

@@ -48,7 +48,7 @@ def get(
     _print(c, values, as_json)
 
 
-@app.command("set")
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     ctx: typer.Context,
     user: str = USER_ARGUMENT,

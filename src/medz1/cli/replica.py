@@ -66,7 +66,7 @@ def _show(c: CliContext, found: ReplicaStatus) -> None:
 @app.command()
 def create(
     ctx: typer.Context,
-    data_dir: Path = typer.Option(..., "--data-dir", help="An empty or new folder."),
+    data_dir: str = typer.Option(..., "--data-dir", help="An empty or new folder."),
     port: int = typer.Option(
         None, "--port", min=1024, max=65535, help="Also listen on 127.0.0.1:PORT."
     ),
@@ -79,10 +79,12 @@ def create(
     Example: medz1 replica create --data-dir ./standby
     """
     from medz1.ops import replica as ops
+    from medz1.ops.paths import given_path
 
+    folder = given_path(data_dir, option="--data-dir")
     c = cli_context(ctx)
     primary = _primary(c)
-    standby = ops.create(primary, data_dir, port=port)
+    standby = ops.create(primary, folder, port=port)
     found = ops.status(primary, standby)
     if as_json:
         c.print_json(_status_dict(found))

@@ -87,6 +87,36 @@ def _preflight(settings: Settings, host: str, port: int) -> None:
         service.engine.dispose()
 
 
+def _check_host(host: str) -> None:
+    """Refuse an empty ``--host``: uvicorn would take it as every interface.
+
+    Raises:
+        UsageError: ``host`` is empty or blank.
+    """
+    if not host.strip():
+        raise UsageError(
+            "--host is empty (it would listen on every interface)",
+            hint="give an address: --host 127.0.0.1, or --host 0.0.0.0 to listen on all",
+        )
+
+
+def _loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback one (127.0.0.0/8, ::1)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(
+        ipaddress.ip_address(str(info[4][0]).partition("%")[0]).is_loopback for info in found
+    )
+
+
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
@@ -97,6 +127,7 @@ def serve(
 
     Example: medz1 up --demo && medz1 serve, then open http://127.0.0.1:8000
     """
+    _check_host(host)
     try:
         import uvicorn
     except ImportError:
@@ -108,6 +139,12 @@ def serve(
     if settings.embedded:
         c.server().start()
     _preflight(settings, host, port)
+    if not _loopback(host):
+        c.err.print(
+            f"warning: --host {host} is not a loopback address: the viewer is reachable "
+            "from the network (put it behind TLS and a firewall)",
+            markup=False,
+        )
     c.install_checkpoints()  # audit rows of an in-process worker get their checkpoints
     c.print(f"medz1 serving on http://{host}:{port} ({workers} worker(s))")
     uvicorn.run(

@@ -11,6 +11,9 @@ from medz1.cli.common import JSON_OPTION, CliContext, cli_context
 if TYPE_CHECKING:
     from medz1.embedded import ServerStatus
 
+#: Exit code of ``server status`` when the server is stopped (pg_ctl status's code).
+NOT_RUNNING = 3
+
 app = typer.Typer(
     help="Start, stop and inspect the bundled PostgreSQL server.", no_args_is_help=True
 )
@@ -78,7 +81,8 @@ def stop(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show whether the server runs: pid, socket or port, PostgreSQL version, data directory.
 
-    Exits 0 when it runs and 1 when it does not. Example: medz1 server status --json
+    Exits 0 when it runs and 3 when it does not (as ``pg_ctl status`` does).
+    Example: medz1 server status --json
     """
     c = cli_context(ctx)
     current = c.server().status()
@@ -87,4 +91,4 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     else:
         _show(c, current)
     if not current.running:
-        raise typer.Exit(1)
+        raise typer.Exit(NOT_RUNNING)

@@ -82,7 +82,7 @@ def get(ctx: typer.Context, key: str = _KEY, as_json: bool = JSON_OPTION) -> Non
         _print_setting(c, setting)
 
 
-@app.command("set")
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     ctx: typer.Context,
     key: str = _KEY,
@@ -90,6 +90,8 @@ def set_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a setting; a value of the wrong type or out of range is refused (exit 8).
+
+    A negative number is a value, not an option: medz1 settings set KEY -0.1.
 
     Example: medz1 settings set patients.search_page_size 50
     """

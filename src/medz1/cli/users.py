@@ -24,6 +24,7 @@ from medz1.cli.common import (
     interactive,
     now,
     read_password,
+    station_option,
 )
 from medz1.errors import UsageError
 
@@ -67,6 +68,40 @@ def _print_user(c: CliContext, user: UserRecord, as_json: bool, verb: str) -> No
         c.print(f"{verb}: {user.email} ({user.user_id})")
 
 
+def _print_change(
+    c: CliContext, user: UserRecord, as_json: bool, verb: str, *, changed: bool
+) -> None:
+    """The result of a switch (disable, enable, unlock): ``nothing to do`` when the user
+    was already so (and no audit row was written)."""
+    if as_json:
+        c.print_json({**user.as_json(), "changed": changed})
+    elif changed:
+        c.print(f"{verb}: {user.email} ({user.user_id})")
+    else:
+        c.nothing_to_do(f"{user.email} is already {verb}")
+
+
+def _home_station(station: str | None) -> int | None:
+    """The sta3n of ``--station``: a user's home is a facility, so a division is refused.
+
+    ``--station`` takes every station number the other commands take (508, 508A4); a
+    division suffix names a division of facility 508, and a user's home station is the
+    facility itself (``auth.users.home_site_sta3n`` is the integer sta3n, as VistA's
+    ``Sta3n``).
+
+    Raises:
+        UsageError: ``station`` has a division suffix (the hint names its facility).
+    """
+    if station is None:
+        return None
+    if not station.isdigit():
+        raise UsageError(
+            f"a user's home station is a facility's 3-digit sta3n, not the division {station}",
+            hint=f"give --station {station[:3]} (the facility of division {station})",
+        )
+    return int(station)
+
+
 @app.command()
 def add(
     ctx: typer.Context,
@@ -74,7 +109,9 @@ def add(
     name: str = typer.Option(None, "--name", help="Display name (default: first and last)."),
     first: str = typer.Option(None, "--first", help="First name."),
     last: str = typer.Option(None, "--last", help="Last name."),
-    station: int = typer.Option(None, "--station", help="Home VA station number (sta3n)."),
+    station: str = station_option(
+        "Home VA station: the facility's 3-digit sta3n (508), not a division (508A4)."
+    ),
     password_stdin: bool = PASSWORD_STDIN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -87,7 +124,11 @@ def add(
 
     c = cli_context(ctx)
     new = users.NewUser(
-        email=email, display_name=name, first_name=first, last_name=last, home_site_sta3n=station
+        email=email,
+        display_name=name,
+        first_name=first,
+        last_name=last,
+        home_site_sta3n=_home_station(station),
     )
     hasher = hasher_from_settings(c.settings())  # bad MEDZ1_ARGON2_* refused before asking
     password = read_password(password_stdin)
@@ -158,7 +199,7 @@ def disable(
         record = users.disable_user(
             session, user_id=found.user_id, now=now(), reason=reason, actor=actor()
         )
-    _print_user(c, record, as_json, "disabled")
+    _print_change(c, record, as_json, "disabled", changed=found.is_active)
 
 
 @app.command()
@@ -173,7 +214,7 @@ def enable(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_O
     with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.enable_user(session, user_id=found.user_id, now=now(), actor=actor())
-    _print_user(c, record, as_json, "enabled")
+    _print_change(c, record, as_json, "enabled", changed=not found.is_active)
 
 
 @app.command()
@@ -188,7 +229,8 @@ def unlock(ctx: typer.Context, user: str = USER_ARGUMENT, as_json: bool = JSON_O
     with c.role_session() as session:
         found = users.resolve_user(session, ident=user)
         record = users.unlock_user(session, user_id=found.user_id, now=now(), actor=actor())
-    _print_user(c, record, as_json, "unlocked")
+    changed = found.is_locked or found.failed_login_attempts > 0
+    _print_change(c, record, as_json, "unlocked", changed=changed)
 
 
 @app.command("set-admin")

@@ -118,6 +118,8 @@ def read_file(path: Path, table: Table, *, csv: CsvOptions | None = None) -> pa.
         NotFoundError: The file does not exist.
         DataError: The file cannot be read as its format.
     """
+    if not path.exists():  # before its name is judged: a typo is not a format error
+        raise NotFoundError(f"{path} does not exist", hint="check the path")
     kind = file_format(path)
     try:
         if kind == "parquet":
@@ -182,6 +184,8 @@ def conform(
     *,
     allow_empty: bool = False,
     zone: str | None = None,
+    empty_hint: str = "pass --allow-empty if the table should really be emptied; "
+    "nothing was changed",
 ) -> pa.Table:
     """Match, type and check ``data`` against ``table``; return it in the exact COPY shape.
 
@@ -191,6 +195,7 @@ def conform(
         path: The file (for messages).
         allow_empty: Let a file with no rows through (it empties the table).
         zone: IANA zone naive times are in (``--assume-timezone``); None refuses them.
+        empty_hint: What to do about a file with no rows (the caller's option, if any).
 
     Raises:
         DataError: listing every problem (first few in full) when the file does not conform.
@@ -202,7 +207,7 @@ def conform(
     if data.num_rows == 0 and not allow_empty:
         raise DataError(
             f"{path.name} has no rows; loading it would empty {table.name}",
-            hint="pass --allow-empty if the table should really be emptied; nothing was changed",
+            hint=empty_hint,
         )
     # Columns the file leaves out are filled by their server default (e.g. last_updated).
     supplied = pa.schema([f for f in target if f.name in data.column_names])

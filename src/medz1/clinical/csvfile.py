@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,13 +101,30 @@ def read_csv(path: Path, options: CsvOptions) -> pa.Table:
         raise DataError(
             f"{path.name} is empty: it has no header", hint="write the header and the rows"
         )
-    ragged: list[int] = []
+    # No invalid_row_handler: pyarrow decodes a bad row's text as UTF-8 before calling it,
+    # and a row that is not UTF-8 (random bytes, a Parquet file named .csv) then prints an
+    # "Exception ignored" traceback. A ragged row stops the read instead, and the rows are
+    # found again with Python's csv reader, on the failure path only.
+    try:
+        raw = _read_raw(path, options)
+    except pa.ArrowInvalid as exc:
+        # csv.Error: not CSV even to Python's lenient reader (a field too long, say).
+        with contextlib.suppress(csv.Error):
+            _refuse_ragged(path, options, _header_width(path, options), 0)
+        raise DataError(
+            f"{path.name} cannot be read as csv: {str(exc).split(':')[0]}",
+            hint="check that it is a CSV file and pass its --delimiter and --encoding",
+        ) from exc
+    if raw.num_columns > MAX_COLUMNS:
+        raise DataError(
+            f"{path.name} has {raw.num_columns:,} columns in its header",
+            hint=f"a medz1 table has far fewer; at most {MAX_COLUMNS:,} are read",
+        )
+    return raw.slice(1).rename_columns(_header(path, raw))
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        ragged.append(row.actual_columns)
-        return "skip"
 
-    raw = pacsv.read_csv(
+def _read_raw(path: Path, options: CsvOptions) -> pa.Table:
+    return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(
             encoding="utf8" if options.utf8 else options.encoding,
@@ -116,7 +134,6 @@ def read_csv(path: Path, options: CsvOptions) -> pa.Table:
         parse_options=pacsv.ParseOptions(
             delimiter=options.delimiter,
             newlines_in_values=True,
-            invalid_row_handler=on_invalid,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={f"f{i}": pa.binary() for i in range(MAX_COLUMNS)},
@@ -125,14 +142,13 @@ def read_csv(path: Path, options: CsvOptions) -> pa.Table:
             quoted_strings_can_be_null=False,
         ),
     )
-    if raw.num_columns > MAX_COLUMNS:
-        raise DataError(
-            f"{path.name} has {raw.num_columns:,} columns in its header",
-            hint=f"a medz1 table has far fewer; at most {MAX_COLUMNS:,} are read",
-        )
-    if ragged:
-        _refuse_ragged(path, options, raw.num_columns, len(ragged))
-    return raw.slice(1).rename_columns(_header(path, raw))
+
+
+def _header_width(path: Path, options: CsvOptions) -> int:
+    """The number of fields of the first record (0 when there is none)."""
+    with path.open(encoding=options.encoding, newline="", errors="replace") as handle:
+        records = csv.reader(handle, delimiter=options.delimiter, doublequote=True, strict=False)
+        return next((len(r) for r in records if r), 0)
 
 
 def _header(path: Path, raw: pa.Table) -> list[str]:

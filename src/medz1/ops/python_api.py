@@ -58,7 +58,7 @@ hasher = hasher_from_settings(settings)  # argon2id parameters
 # Log a user in: a wrong password raises AuthenticationFailed (the same for every cause).
 result = login(
     engine,
-    email="greg.house@va.example.org",
+    email="dr.eve.washington@va.example.org",  # a `medz1 up --demo` clinician, station 688
     password=password,  # what the user typed
     ip="203.0.113.7",
     user_agent="my-clinic-app/1.0",
@@ -75,7 +75,8 @@ with unit_of_work(engine) as session:
     ).require()  # SessionInvalid when it timed out, was revoked or the user is locked
 
 # A clinician's view of a chart: session check, read and patient_view audit row in one
-# transaction, committed (and its signed checkpoint on disk) before it returns.
+# transaction, committed (and its signed checkpoint on disk) before it returns. ICN100001
+# is a patient of station 688 in the demo data, so this user may open it.
 viewed = open_chart(engine, token=token, patient_key="ICN100001", config=config)
 chart = viewed.chart  # None: no such patient at the user's station (nothing audited)
 

@@ -38,6 +38,7 @@ from medz1.db.errors import translate
 from medz1.db.target import Target
 from medz1.embedded import SUPERUSER, EmbeddedServer
 from medz1.errors import Medz1Error, NotFoundError, ServerError, UsageError
+from medz1.ops.paths import NEW_FILE_FLAGS, refuse_link
 from medz1.provision.declared import REPLICATOR, REPLICATOR_SPEC
 
 #: File in a standby's folder that marks it as made by medz1.
@@ -160,7 +161,8 @@ def _write_json(path: Path, data: object, *, private: bool = False) -> None:
     """Write JSON atomically (a temporary file renamed over ``path``)."""
     path.parent.mkdir(mode=0o700 if private else 0o755, parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    temporary.unlink(missing_ok=True)  # a leftover (or a planted link) is never written through
+    fd = os.open(temporary, NEW_FILE_FLAGS, 0o600 if private else 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, default=str)
     temporary.replace(path)
@@ -343,6 +345,7 @@ def create(
             not stream within ``timeout`` seconds.
     """
     _require_medz1_primary(primary)
+    refuse_link(data_dir, option="--data-dir")
     folder = _folder(data_dir)
     if folder == primary.data_dir or primary.data_dir in folder.parents:
         raise UsageError(

@@ -43,6 +43,7 @@ from medz1.ops.backup._tools import (
 )
 from medz1.ops.backup.archive import file_digest, normalize_schemas
 from medz1.ops.backup.contents import check_declared, declared_contents, read_contents
+from medz1.ops.paths import refuse_link
 from medz1.provision.declared import MANAGED_ROLES
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ def _default_folder(root: Path, schemas: tuple[str, ...]) -> Path:
 @contextmanager
 def _new_folder(path: Path) -> Iterator[Path]:
     """Create ``path`` (mode 0700) or take it when empty; remove what was written on failure."""
+    refuse_link(path, option="--out")
     path = path.expanduser().absolute()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UsageError(
