@@ -66,6 +66,8 @@ FUNCTION_EXECUTE: dict[str, tuple[str, ...]] = {
     # ``public``, so named as regprocedure prints them there (unqualified).
     "medz1_break_glass_patients()": (APP,),
     "medz1_patient_visible(text)": (APP,),
+    # The per-row check of the per-patient ai tables (migration 0015).
+    "ai.patient_visible(text)": (APP,),
     # Break-the-glass (migration 0015): the one way to write auth.break_glass_grants, with
     # the reason checked and the audit row appended in the same transaction (S16, S17).
     BREAK_GLASS_FUNCTION: (APP,),
@@ -220,6 +222,11 @@ _PATIENT_SCOPE = (
     "WHERE ((d.patient_key)::text = pg_catalog.current_setting('medz1.patient'::text, true)))) "
     "OR public.medz1_patient_visible((patient_key)::text))"
 )
+#: A row of a per-patient ``ai`` table: checked row by row (migration 0015) by a function of
+#: ``ai`` that calls ``public.medz1_patient_visible``, the same rows as :data:`_PATIENT_SCOPE`
+#: shows, without a policy of ``ai`` naming an object of ``public`` (a restore of ``public``
+#: alone drops and recreates its objects).
+_AI_PATIENT_SCOPE = "ai.patient_visible((patient_key)::text)"
 #: The table of the patient's station; every other clinical table finds it through here.
 DEMOGRAPHICS = "public.patient_demographics"
 #: Policy names: the application's station scope and the reporting role's full read.
@@ -287,7 +294,7 @@ def row_policies(tables: Iterable[str]) -> tuple[RowPolicy, ...]:
         if table in AI_PATIENT_TABLES:
             # Derived chart data of the AI features: the reporting role sees none of ``ai``.
             command = AI_PATIENT_TABLES[table]
-            found.append(RowPolicy(table, STATION_POLICY, command, (APP,), _PATIENT_SCOPE))
+            found.append(RowPolicy(table, STATION_POLICY, command, (APP,), _AI_PATIENT_SCOPE))
             continue
         using = _DEMOGRAPHICS_SCOPE if table == DEMOGRAPHICS else _PATIENT_SCOPE
         found.append(RowPolicy(table, STATION_POLICY, "SELECT", (APP,), using))

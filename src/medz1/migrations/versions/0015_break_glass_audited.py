@@ -9,8 +9,10 @@
   application loses INSERT on ``auth.break_glass_grants``: a plain INSERT, which would open
   a patient without a reason check and without an audit row, is refused (42501). It never
   held UPDATE, DELETE or TRUNCATE there, so a grant cannot be extended or hidden either.
-- The station policy of every clinical table but ``patient_demographics`` (and of the
-  per-patient AI tables of 0014) checks the
+- The per-patient AI tables of 0014 check each row with ``ai.patient_visible`` (PL/pgSQL,
+  calling ``public.medz1_patient_visible``): the same rows, and no dependency of ``ai`` on
+  an object of ``public``, so either schema can be restored alone.
+- The station policy of every clinical table but ``patient_demographics`` checks the
   transaction's patient (``medz1.patient``) with an uncorrelated sub-select of
   ``patient_demographics`` written into the policy, instead of calling
   ``public.medz1_scoped_patient()``: the server runs it as one InitPlan per table reference
@@ -48,10 +50,23 @@ _SCOPED = (
     "public.patient_medications_inpatient",
     "public.patient_medications_outpatient",
     "public.patient_vitals",
-    # The per-patient AI tables (0014) carry the same policy.
-    "ai.chart_summaries",
-    "ai.patient_embeddings",
 )
+#: The per-patient AI tables (0014): each row checked by ``ai.patient_visible`` (the same
+#: rows). A policy that names an object of ``public`` (a table or a function) ties ``ai``
+#: to ``public``, and a restore of ``public`` alone could not drop and recreate it; the
+#: body of a PL/pgSQL function is not such a dependency.
+_AI_SCOPED = ("ai.chart_summaries", "ai.patient_embeddings")
+_AI_SCOPE = "(ai.patient_visible((patient_key)::text))"
+_AI_VISIBLE = """
+CREATE FUNCTION ai.patient_visible(key text) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN public.medz1_patient_visible(key);
+END
+$fn$
+"""
 #: The station policy of a clinical table other than patient_demographics (as declared in
 #: ``medz1.provision.declared``).
 _SCOPE = (
@@ -159,8 +174,8 @@ def _if_role(role: str, statement: str) -> str:
     )
 
 
-def _set_policies(using: str) -> None:
-    for table in _SCOPED:
+def _set_policies(using: str, tables: tuple[str, ...] = _SCOPED) -> None:
+    for table in tables:
         op.execute(
             _if_role(
                 _APP,
@@ -181,6 +196,10 @@ def upgrade() -> None:
         "caller''s transaction (the only way to write auth.break_glass_grants)'"
     )
     _set_policies(_SCOPE)
+    op.execute(_AI_VISIBLE)
+    op.execute("REVOKE EXECUTE ON FUNCTION ai.patient_visible(text) FROM PUBLIC")
+    op.execute(_if_role(_APP, f"GRANT EXECUTE ON FUNCTION ai.patient_visible(text) TO {_APP}"))
+    _set_policies(_AI_SCOPE, _AI_SCOPED)
     op.execute("DROP FUNCTION public.medz1_scoped_patient()")
 
 
@@ -190,5 +209,7 @@ def downgrade() -> None:
     op.execute("REVOKE EXECUTE ON FUNCTION public.medz1_scoped_patient() FROM PUBLIC")
     op.execute(_if_role(_APP, f"GRANT EXECUTE ON FUNCTION public.medz1_scoped_patient() TO {_APP}"))
     _set_policies(_OLD_SCOPE)
+    _set_policies(_OLD_SCOPE, _AI_SCOPED)
+    op.execute("DROP FUNCTION ai.patient_visible(text)")
     op.execute(_if_role(_APP, f"GRANT INSERT ON auth.break_glass_grants TO {_APP}"))
     op.execute(f"DROP FUNCTION {_OPEN_SIGNATURE}")
