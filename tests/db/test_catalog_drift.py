@@ -378,6 +378,10 @@ def _wait_until_sleeping(engine: Engine) -> None:
     pytest.fail("the reporting session never started its statement")
 
 
+@pytest.mark.embedded_only(
+    "watches another role's statement in pg_stat_activity (pg_read_all_stats), which the "
+    "managed-style administrator does not hold"
+)
 def test_statement_running_past_a_raised_timeout_is_reported(
     db_target: Target, engine: Engine, role_plan: RolePlan
 ) -> None:

@@ -78,11 +78,15 @@ def pooler_url(scoped_target: Target, role_plan: RolePlan) -> Iterator[str]:
     port = _free_port()
     database = scoped_target.database
     query = scoped_target.url.query
+    # The bundled server is reached on its socket (host in the query), a managed-style or
+    # external one over TCP.
+    host = scoped_target.url.host or query["host"]
+    server_port = scoped_target.url.port or query["port"]
     password = role_plan.passwords[APP].get_secret_value()
     (folder / "users.txt").write_text(f'"{APP}" "{password}"\n', encoding="utf-8")
     (folder / "pgbouncer.ini").write_text(
         "[databases]\n"
-        f"{database} = host={query['host']} port={query['port']} dbname={database}\n"
+        f"{database} = host={host} port={server_port} dbname={database}\n"
         "[pgbouncer]\n"
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
         f"auth_type = scram-sha-256\nauth_file = {folder / 'users.txt'}\n"
