@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,8 +49,12 @@ def test_the_factory_builds_an_app_that_is_ready(database_url_env: str) -> None:
         ["--host", " "],
     ],
 )
-def test_serve_refuses_bad_options_with_exit_2(cli: Invoke, args: list[str]) -> None:
+def test_serve_refuses_bad_options_with_exit_2(
+    cli: Invoke, args: list[str], tmp_path: Path
+) -> None:
     assert cli("serve", *args).code == 2
+    # Refused before anything started: no bundled server was created (and left running).
+    assert not (tmp_path / "data" / "pgdata").exists()
 
 
 def test_serve_with_an_unreachable_database_exits_3_before_starting(

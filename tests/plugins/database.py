@@ -293,7 +293,6 @@ NOT_YET_EXAMINED_ON_MANAGED = (
     "tests/db/test_grants_drift.py::test_cluster_databases_are_only_reported_on_an_external",
     "tests/db/test_grants_drift.py::test_fresh_database_reports_nothing_including_the_cluster",
     "tests/db/test_grants_drift.py::test_login_role_cannot_connect_to_the_cluster_databases",
-    "tests/cli/test_serve_cli.py::test_serve_refuses_bad_options_with_exit_2[args3]",
 )
 
 

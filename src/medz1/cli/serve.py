@@ -52,14 +52,13 @@ def _factory() -> object:
     return create_app(settings)
 
 
-def _preflight(settings: Settings, host: str, port: int) -> None:
-    """Fail before any worker starts: the address must be free, the database reachable.
+def _check_address(host: str, port: int) -> None:
+    """Fail before anything starts (the bundled server included): the address must be one
+    this machine can listen on, and free.
 
     Raises:
         UsageError: the host is not an address or host name (a NUL, not IDNA-encodable).
         ServerError: the address cannot be listened on.
-        ConfigurationError: the application role's password is unknown.
-        ConnectionFailedError: the database cannot be reached as ``med_z1_user``.
     """
     try:
         with socket.create_server((host, port)):
@@ -74,6 +73,15 @@ def _preflight(settings: Settings, host: str, port: int) -> None:
             f"--host {host!r} is not an address or host name",
             hint="for example --host 127.0.0.1 or --host localhost",
         ) from exc
+
+
+def _preflight(settings: Settings) -> None:
+    """Fail before any worker starts: the database must be reachable.
+
+    Raises:
+        ConfigurationError: the application role's password is unknown.
+        ConnectionFailedError: the database cannot be reached as ``med_z1_user``.
+    """
     from sqlalchemy import text
 
     from medz1.api.app import open_service
@@ -136,9 +144,10 @@ def serve(
         ) from None
     c = cli_context(ctx)
     settings = c.settings()
+    _check_address(host, port)  # before the bundled server starts: a bad address starts nothing
     if settings.embedded:
         c.server().start()
-    _preflight(settings, host, port)
+    _preflight(settings)
     if not _loopback(host):
         c.err.print(
             f"warning: --host {host} is not a loopback address: the viewer is reachable "
