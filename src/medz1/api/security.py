@@ -225,18 +225,8 @@ def authenticate(request: Request) -> Principal:
         LoginRequired: no token, or one that opens no usable session.
         ServiceProblem: 503 while the viewer is in maintenance, for a non-administrator.
     """
-    given = presented(request)
-    service = service_of(request)
-    now = service.clock()
-    with translated(), unit_of_work(service.engine) as db:
-        check = sessions.validate(db, token=given.token, now=now, config=service.auth)
-        if check.valid:
-            principal = _accept(request, check, given, now)
-            _require_open(db, service, principal)
-            return principal
-    # Outside the transaction, which committed what the check wrote (a timed-out session
-    # ended and audited).
-    raise _refused(request, check, given)
+    principal, _ = authenticated(request, presented(request), lambda db, principal: None)
+    return principal
 
 
 def authenticated(
