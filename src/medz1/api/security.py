@@ -41,6 +41,9 @@ from medz1.db.errors import translated
 
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
+FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+"""The media types of an HTML form's body."""
+JSON_TYPE: Final = "application/json"
 T = TypeVar("T")
 _EXPIRED_MESSAGE = "your session has expired; please log in again"
 _MESSAGES = {
@@ -264,9 +267,7 @@ async def require_csrf(request: Request, principal: Principal) -> None:
     if not principal.via_cookie:
         return
     submitted = request.headers.get(CSRF_HEADER)
-    if submitted is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    if submitted is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
         value = (await request.form()).get(CSRF_FIELD)
         submitted = value if isinstance(value, str) else None
     if not submitted or not hmac.compare_digest(submitted, principal.csrf_token):
@@ -286,11 +287,6 @@ def user_agent(request: Request) -> str | None:
     """The User-Agent header, cut to what the audit row keeps."""
     value = request.headers.get("user-agent")
     return value[:1024] if value else None
-
-
-FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
-"""The media types of an HTML form's body."""
-JSON_TYPE: Final = "application/json"
 
 
 def require_content_type(request: Request, *types: str) -> None:

@@ -93,8 +93,8 @@ class NoticeCache:
 
     A change made with ``medz1 settings set`` reaches every page within ``ttl`` seconds,
     without a query per request. When the settings cannot be read, the last value read
-    stays (the defaults before the first read): the request's own queries report the
-    database being down.
+    stays (the defaults before the first read) for another ``ttl`` seconds: the request's
+    own queries report the database being down.
     """
 
     def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -125,6 +125,9 @@ class NoticeCache:
                     maintenance = value_of(session, "viewer.maintenance_mode")
                     session.rollback()
             except SQLAlchemyError:
+                # Tried again after ``ttl`` seconds, not by every request in between (each
+                # would wait for the database under this lock).
+                self._read_at = now
                 return self._value
             self._value = ViewerNotice(str(banner or ""), bool(maintenance))
             self._read_at = now
